@@ -1,0 +1,261 @@
+//! The `Audit` handle: the library's one entry point.
+
+use std::sync::Arc;
+
+use futures_util::Stream;
+use time::OffsetDateTime;
+
+use crate::entry::{Entry, NewEntry, Subject, ValidEntry, micros, parse_account_id};
+use crate::error::{Invalid, Result, Rule};
+use crate::events::{Event, Events, Listener, ListenerStats, Sink};
+use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
+use crate::store::{Filter, Location, Store};
+
+/// Default database URL: a SQLite file in the working directory.
+pub const DEFAULT_URL: &str = "sqlite:hawk.db";
+/// Default `limit` of [`Audit::search`].
+pub const DEFAULT_SEARCH_LIMIT: u64 = 5;
+/// Default `limit` of [`Audit::actions`].
+pub const DEFAULT_ACTIONS_LIMIT: u64 = 10;
+/// Largest batch [`Audit::record_batch`] and [`Audit::import`] take at once.
+pub const MAX_BATCH: usize = 10_000;
+/// Entries fetched per step while streaming an account.
+const STREAM_CHUNK: u64 = 1000;
+
+/// How to open an audit log.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// A bus whose events the audit listener records as entries.
+    pub events: Option<Events>,
+}
+
+impl Options {
+    /// Record every event of `bus` with the supervised audit listener.
+    pub fn events(mut self, bus: Events) -> Self {
+        self.events = Some(bus);
+        self
+    }
+}
+
+/// A handle on one audit log. Cheap to clone; all clones share one store.
+#[derive(Clone)]
+pub struct Audit {
+    store: Arc<Store>,
+    listener: Option<Arc<Listener>>,
+}
+
+impl Audit {
+    /// Opens the log at `url` (`sqlite:PATH`), creating and migrating it as needed.
+    pub async fn open(url: &str) -> Result<Audit> {
+        Audit::open_with(url, Options::default()).await
+    }
+
+    /// Opens the log at `url` with `options`; with a bus, the audit listener is
+    /// subscribed before this returns.
+    pub async fn open_with(url: &str, options: Options) -> Result<Audit> {
+        let store = Arc::new(Store::open(Location::parse(url)?).await?);
+        let listener = match options.events {
+            Some(bus) => Some(Arc::new(Listener::start(bus, Arc::clone(&store)).await)),
+            None => None,
+        };
+        Ok(Audit { store, listener })
+    }
+
+    /// Records that `actor` (`None`: the system) did `action` to `resource` (`None`:
+    /// nothing in particular). Returns the stored entry once it is durable.
+    pub async fn track(
+        &self,
+        actor: Option<&dyn Subject>,
+        action: &str,
+        resource: Option<&dyn Subject>,
+    ) -> Result<Entry> {
+        self.record(NewEntry::new(action).actor(actor).resource(resource))
+            .await
+    }
+
+    /// Records one entry built with [`NewEntry`]'s builder (account, metadata …).
+    pub async fn record(&self, entry: NewEntry) -> Result<Entry> {
+        let valid = entry.validate()?;
+        let mut stored = self.store.append(vec![valid], None).await?;
+        Ok(stored.pop().expect("the store returns one entry per input"))
+    }
+
+    /// Records up to 10,000 entries atomically: all are stored, in order, or none.
+    pub async fn record_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<Entry>> {
+        let valid = validate_batch(entries)?;
+        self.store.append(valid, None).await
+    }
+
+    /// Records historical entries with their original times (importing another log,
+    /// demo data). Times must not decrease, nor be earlier than the newest entry's.
+    pub async fn import(&self, entries: Vec<(OffsetDateTime, NewEntry)>) -> Result<Vec<Entry>> {
+        let (times, entries): (Vec<i64>, Vec<NewEntry>) = entries
+            .into_iter()
+            .map(|(at, entry)| (micros(at), entry))
+            .unzip();
+        if let Some(i) = times.windows(2).position(|w| w[1] < w[0]) {
+            return Err(
+                Invalid::new("inserted_at", Rule::Malformed("must not decrease"))
+                    .at(i + 1)
+                    .into(),
+            );
+        }
+        let valid = validate_batch(entries)?;
+        self.store.append(valid, Some(times)).await
+    }
+
+    /// A page of entries, newest first, with exact totals.
+    pub async fn recent(&self, opts: Recent) -> Result<Page> {
+        opts.validate()?;
+        let filter = Filter {
+            account: None,
+            term: Term::parse(opts.search.as_deref()),
+        };
+        self.store.page(filter, opts).await
+    }
+
+    /// Typeahead: the newest `limit` (1–100) entries whose action contains `query`.
+    pub async fn search(&self, query: &str, limit: u64) -> Result<Vec<Entry>> {
+        check_range("limit", limit, MAX_LIMIT)?;
+        let filter = Filter {
+            account: None,
+            term: Term::parse(Some(query)),
+        };
+        let page = self.store.page(filter, Recent::page(1, limit)).await?;
+        Ok(page.entries)
+    }
+
+    /// Suggestions: distinct actions containing `query` with their entry counts,
+    /// prefix matches first, then by count; at most `limit` (1–100).
+    pub async fn actions(&self, query: &str, limit: u64) -> Result<Vec<ActionCount>> {
+        check_range("limit", limit, MAX_LIMIT)?;
+        self.store.actions(Term::parse(Some(query)), limit).await
+    }
+
+    /// Every entry of `account_id`, newest first. For large accounts prefer
+    /// [`Audit::for_account_page`] or [`Audit::for_account_stream`].
+    pub async fn for_account(&self, account_id: &str) -> Result<Vec<Entry>> {
+        use futures_util::TryStreamExt;
+        self.for_account_stream(account_id).try_collect().await
+    }
+
+    /// One page of `account_id`'s entries, newest first (`search` filters by action).
+    pub async fn for_account_page(&self, account_id: &str, opts: Recent) -> Result<Page> {
+        opts.validate()?;
+        let filter = Filter {
+            account: Some(parse_account_id(account_id)?.to_owned()),
+            term: Term::parse(opts.search.as_deref()),
+        };
+        self.store.page(filter, opts).await
+    }
+
+    /// Every entry of `account_id`, newest first, fetched in chunks as it is consumed:
+    /// memory stays constant however large the account. The stream sees the log as it
+    /// was when it started.
+    pub fn for_account_stream(
+        &self,
+        account_id: &str,
+    ) -> impl Stream<Item = Result<Entry>> + Send + 'static {
+        enum State {
+            Start(Arc<Store>, String),
+            Next(Arc<Store>, String, u64),
+            Done,
+        }
+        let start = match parse_account_id(account_id) {
+            Ok(account) => Ok(State::Start(Arc::clone(&self.store), account.to_owned())),
+            Err(err) => Err(err),
+        };
+        let chunks = futures_util::stream::unfold(Some(start), |state| async move {
+            let (store, account, below) = match state? {
+                Err(invalid) => return Some((Err(invalid.into()), None)),
+                Ok(State::Done) => return None,
+                Ok(State::Start(store, account)) => match store.head().await {
+                    Ok(head) => (store, account, head + 1),
+                    Err(err) => return Some((Err(err), None)),
+                },
+                Ok(State::Next(store, account, below)) => (store, account, below),
+            };
+            match store
+                .account_chunk(account.clone(), below, STREAM_CHUNK)
+                .await
+            {
+                Err(err) => Some((Err(err), None)),
+                Ok(chunk) => {
+                    let next = match chunk.last() {
+                        Some(last) if chunk.len() as u64 == STREAM_CHUNK => {
+                            State::Next(store, account, last.id)
+                        }
+                        _ => State::Done,
+                    };
+                    Some((Ok(chunk), Some(Ok(next))))
+                }
+            }
+        });
+        use futures_util::StreamExt;
+        chunks.flat_map(|chunk| {
+            let items: Vec<Result<Entry>> = match chunk {
+                Ok(entries) => entries.into_iter().map(Ok).collect(),
+                Err(err) => vec![Err(err)],
+            };
+            futures_util::stream::iter(items)
+        })
+    }
+
+    /// The newest entry's id (0 for an empty log).
+    pub async fn head(&self) -> Result<u64> {
+        self.store.head().await
+    }
+
+    /// Waits until every event emitted on the bus before this call is durable.
+    /// Returns at once when the log was opened without a bus.
+    pub async fn flush(&self) {
+        if let Some(listener) = &self.listener {
+            listener.flush().await;
+        }
+    }
+
+    /// The audit listener's counters, when the log was opened with a bus.
+    pub fn listener_stats(&self) -> Option<ListenerStats> {
+        self.listener.as_ref().map(|l| l.stats())
+    }
+
+    /// Records every pending event, then stops the listener. Entries already
+    /// acknowledged are durable whether or not this is called.
+    pub async fn close(self) {
+        if let Some(listener) = &self.listener {
+            listener.flush().await;
+            listener.stop();
+        }
+    }
+}
+
+fn validate_batch(entries: Vec<NewEntry>) -> Result<Vec<ValidEntry>> {
+    if entries.is_empty() || entries.len() > MAX_BATCH {
+        return Err(Invalid::new(
+            "entries",
+            Rule::OutOfRange {
+                min: 1,
+                max: MAX_BATCH as u64,
+            },
+        )
+        .into());
+    }
+    let valid = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| entry.validate().map_err(|e| e.at(i)))
+        .collect::<Result<Vec<_>, Invalid>>()?;
+    Ok(valid)
+}
+
+impl Sink for Store {
+    async fn record(&self, events: Vec<Event>) -> Result<()> {
+        // Emit checked each event against these very rules, so this cannot fail.
+        let entries = events
+            .iter()
+            .map(|e| e.to_entry().validate())
+            .collect::<Result<Vec<_>, Invalid>>()?;
+        self.append(entries, None).await.map(drop)
+    }
+}

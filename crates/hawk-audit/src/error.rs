@@ -1,0 +1,174 @@
+//! The one error type of the library.
+
+use std::fmt;
+
+/// Everything that can go wrong in Hawk.
+///
+/// Invalid input never reaches the store: it is refused with [`Error::Invalid`] before
+/// anything is written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller gave a value that breaks a rule; nothing was written.
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    /// The thing asked for does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database failed (I/O, disk full, corruption, lock timeout).
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The audit log was closed or its writer stopped.
+    #[error("the audit log is closed")]
+    Closed,
+}
+
+impl Error {
+    pub(crate) fn storage(err: impl fmt::Display) -> Self {
+        Error::Storage(err.to_string())
+    }
+
+    /// The validation error, if this is one.
+    pub fn as_invalid(&self) -> Option<&Invalid> {
+        match self {
+            Error::Invalid(invalid) => Some(invalid),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        Error::storage(err)
+    }
+}
+
+/// A broken input rule: which field, which rule, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    field: &'static str,
+    rule: Rule,
+    /// Position in a batch, when the input was one.
+    index: Option<usize>,
+}
+
+/// The rule an input broke; stable machine-readable codes for HTTP and the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rule {
+    /// The field is required and was missing or empty.
+    Required,
+    /// The field is longer than its maximum (in characters or bytes).
+    TooLong {
+        /// The maximum allowed.
+        max: usize,
+        /// What is counted: `"characters"` or `"bytes"`.
+        unit: &'static str,
+    },
+    /// The field is empty where at least one character is needed.
+    Empty,
+    /// The field holds a control character (U+0000–U+001F, U+007F).
+    ControlCharacter,
+    /// One of a type/id pair was given without the other.
+    Pair {
+        /// The field that must accompany this one.
+        other: &'static str,
+    },
+    /// The metadata is not a JSON object.
+    NotAnObject,
+    /// A number outside its allowed range.
+    OutOfRange {
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+    /// A value that cannot be parsed or is not allowed here.
+    Malformed(&'static str),
+}
+
+impl Invalid {
+    pub(crate) fn new(field: &'static str, rule: Rule) -> Self {
+        Invalid {
+            field,
+            rule,
+            index: None,
+        }
+    }
+
+    /// The same broken rule, reported under another field name.
+    pub(crate) fn renamed(self, field: &'static str) -> Self {
+        Invalid { field, ..self }
+    }
+
+    /// The same broken rule, at position `index` of a batch.
+    pub(crate) fn at(self, index: usize) -> Self {
+        Invalid {
+            index: Some(index),
+            ..self
+        }
+    }
+
+    /// For a batch, the 0-based position of the offending item.
+    pub fn index(&self) -> Option<usize> {
+        self.index
+    }
+
+    /// The input field at fault, e.g. `action` or `metadata`.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The rule that was broken.
+    pub fn rule(&self) -> Rule {
+        self.rule
+    }
+
+    /// A short stable code for the rule, e.g. `too_long`.
+    pub fn code(&self) -> &'static str {
+        match self.rule {
+            Rule::Required => "required",
+            Rule::TooLong { .. } => "too_long",
+            Rule::Empty => "empty",
+            Rule::ControlCharacter => "control_character",
+            Rule::Pair { .. } => "incomplete_pair",
+            Rule::NotAnObject => "not_an_object",
+            Rule::OutOfRange { .. } => "out_of_range",
+            Rule::Malformed(_) => "malformed",
+        }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = self.field;
+        if let Some(index) = self.index {
+            write!(f, "item {index}: ")?;
+        }
+        match self.rule {
+            Rule::Required => write!(f, "{field}: is required"),
+            Rule::TooLong { max, unit } => write!(f, "{field}: must be at most {max} {unit}"),
+            Rule::Empty => write!(f, "{field}: must not be empty"),
+            Rule::ControlCharacter => write!(
+                f,
+                "{field}: must not contain control characters (U+0000-U+001F, U+007F)"
+            ),
+            Rule::Pair { other } => {
+                write!(
+                    f,
+                    "{field}: must be given together with {other} (both or neither)"
+                )
+            }
+            Rule::NotAnObject => write!(f, "{field}: must be a JSON object"),
+            Rule::OutOfRange { min, max } => {
+                write!(f, "{field}: must be between {min} and {max}")
+            }
+            Rule::Malformed(what) => write!(f, "{field}: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

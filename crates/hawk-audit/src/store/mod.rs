@@ -1,0 +1,109 @@
+//! The stores behind an [`Audit`](crate::Audit) handle. Only this module speaks SQL.
+
+mod sqlite;
+
+use std::path::PathBuf;
+
+use crate::entry::{Entry, ValidEntry};
+use crate::error::{Error, Invalid, Result, Rule};
+use crate::query::{ActionCount, Page, Recent, Term};
+
+/// Which entries a listing covers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Filter {
+    /// Only this account's entries.
+    pub(crate) account: Option<String>,
+    /// Only entries whose action matches.
+    pub(crate) term: Option<Term>,
+}
+
+/// Where a log lives, parsed from its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    Sqlite(PathBuf),
+}
+
+impl Location {
+    /// Parses `sqlite:PATH` (also `sqlite://PATH`).
+    pub(crate) fn parse(url: &str) -> Result<Location> {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() || path == ":memory:" {
+                return Err(Invalid::new(
+                    "url",
+                    Rule::Malformed("sqlite: needs a file path, e.g. sqlite:hawk.db"),
+                )
+                .into());
+            }
+            return Ok(Location::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(Error::Storage(
+                "PostgreSQL is not supported by this build of Hawk yet; use sqlite:PATH".into(),
+            ));
+        }
+        Err(Invalid::new(
+            "url",
+            Rule::Malformed("must start with sqlite: (e.g. sqlite:hawk.db)"),
+        )
+        .into())
+    }
+}
+
+/// A concrete store; one variant per engine.
+pub(crate) enum Store {
+    Sqlite(sqlite::SqliteStore),
+}
+
+impl Store {
+    /// Opens the store at `location`, creating and migrating it as needed.
+    pub(crate) async fn open(location: Location) -> Result<Store> {
+        match location {
+            Location::Sqlite(path) => {
+                tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path))
+                    .await
+                    .map_err(Error::storage)?
+                    .map(Store::Sqlite)
+            }
+        }
+    }
+
+    pub(crate) async fn append(
+        &self,
+        entries: Vec<ValidEntry>,
+        times: Option<Vec<i64>>,
+    ) -> Result<Vec<Entry>> {
+        match self {
+            Store::Sqlite(s) => s.append(entries, times).await,
+        }
+    }
+
+    pub(crate) async fn page(&self, filter: Filter, opts: Recent) -> Result<Page> {
+        match self {
+            Store::Sqlite(s) => s.page(filter, opts).await,
+        }
+    }
+
+    pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
+        match self {
+            Store::Sqlite(s) => s.actions(term, limit).await,
+        }
+    }
+
+    pub(crate) async fn head(&self) -> Result<u64> {
+        match self {
+            Store::Sqlite(s) => s.head().await,
+        }
+    }
+
+    pub(crate) async fn account_chunk(
+        &self,
+        account: String,
+        below: u64,
+        limit: u64,
+    ) -> Result<Vec<Entry>> {
+        match self {
+            Store::Sqlite(s) => s.account_chunk(account, below, limit).await,
+        }
+    }
+}

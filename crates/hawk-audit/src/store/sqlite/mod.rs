@@ -1,0 +1,161 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Writes go to one writer thread per process (group commit, see `writer`); reads run
+//! on a small pool of read-only connections on tokio's blocking threads, each in its
+//! own read transaction so that a page and its totals come from one snapshot.
+
+mod read;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::entry::{Entry, ValidEntry};
+use crate::error::{Error, Result};
+use crate::query::{ActionCount, Page, Recent, Term};
+use crate::store::Filter;
+
+pub(crate) use writer::Append;
+
+/// Read connections kept open; more readers wait for one.
+const READERS: usize = 4;
+/// Appends queued for the writer; callers beyond it wait (back-pressure).
+const WRITE_QUEUE: usize = 1024;
+
+pub(crate) struct SqliteStore {
+    writer: mpsc::Sender<Append>,
+    readers: Arc<Readers>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the file. Blocking.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(Error::Storage(format!(
+                    "cannot create {}: directory {} does not exist",
+                    path.display(),
+                    dir.display()
+                )));
+            }
+        }
+        let mut conn = Connection::open(path)
+            .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        writer::spawn(conn, rx);
+        Ok(SqliteStore {
+            writer: tx,
+            readers: Arc::new(Readers {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+                permits: Semaphore::new(READERS),
+            }),
+        })
+    }
+
+    /// Commits `entries` atomically; answers once they are durable.
+    pub(crate) async fn append(
+        &self,
+        entries: Vec<ValidEntry>,
+        times: Option<Vec<i64>>,
+    ) -> Result<Vec<Entry>> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Append {
+                entries,
+                times,
+                reply,
+            })
+            .await
+            .map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
+    pub(crate) async fn page(&self, filter: Filter, opts: Recent) -> Result<Page> {
+        self.readers
+            .read(move |conn| read::page(conn, &filter, &opts))
+            .await
+    }
+
+    pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
+        self.readers
+            .read(move |conn| read::actions(conn, term.as_ref(), limit))
+            .await
+    }
+
+    pub(crate) async fn head(&self) -> Result<u64> {
+        self.readers.read(|conn| read::head(conn)).await
+    }
+
+    pub(crate) async fn account_chunk(
+        &self,
+        account: String,
+        below: u64,
+        limit: u64,
+    ) -> Result<Vec<Entry>> {
+        self.readers
+            .read(move |conn| read::account_chunk(conn, &account, below, limit))
+            .await
+    }
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+impl Readers {
+    /// Runs `f` in a read transaction on a pooled connection, off the async workers.
+    async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let _permit = self.permits.acquire().await.map_err(|_| Error::Closed)?;
+        let readers = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let idle = readers.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let conn = match idle {
+                Some(conn) => conn,
+                None => readers.connect()?,
+            };
+            let result = in_read_transaction(&conn, f);
+            // A connection whose transaction could not be closed is not reused.
+            if conn.is_autocommit() {
+                readers
+                    .idle
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(Error::storage)?
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        schema::configure(&conn)?;
+        conn.pragma_update(None, "query_only", "ON")?;
+        Ok(conn)
+    }
+}
+
+fn in_read_transaction<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    conn.execute_batch("BEGIN")?;
+    let result = f(conn);
+    conn.execute_batch("COMMIT")?;
+    result
+}

@@ -1,0 +1,277 @@
+//! The group-commit writer: one thread owns the write connection, takes every append
+//! that is waiting, commits them in one transaction (one fsync), then answers each
+//! caller. A caller is answered only after its entries are durable.
+
+use std::collections::HashMap;
+use std::thread;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
+use crate::error::{Error, Invalid, Result, Rule};
+
+/// Most entries committed in one transaction; bounds the latency a batch adds.
+const MAX_GROUP: usize = 8192;
+/// How often the writer retries a transaction that found the file locked by another
+/// process after the busy timeout ran out, before it reports an error.
+const BUSY_RETRIES: u32 = 20;
+
+/// One caller's append: all of its entries commit together or not at all.
+pub(crate) struct Append {
+    pub(crate) entries: Vec<ValidEntry>,
+    /// Historical commit times (µs), one per entry, for imports and demo data;
+    /// `None`: the store stamps the commit time.
+    pub(crate) times: Option<Vec<i64>>,
+    pub(crate) reply: oneshot::Sender<Result<Vec<Entry>>>,
+}
+
+/// Starts the writer thread; it stops when every sender is dropped.
+pub(super) fn spawn(conn: Connection, jobs: mpsc::Receiver<Append>) -> thread::JoinHandle<()> {
+    thread::Builder::new()
+        .name("hawk-sqlite-writer".into())
+        .spawn(move || Writer::new(conn).run(jobs))
+        .expect("spawning the writer thread")
+}
+
+struct Writer {
+    conn: Connection,
+    /// Action name → id. Actions are never renamed or removed, so an id learned from
+    /// a committed transaction stays true, whichever process committed it.
+    action_ids: HashMap<String, i64>,
+}
+
+impl Writer {
+    fn new(conn: Connection) -> Self {
+        Writer {
+            conn,
+            action_ids: HashMap::new(),
+        }
+    }
+
+    fn run(mut self, mut jobs: mpsc::Receiver<Append>) {
+        while let Some(first) = jobs.blocking_recv() {
+            let mut group = vec![first];
+            let mut size = group[0].entries.len();
+            while size < MAX_GROUP {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        size += job.entries.len();
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<Append>) {
+        let batches: Vec<(&[ValidEntry], Option<&[i64]>)> = group
+            .iter()
+            .map(|job| (job.entries.as_slice(), job.times.as_deref()))
+            .collect();
+        match self.commit_with_retry(&batches) {
+            Ok(stamps) => {
+                for (job, stamps) in group.into_iter().zip(stamps) {
+                    // A caller that went away still had its entry committed.
+                    let _ = job.reply.send(Ok(stored_entries(job.entries, stamps)));
+                }
+            }
+            Err(err) if group.len() == 1 => {
+                let job = group.into_iter().next().expect("one job");
+                let _ = job.reply.send(Err(err));
+            }
+            // One append's failure (a historical time out of order, say) must not fail
+            // the others that happened to share its transaction: commit each alone.
+            Err(_) => {
+                for job in group {
+                    let batch = [(job.entries.as_slice(), job.times.as_deref())];
+                    let result = self.commit_with_retry(&batch);
+                    let result = result.map(|mut stamps| {
+                        stored_entries(job.entries, stamps.pop().unwrap_or_default())
+                    });
+                    let _ = job.reply.send(result);
+                }
+            }
+        }
+    }
+
+    fn commit_with_retry(
+        &mut self,
+        batches: &[(&[ValidEntry], Option<&[i64]>)],
+    ) -> Result<Vec<Vec<Stamp>>> {
+        let mut attempt = 0;
+        loop {
+            match self.commit(batches) {
+                Err(CommitError::Sqlite(err)) if is_busy(&err) && attempt < BUSY_RETRIES => {
+                    attempt += 1;
+                    tracing::warn!(attempt, "database busy beyond the timeout; retrying");
+                    thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
+                }
+                Err(err) => return Err(err.into()),
+                Ok(entries) => return Ok(entries),
+            }
+        }
+    }
+
+    fn commit(
+        &mut self,
+        batches: &[(&[ValidEntry], Option<&[i64]>)],
+    ) -> Result<Vec<Vec<Stamp>>, CommitError> {
+        let Writer { conn, action_ids } = self;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (last_id, last_time): (i64, i64) = tx
+            .query_row(
+                "SELECT id, inserted_at FROM entries ORDER BY id DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .or_else(|err| match err {
+                rusqlite::Error::QueryReturnedNoRows => Ok((0, i64::MIN)),
+                err => Err(err),
+            })?;
+        // Time never goes backwards as ids grow, even if the clock does.
+        let now = micros(time::OffsetDateTime::now_utc()).max(last_time);
+        let mut next_id = last_id + 1;
+        let mut prev_time = last_time;
+        let mut learned: Vec<(String, i64)> = Vec::new();
+        let mut counts: HashMap<i64, i64> = HashMap::new();
+        let mut results = Vec::with_capacity(batches.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
+                     resource_type, resource_id, account_id, metadata)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for (entries, times) in batches {
+                let mut stored = Vec::with_capacity(entries.len());
+                for (i, entry) in entries.iter().enumerate() {
+                    let at = match times {
+                        None => now,
+                        Some(times) => {
+                            let at = times[i];
+                            if at < prev_time {
+                                return Err(CommitError::Invalid(Invalid::new(
+                                    "inserted_at",
+                                    Rule::Malformed(
+                                        "must not be earlier than the newest entry's time",
+                                    ),
+                                )));
+                            }
+                            at
+                        }
+                    };
+                    prev_time = at;
+                    let action_id = action_id(action_ids, &tx, &entry.action, &mut learned)?;
+                    *counts.entry(action_id).or_default() += 1;
+                    insert.execute(params![
+                        next_id,
+                        at,
+                        entry.actor_type,
+                        entry.actor_id,
+                        action_id,
+                        entry.resource_type,
+                        entry.resource_id,
+                        entry.account_id,
+                        entry.metadata_json,
+                    ])?;
+                    stored.push(Stamp { id: next_id, at });
+                    next_id += 1;
+                }
+                results.push(stored);
+            }
+            let mut bump =
+                tx.prepare_cached("UPDATE actions SET count = count + ?1 WHERE id = ?2")?;
+            for (action_id, n) in counts {
+                bump.execute(params![n, action_id])?;
+            }
+        }
+        tx.commit()?;
+        // Only now are the new dictionary ids true for everyone.
+        action_ids.extend(learned);
+        Ok(results)
+    }
+}
+
+/// The dictionary id of `name`, adding it within `tx` if it is new.
+fn action_id(
+    known: &HashMap<String, i64>,
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+    learned: &mut Vec<(String, i64)>,
+) -> rusqlite::Result<i64> {
+    if let Some(&id) = known.get(name) {
+        return Ok(id);
+    }
+    if let Some((_, id)) = learned.iter().find(|(n, _)| n == name) {
+        return Ok(*id);
+    }
+    let existing = tx
+        .prepare_cached("SELECT id FROM actions WHERE name = ?1")?
+        .query_row([name], |row| row.get(0));
+    let id = match existing {
+        Ok(id) => id,
+        Err(rusqlite::Error::QueryReturnedNoRows) => {
+            tx.prepare_cached("INSERT INTO actions (name) VALUES (?1)")?
+                .execute([name])?;
+            tx.last_insert_rowid()
+        }
+        Err(err) => return Err(err),
+    };
+    learned.push((name.to_owned(), id));
+    Ok(id)
+}
+
+/// What the store gave one entry at commit.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    id: i64,
+    at: i64,
+}
+
+fn stored_entries(entries: Vec<ValidEntry>, stamps: Vec<Stamp>) -> Vec<Entry> {
+    entries
+        .into_iter()
+        .zip(stamps)
+        .map(|(entry, stamp)| Entry {
+            id: stamp.id as u64,
+            inserted_at: time_from_micros(stamp.at),
+            actor_type: entry.actor_type,
+            actor_id: entry.actor_id,
+            action: entry.action,
+            resource_type: entry.resource_type,
+            resource_id: entry.resource_id,
+            account_id: entry.account_id,
+            metadata: entry.metadata,
+        })
+        .collect()
+}
+
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+enum CommitError {
+    Sqlite(rusqlite::Error),
+    Invalid(Invalid),
+}
+
+impl From<rusqlite::Error> for CommitError {
+    fn from(err: rusqlite::Error) -> Self {
+        CommitError::Sqlite(err)
+    }
+}
+
+impl From<CommitError> for Error {
+    fn from(err: CommitError) -> Self {
+        match err {
+            CommitError::Sqlite(err) => err.into(),
+            CommitError::Invalid(invalid) => invalid.into(),
+        }
+    }
+}
