@@ -64,14 +64,15 @@ impl Audit {
 
     /// Records that `actor` (`None`: the system) did `action` to `resource` (`None`:
     /// nothing in particular). Returns the stored entry once it is durable.
-    pub async fn track(
+    pub fn track(
         &self,
         actor: Option<&dyn Subject>,
         action: &str,
         resource: Option<&dyn Subject>,
-    ) -> Result<Entry> {
+    ) -> impl Future<Output = Result<Entry>> + Send + '_ {
+        // Read the subjects now, so the future holds no borrowed trait objects and
+        // stays `Send` (usable in any handler or spawned task).
         self.record(NewEntry::new(action).actor(actor).resource(resource))
-            .await
     }
 
     /// Records one entry built with [`NewEntry`]'s builder (account, metadata …).

@@ -375,3 +375,136 @@ mod tests {
         assert_eq!((entry.resource_id, entry.account_id), (None, None));
     }
 }
+
+/// Fault injection: a store that fails on command and a handler that panics, under
+/// which every event must still be recorded exactly once, in order.
+#[cfg(test)]
+mod fault_tests {
+    use std::sync::atomic::{AtomicBool, AtomicU32};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{Location, Store};
+    use crate::{Audit, Recent};
+
+    struct FaultySink {
+        store: Store,
+        /// Attempts still to fail with a storage error.
+        failures_left: AtomicU32,
+        /// While set, every attempt fails (a store that is down).
+        down: AtomicBool,
+        /// Seqs whose batch panics (once each) before anything is written.
+        panic_at: std::sync::Mutex<Vec<u64>>,
+    }
+
+    impl Sink for FaultySink {
+        async fn record(&self, events: Vec<Event>) -> Result<()> {
+            let trip = {
+                let mut panic_at = self.panic_at.lock().unwrap();
+                let hit = panic_at
+                    .iter()
+                    .position(|s| events.iter().any(|e| e.seq == *s));
+                hit.map(|i| panic_at.remove(i))
+            };
+            if let Some(seq) = trip {
+                panic!("injected panic at event {seq}");
+            }
+            if self.down.load(Ordering::SeqCst)
+                || self
+                    .failures_left
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return Err(crate::Error::Storage("injected failure".into()));
+            }
+            self.store.record(events).await
+        }
+    }
+
+    async fn setup(
+        failures: u32,
+        panic_at: Vec<u64>,
+        capacity: usize,
+    ) -> (tempfile::TempDir, String, Arc<FaultySink>, Events, Listener) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
+        let store = Store::open(Location::parse(&url).unwrap()).await.unwrap();
+        let sink = Arc::new(FaultySink {
+            store,
+            failures_left: AtomicU32::new(failures),
+            down: AtomicBool::new(false),
+            panic_at: std::sync::Mutex::new(panic_at),
+        });
+        let bus = Events::with_capacity(capacity);
+        let listener = Listener::start(bus.clone(), Arc::clone(&sink)).await;
+        (dir, url, sink, bus, listener)
+    }
+
+    /// Every event 0..n recorded exactly once, in emit order.
+    async fn assert_recorded_once_in_order(url: &str, n: u64) {
+        let audit = Audit::open(url).await.unwrap();
+        let page = audit.recent(Recent::page(1, 1000)).await.unwrap();
+        let got: Vec<u64> = page
+            .entries
+            .iter()
+            .rev()
+            .map(|e| e.metadata["i"].as_u64().unwrap())
+            .collect();
+        assert_eq!(got, (0..n).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_store_is_retried_until_every_event_is_recorded() {
+        let (_dir, url, _sink, bus, listener) = setup(6, vec![], 16).await;
+        for i in 0..200 {
+            bus.emit("billing.charged", json!({ "i": i }))
+                .await
+                .unwrap();
+        }
+        listener.flush().await;
+        assert_recorded_once_in_order(&url, 200).await;
+        let stats = listener.stats();
+        assert_eq!((stats.recorded, stats.retries, stats.restarts), (200, 6, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_handler_is_restarted_without_losing_or_repeating_events() {
+        let (_dir, url, _sink, bus, listener) = setup(0, vec![1, 50, 120], 16).await;
+        for i in 0..200 {
+            bus.emit("billing.charged", json!({ "i": i }))
+                .await
+                .unwrap();
+        }
+        listener.flush().await;
+        assert_recorded_once_in_order(&url, 200).await;
+        let stats = listener.stats();
+        assert_eq!((stats.recorded, stats.restarts), (200, 3));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_holds_the_emitter_back_instead_of_dropping() {
+        let (_dir, url, sink, bus, listener) = setup(0, vec![], 4).await;
+        sink.down.store(true, Ordering::SeqCst);
+        let emitter = {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    bus.emit("billing.charged", json!({ "i": i }))
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        // With the store down, the listener holds one batch and the queue four more
+        // events: the emitter must be waiting, not dropping.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!emitter.is_finished());
+        assert!(bus.emitted() < 100, "emitted {}", bus.emitted());
+        sink.down.store(false, Ordering::SeqCst);
+        emitter.await.unwrap();
+        listener.flush().await;
+        assert_recorded_once_in_order(&url, 100).await;
+        assert!(listener.stats().retries > 0);
+    }
+}

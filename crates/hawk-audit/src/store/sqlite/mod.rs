@@ -34,14 +34,14 @@ pub(crate) struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the file. Blocking.
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.is_dir() {
-                return Err(Error::Storage(format!(
-                    "cannot create {}: directory {} does not exist",
-                    path.display(),
-                    dir.display()
-                )));
-            }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Error::Storage(format!(
+                "cannot create {}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            )));
         }
         let mut conn = Connection::open(path)
             .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
@@ -90,7 +90,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn head(&self) -> Result<u64> {
-        self.readers.read(|conn| read::head(conn)).await
+        self.readers.read(read::head).await
     }
 
     pub(crate) async fn account_chunk(

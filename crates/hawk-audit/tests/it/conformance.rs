@@ -1,0 +1,648 @@
+//! The conformance suite: the contract of DESIGN.md sections 1–3, written once against
+//! the `Audit` handle and run on every engine by `conformance!`.
+
+use std::collections::BTreeSet;
+
+use futures_util::{StreamExt, TryStreamExt};
+use hawk_audit::{Audit, Entry, Error, Events, NewEntry, Options, Recent, Ref, Rule};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::helpers::{TestDb, conformance};
+
+conformance!(
+    empty_log_answers_with_empty_pages,
+    track_returns_the_durable_entry,
+    ids_are_dense_newest_first_with_exact_totals,
+    concurrent_tracks_share_dense_ids,
+    times_never_decrease_as_ids_grow,
+    search_takes_wildcards_literally,
+    search_is_unicode_case_insensitive_and_trimmed,
+    typeahead_returns_newest_matches,
+    suggestions_rank_prefix_matches_first,
+    account_is_inferred_and_filtered_by_account_id,
+    account_pages_and_stream_agree,
+    as_of_pins_paging_while_entries_arrive,
+    bad_input_writes_nothing,
+    bad_batch_writes_nothing,
+    bad_query_options_are_refused,
+    entries_survive_reopening,
+    many_handles_write_one_file,
+    imports_keep_time_order,
+    listener_records_bus_events,
+);
+
+async fn track(audit: &Audit, action: &str) -> Entry {
+    audit.track(None, action, None).await.expect("track")
+}
+
+fn ids(entries: &[Entry]) -> Vec<u64> {
+    entries.iter().map(|e| e.id).collect()
+}
+
+async fn search_actions(audit: &Audit, term: &str) -> BTreeSet<String> {
+    let page = audit
+        .recent(Recent::page(1, 1000).search(term))
+        .await
+        .unwrap();
+    assert_eq!(page.total_count as usize, page.entries.len());
+    page.entries.into_iter().map(|e| e.action).collect()
+}
+
+async fn empty_log_answers_with_empty_pages(db: TestDb) {
+    let audit = db.open().await;
+    let page = audit.recent(Recent::default()).await.unwrap();
+    assert_eq!(
+        (
+            page.entries.len(),
+            page.page,
+            page.per_page,
+            page.total_count,
+            page.total_pages,
+            page.as_of
+        ),
+        (0, 1, 50, 0, 1, 0)
+    );
+    let page = audit.recent(Recent::page(3, 10).search("x")).await.unwrap();
+    assert_eq!((page.total_count, page.total_pages), (0, 1));
+    assert!(audit.search("", 5).await.unwrap().is_empty());
+    assert!(audit.actions("", 10).await.unwrap().is_empty());
+    assert!(audit.for_account("acme").await.unwrap().is_empty());
+    assert_eq!(audit.head().await.unwrap(), 0);
+}
+
+async fn track_returns_the_durable_entry(db: TestDb) {
+    let audit = db.open().await;
+    let before = OffsetDateTime::now_utc();
+    let user = Ref::new("user", 42);
+    let project = Ref::new("project", "7f1c-uuid");
+    let entry = audit
+        .record(
+            NewEntry::new("  project.deleted  ")
+                .actor(Some(&user))
+                .resource(Some(&project))
+                .account("acme")
+                .metadata(json!({"reason": "cleanup", "nested": {"n": [1, 2]}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(entry.id, 1);
+    assert_eq!(entry.action, "project.deleted");
+    assert_eq!(entry.actor_type.as_deref(), Some("user"));
+    assert_eq!(entry.actor_id.as_deref(), Some("42"));
+    assert_eq!(entry.resource_type.as_deref(), Some("project"));
+    assert_eq!(entry.resource_id.as_deref(), Some("7f1c-uuid"));
+    assert_eq!(entry.account_id.as_deref(), Some("acme"));
+    assert_eq!(entry.metadata["nested"]["n"], json!([1, 2]));
+    assert_eq!(
+        entry.inserted_at.nanosecond() % 1000,
+        0,
+        "microsecond precision"
+    );
+    assert!(entry.inserted_at >= before - time::Duration::microseconds(1));
+    let json = serde_json::to_value(&entry).unwrap();
+    let at = json["inserted_at"].as_str().unwrap();
+    assert_eq!(at.len(), "2026-11-26T13:45:01.123456Z".len(), "{at}");
+    assert!(at.ends_with('Z'));
+    // What a reader sees is exactly what the writer acknowledged.
+    let page = audit.recent(Recent::default()).await.unwrap();
+    assert_eq!(page.entries, vec![entry.clone()]);
+    // A system action on no resource has nulls and an empty metadata object.
+    let system = track(&audit, "cron.ran").await;
+    assert_eq!((system.actor_type, system.actor_id), (None, None));
+    assert_eq!((system.resource_type, system.account_id), (None, None));
+    assert!(system.metadata.is_empty());
+}
+
+async fn ids_are_dense_newest_first_with_exact_totals(db: TestDb) {
+    let audit = db.open().await;
+    for i in 0..120 {
+        track(&audit, &format!("thing.{}", i % 3)).await;
+    }
+    let mut seen = Vec::new();
+    for page_no in 1..=3 {
+        let page = audit.recent(Recent::page(page_no, 50)).await.unwrap();
+        assert_eq!(
+            (page.total_count, page.total_pages, page.as_of),
+            (120, 3, 120)
+        );
+        seen.extend(ids(&page.entries));
+    }
+    assert_eq!(seen, (1..=120).rev().collect::<Vec<_>>());
+    let past = audit.recent(Recent::page(4, 50)).await.unwrap();
+    assert!(past.entries.is_empty());
+    assert_eq!((past.total_count, past.total_pages), (120, 3));
+    let far = audit.recent(Recent::page(u64::MAX, 1000)).await.unwrap();
+    assert!(far.entries.is_empty());
+    let exact = audit
+        .recent(Recent::page(1, 40).search("thing.1"))
+        .await
+        .unwrap();
+    assert_eq!((exact.total_count, exact.total_pages), (40, 1));
+    assert!(exact.entries.iter().all(|e| e.action == "thing.1"));
+}
+
+async fn concurrent_tracks_share_dense_ids(db: TestDb) {
+    let audit = db.open().await;
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let audit = audit.clone();
+            tokio::spawn(async move { track(&audit, &format!("burst.{}", i % 7)).await })
+        })
+        .collect();
+    let mut got = BTreeSet::new();
+    for task in tasks {
+        assert!(got.insert(task.await.unwrap().id));
+    }
+    assert_eq!(got, (1..=200).collect());
+    let page = audit.recent(Recent::page(1, 1000)).await.unwrap();
+    assert_eq!(ids(&page.entries), (1..=200).rev().collect::<Vec<_>>());
+}
+
+async fn times_never_decrease_as_ids_grow(db: TestDb) {
+    let audit = db.open().await;
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let audit = audit.clone();
+            tokio::spawn(async move { track(&audit, "tick").await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let page = audit.recent(Recent::page(1, 1000)).await.unwrap();
+    for pair in page.entries.windows(2) {
+        assert!(pair[0].id > pair[1].id);
+        assert!(pair[0].inserted_at >= pair[1].inserted_at);
+    }
+}
+
+async fn search_takes_wildcards_literally(db: TestDb) {
+    let audit = db.open().await;
+    for action in [
+        "promo.50%_off",
+        "promo.50xyoff",
+        "promo.50_x",
+        r"path.a\b",
+        "path.ab",
+        "plain",
+    ] {
+        track(&audit, action).await;
+    }
+    let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(search_actions(&audit, "%").await, set(&["promo.50%_off"]));
+    assert_eq!(
+        search_actions(&audit, "_").await,
+        set(&["promo.50%_off", "promo.50_x"])
+    );
+    assert_eq!(
+        search_actions(&audit, "50%_").await,
+        set(&["promo.50%_off"])
+    );
+    assert_eq!(search_actions(&audit, r"\").await, set(&[r"path.a\b"]));
+    assert_eq!(search_actions(&audit, r"a\b").await, set(&[r"path.a\b"]));
+    assert_eq!(search_actions(&audit, "'").await, set(&[]));
+    assert_eq!(search_actions(&audit, "*").await, set(&[]));
+}
+
+async fn search_is_unicode_case_insensitive_and_trimmed(db: TestDb) {
+    let audit = db.open().await;
+    for action in ["Été.Créé", "ÉCOLE.opened", "user.LOGIN", "user.logout"] {
+        track(&audit, action).await;
+    }
+    let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(search_actions(&audit, "été").await, set(&["Été.Créé"]));
+    assert_eq!(search_actions(&audit, "ÉTÉ.CRÉÉ").await, set(&["Été.Créé"]));
+    assert_eq!(
+        search_actions(&audit, "école").await,
+        set(&["ÉCOLE.opened"])
+    );
+    assert_eq!(
+        search_actions(&audit, "  Login \t").await,
+        set(&["user.LOGIN"])
+    );
+    assert_eq!(
+        search_actions(&audit, "   ").await.len(),
+        4,
+        "blank is no filter"
+    );
+    let page = audit
+        .recent(Recent::default().search("USER."))
+        .await
+        .unwrap();
+    assert_eq!(page.total_count, 2);
+}
+
+async fn typeahead_returns_newest_matches(db: TestDb) {
+    let audit = db.open().await;
+    for i in 0..10 {
+        track(
+            &audit,
+            if i % 2 == 0 {
+                "invoice.paid"
+            } else {
+                "user.login"
+            },
+        )
+        .await;
+    }
+    let hits = audit.search("INV", 3).await.unwrap();
+    assert_eq!(ids(&hits), vec![9, 7, 5]);
+    assert_eq!(ids(&audit.search("", 2).await.unwrap()), vec![10, 9]);
+    assert!(audit.search("nothing", 5).await.unwrap().is_empty());
+    assert_eq!(audit.search("i", 100).await.unwrap().len(), 10);
+}
+
+async fn suggestions_rank_prefix_matches_first(db: TestDb) {
+    let audit = db.open().await;
+    let plan = [
+        ("user.login", 5),
+        ("login.failed", 1),
+        ("login.ok", 3),
+        ("team.created", 2),
+    ];
+    for (action, n) in plan {
+        for _ in 0..n {
+            track(&audit, action).await;
+        }
+    }
+    let got: Vec<(String, u64)> = audit
+        .actions("LOG", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.action, a.count))
+        .collect();
+    let want = [("login.ok", 3), ("login.failed", 1), ("user.login", 5)];
+    assert_eq!(got, want.map(|(a, n)| (a.to_string(), n)));
+    let all = audit.actions("", 2).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].action.as_str(), all[0].count), ("user.login", 5));
+    assert!(audit.actions("zzz", 10).await.unwrap().is_empty());
+}
+
+async fn account_is_inferred_and_filtered_by_account_id(db: TestDb) {
+    let audit = db.open().await;
+    let a1 = audit
+        .track(None, "plan.upgraded", Some(&Ref::new("account", "42")))
+        .await
+        .unwrap();
+    let a2 = audit
+        .track(None, "plan.renewed", Some(&Ref::new("MyApp.Account", "42")))
+        .await
+        .unwrap();
+    let a3 = audit
+        .track(None, "seat.added", Some(&Ref::new("app::Account", "42")))
+        .await
+        .unwrap();
+    // A project whose id happens to be "42" is not account 42's entry.
+    audit
+        .track(None, "project.created", Some(&Ref::new("project", "42")))
+        .await
+        .unwrap();
+    let a4 = audit
+        .record(
+            NewEntry::new("invoice.sent")
+                .resource(Some(&Ref::new("invoice", 9)))
+                .account("42"),
+        )
+        .await
+        .unwrap();
+    audit
+        .track(None, "plan.upgraded", Some(&Ref::new("account", "43")))
+        .await
+        .unwrap();
+    assert_eq!(a1.account_id.as_deref(), Some("42"));
+    let history = audit.for_account("42").await.unwrap();
+    assert_eq!(ids(&history), vec![a4.id, a3.id, a2.id, a1.id]);
+    assert_eq!(ids(&audit.for_account("43").await.unwrap()), vec![6]);
+    assert!(audit.for_account("4").await.unwrap().is_empty());
+    let err = audit.for_account("").await.unwrap_err();
+    assert_eq!(err.to_string(), "account_id: must not be empty");
+}
+
+async fn account_pages_and_stream_agree(db: TestDb) {
+    let audit = db.open().await;
+    let acme = Ref::new("account", "acme");
+    let other = Ref::new("account", "other");
+    for i in 0..2500 {
+        let target = if i % 5 == 0 { &other } else { &acme };
+        audit
+            .record(NewEntry::new(format!("op.{}", i % 4)).resource(Some(target)))
+            .await
+            .unwrap();
+    }
+    let streamed: Vec<Entry> = audit
+        .for_account_stream("acme")
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed.len(), 2000);
+    assert!(streamed.windows(2).all(|w| w[0].id > w[1].id));
+    assert!(
+        streamed
+            .iter()
+            .all(|e| e.account_id.as_deref() == Some("acme"))
+    );
+    assert_eq!(audit.for_account("acme").await.unwrap(), streamed);
+    let mut paged = Vec::new();
+    for page_no in 1.. {
+        let page = audit
+            .for_account_page("acme", Recent::page(page_no, 300))
+            .await
+            .unwrap();
+        assert_eq!((page.total_count, page.total_pages), (2000, 7));
+        if page.entries.is_empty() {
+            break;
+        }
+        paged.extend(page.entries);
+    }
+    assert_eq!(paged, streamed);
+    let filtered = audit
+        .for_account_page("acme", Recent::page(1, 1000).search("OP.1"))
+        .await
+        .unwrap();
+    assert_eq!(filtered.total_count, 500);
+    assert!(filtered.entries.iter().all(|e| e.action == "op.1"));
+    let first: Vec<Result<Entry, Error>> = audit.for_account_stream("").take(2).collect().await;
+    assert_eq!(
+        first.len(),
+        1,
+        "an invalid account ends the stream with its error"
+    );
+    assert!(first[0].as_ref().unwrap_err().as_invalid().is_some());
+}
+
+async fn as_of_pins_paging_while_entries_arrive(db: TestDb) {
+    let audit = db.open().await;
+    for i in 0..100 {
+        track(&audit, if i % 2 == 0 { "even.tick" } else { "odd.tick" }).await;
+    }
+    let first = audit.recent(Recent::page(1, 10)).await.unwrap();
+    let searched = audit
+        .recent(Recent::page(1, 10).search("even"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.as_of, searched.as_of, searched.total_count),
+        (100, 100, 50)
+    );
+    for _ in 0..5 {
+        track(&audit, "even.tick").await;
+    }
+    let second = audit
+        .recent(Recent::page(2, 10).as_of(first.as_of))
+        .await
+        .unwrap();
+    assert_eq!(ids(&second.entries), (81..=90).rev().collect::<Vec<_>>());
+    assert_eq!((second.total_count, second.as_of), (100, 100));
+    let second = audit
+        .recent(Recent::page(2, 10).search("even").as_of(searched.as_of))
+        .await
+        .unwrap();
+    assert_eq!(second.total_count, 50);
+    assert_eq!(
+        ids(&second.entries),
+        (61..=79).rev().step_by(2).collect::<Vec<_>>()
+    );
+    let unpinned = audit.recent(Recent::page(1, 10)).await.unwrap();
+    assert_eq!((unpinned.total_count, unpinned.as_of), (105, 105));
+    // A pin beyond the newest entry is the newest entry.
+    let ahead = audit
+        .recent(Recent::page(1, 10).as_of(10_000))
+        .await
+        .unwrap();
+    assert_eq!((ahead.total_count, ahead.as_of), (105, 105));
+    let old = audit.recent(Recent::page(1, 10).as_of(3)).await.unwrap();
+    assert_eq!((ids(&old.entries), old.total_count), (vec![3, 2, 1], 3));
+}
+
+async fn bad_input_writes_nothing(db: TestDb) {
+    let audit = db.open().await;
+    let mut no_actor_id = NewEntry::new("a.b");
+    no_actor_id.actor_type = Some("user".into());
+    let mut no_resource_type = NewEntry::new("a.b");
+    no_resource_type.resource_id = Some("1".into());
+    let cases: Vec<(NewEntry, &str, Rule)> = vec![
+        (NewEntry::new(""), "action", Rule::Required),
+        (NewEntry::new(" \t "), "action", Rule::Required),
+        (
+            NewEntry::new("x".repeat(256)),
+            "action",
+            Rule::TooLong {
+                max: 255,
+                unit: "characters",
+            },
+        ),
+        (NewEntry::new("a\nb"), "action", Rule::ControlCharacter),
+        (NewEntry::new("a\u{0}b"), "action", Rule::ControlCharacter),
+        (
+            no_actor_id,
+            "actor_id",
+            Rule::Pair {
+                other: "actor_type",
+            },
+        ),
+        (
+            no_resource_type,
+            "resource_type",
+            Rule::Pair {
+                other: "resource_id",
+            },
+        ),
+        (
+            NewEntry::new("a.b").actor(Some(&Ref::new("user", ""))),
+            "actor_id",
+            Rule::Empty,
+        ),
+        (
+            NewEntry::new("a.b").resource(Some(&Ref::new("t".repeat(256), 1))),
+            "resource_type",
+            Rule::TooLong {
+                max: 255,
+                unit: "characters",
+            },
+        ),
+        (NewEntry::new("a.b").account(""), "account_id", Rule::Empty),
+        (
+            NewEntry::new("a.b").metadata(json!("text")),
+            "metadata",
+            Rule::NotAnObject,
+        ),
+        (
+            NewEntry::new("a.b").metadata(json!(null)),
+            "metadata",
+            Rule::NotAnObject,
+        ),
+        (
+            NewEntry::new("a.b").metadata(json!({"big": "x".repeat(70_000)})),
+            "metadata",
+            Rule::TooLong {
+                max: 65536,
+                unit: "bytes",
+            },
+        ),
+    ];
+    for (entry, field, rule) in cases {
+        let err = audit.record(entry).await.unwrap_err();
+        let invalid = err
+            .as_invalid()
+            .unwrap_or_else(|| panic!("not invalid: {err}"));
+        assert_eq!((invalid.field(), invalid.rule()), (field, rule), "{err}");
+        assert!(err.to_string().starts_with(&format!("{field}: ")), "{err}");
+    }
+    assert_eq!(audit.head().await.unwrap(), 0);
+    assert!(audit.actions("", 10).await.unwrap().is_empty());
+}
+
+async fn bad_batch_writes_nothing(db: TestDb) {
+    let audit = db.open().await;
+    let batch = vec![
+        NewEntry::new("ok.one"),
+        NewEntry::new("ok.two"),
+        NewEntry::new("bad\u{7f}"),
+    ];
+    let err = audit.record_batch(batch).await.unwrap_err();
+    let invalid = err.as_invalid().unwrap();
+    assert_eq!((invalid.field(), invalid.index()), ("action", Some(2)));
+    assert_eq!(audit.head().await.unwrap(), 0);
+    let err = audit.record_batch(Vec::new()).await.unwrap_err();
+    assert_eq!(err.as_invalid().unwrap().field(), "entries");
+    let stored = audit
+        .record_batch(vec![NewEntry::new("ok.one"), NewEntry::new("ok.two")])
+        .await
+        .unwrap();
+    assert_eq!(ids(&stored), vec![1, 2]);
+}
+
+async fn bad_query_options_are_refused(db: TestDb) {
+    let audit = db.open().await;
+    track(&audit, "a.b").await;
+    fn field<T: std::fmt::Debug>(r: Result<T, Error>) -> &'static str {
+        r.unwrap_err().as_invalid().unwrap().field()
+    }
+    assert_eq!(field(audit.recent(Recent::page(0, 10)).await), "page");
+    assert_eq!(field(audit.recent(Recent::page(1, 0)).await), "per_page");
+    assert_eq!(field(audit.recent(Recent::page(1, 1001)).await), "per_page");
+    assert_eq!(field(audit.search("a", 0).await), "limit");
+    assert_eq!(field(audit.search("a", 101).await), "limit");
+    assert_eq!(field(audit.actions("a", 0).await), "limit");
+    assert_eq!(
+        field(audit.for_account_page("x", Recent::page(1, 2000)).await),
+        "per_page"
+    );
+    assert_eq!(
+        audit
+            .recent(Recent::page(1, 0))
+            .await
+            .unwrap_err()
+            .to_string(),
+        "per_page: must be between 1 and 1000"
+    );
+    assert!(audit.recent(Recent::page(1, 1000)).await.is_ok());
+}
+
+async fn entries_survive_reopening(db: TestDb) {
+    let audit = db.open().await;
+    let written = track(&audit, "before.close").await;
+    audit.close().await;
+    let audit = db.open().await;
+    let page = audit.recent(Recent::default()).await.unwrap();
+    assert_eq!(page.entries, vec![written]);
+    assert_eq!(track(&audit, "after.reopen").await.id, 2);
+}
+
+async fn many_handles_write_one_file(db: TestDb) {
+    // Separate handles have separate writer connections, as separate processes do.
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        handles.push(db.open().await);
+    }
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let audit = handles[i % 4].clone();
+            tokio::spawn(async move { track(&audit, &format!("writer.{}", i % 4)).await.id })
+        })
+        .collect();
+    let mut got = BTreeSet::new();
+    for task in tasks {
+        assert!(got.insert(task.await.unwrap()));
+    }
+    assert_eq!(got, (1..=200).collect());
+    let counts = handles[0].actions("writer", 10).await.unwrap();
+    assert!(counts.iter().all(|a| a.count == 50), "{counts:?}");
+}
+
+async fn imports_keep_time_order(db: TestDb) {
+    let audit = db.open().await;
+    let t = |s: i64| OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_700_000_000 + s);
+    let stored = audit
+        .import(vec![
+            (t(0), NewEntry::new("old.one")),
+            (t(5), NewEntry::new("old.two")),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(stored[1].inserted_at, t(5));
+    let err = audit
+        .import(vec![(t(9), NewEntry::new("x")), (t(8), NewEntry::new("y"))])
+        .await
+        .unwrap_err();
+    let invalid = err.as_invalid().unwrap();
+    assert_eq!((invalid.field(), invalid.index()), ("inserted_at", Some(1)));
+    let err = audit
+        .import(vec![(t(1), NewEntry::new("x"))])
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_invalid().unwrap().field(), "inserted_at");
+    assert_eq!(audit.head().await.unwrap(), 2);
+    // Live entries after an import still move forward in time.
+    assert!(track(&audit, "live").await.inserted_at >= t(5));
+}
+
+async fn listener_records_bus_events(db: TestDb) {
+    let bus = Events::with_capacity(8);
+    let audit = db.open_with(Options::default().events(bus.clone())).await;
+    let mut tail = bus.subscribe().await;
+    let tail = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        while seqs.len() < 300 {
+            seqs.push(tail.recv().await.unwrap().seq);
+        }
+        seqs
+    });
+    for i in 0..300 {
+        let payload = if i % 3 == 0 {
+            json!({"n": i})
+        } else {
+            json!({"account_id": i % 3, "n": i})
+        };
+        bus.emit(format!("billing.event{}", i % 2), payload)
+            .await
+            .unwrap();
+    }
+    audit.flush().await;
+    let page = audit.recent(Recent::page(1, 1000)).await.unwrap();
+    assert_eq!(page.total_count, 300);
+    let ns: Vec<u64> = page
+        .entries
+        .iter()
+        .rev()
+        .map(|e| e.metadata["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns, (0..300).collect::<Vec<_>>(), "order kept");
+    let first = page.entries.last().unwrap();
+    assert_eq!(
+        (first.action.as_str(), first.account_id.as_deref()),
+        ("billing.event0", None)
+    );
+    let ones = audit.for_account("1").await.unwrap();
+    assert_eq!(ones.len(), 100);
+    assert!(
+        ones.iter()
+            .all(|e| e.resource_type.as_deref() == Some("account") && e.actor_type.is_none())
+    );
+    // Other subscribers got every event too, in order.
+    assert_eq!(tail.await.unwrap(), (1..=300).collect::<Vec<_>>());
+    assert_eq!(audit.listener_stats().unwrap().recorded, 300);
+}

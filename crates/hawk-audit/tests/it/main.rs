@@ -1,0 +1,6 @@
+//! Integration tests of `hawk-audit`: one binary (see STYLE.md).
+
+mod helpers;
+
+mod conformance;
+mod model;
