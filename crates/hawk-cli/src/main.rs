@@ -1,1 +1,361 @@
-fn main() {}
+//! `hawk`: drive a Hawk audit log from the shell.
+//!
+//! Argument parsing and printing only; everything else lives in `hawk-audit`.
+//! Exit status: 0 success, 2 bad input or usage, 1 anything else. Errors are one
+//! line on stderr, `hawk: <message>`.
+
+mod output;
+
+use std::fmt;
+use std::io;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use futures_util::TryStreamExt as _;
+use hawk_audit::workload::Workload;
+use hawk_audit::{Audit, MAX_BATCH, NewEntry, Recent};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use crate::output::Out;
+
+/// Seed of the demo data: fixed, so every `hawk demo` writes the same reference data.
+const DEMO_SEED: u64 = 42;
+/// Demo data never starts before this.
+const DEMO_EPOCH: OffsetDateTime = datetime!(2025-01-01 0:00 UTC);
+
+/// An append-only audit log: who did what to which resource.
+#[derive(Debug, Parser)]
+#[command(name = "hawk", version)]
+struct Cli {
+    /// Database URL, e.g. sqlite:hawk.db.
+    #[arg(
+        long,
+        global = true,
+        env = "HAWK_DATABASE_URL",
+        default_value = hawk_audit::DEFAULT_URL,
+        value_name = "URL"
+    )]
+    db: String,
+    /// Print the JSON body the matching HTTP call returns instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Record one entry.
+    Track {
+        /// What happened, conventionally `noun.verb`.
+        action: String,
+        /// Who acted (with --actor-id); without both, the system acted.
+        #[arg(long, value_name = "T")]
+        actor_type: Option<String>,
+        /// The actor's id (with --actor-type).
+        #[arg(long, value_name = "I")]
+        actor_id: Option<String>,
+        /// What it happened to (with --resource-id).
+        #[arg(long, value_name = "T")]
+        resource_type: Option<String>,
+        /// The resource's id (with --resource-type).
+        #[arg(long, value_name = "I")]
+        resource_id: Option<String>,
+        /// The account the entry belongs to (default: an `account` resource's id).
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+        /// Details, as a JSON object.
+        #[arg(long, value_name = "JSON")]
+        metadata: Option<String>,
+    },
+    /// List entries, newest first, a page at a time.
+    Recent {
+        /// Page number, from 1.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        page: u64,
+        /// Entries per page, 1-1000.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        per_page: u64,
+        /// Only entries whose action contains TERM (case-insensitive, literal).
+        #[arg(long, value_name = "TERM")]
+        search: Option<String>,
+        /// Page the log as it was when entry ID was the newest (every page prints it).
+        #[arg(long, value_name = "ID")]
+        as_of: Option<u64>,
+    },
+    /// The newest entries whose action contains QUERY.
+    Search {
+        /// Case-insensitive, literal substring of the action.
+        query: String,
+        /// How many entries, 1-100.
+        #[arg(long, default_value_t = hawk_audit::DEFAULT_SEARCH_LIMIT, value_name = "N")]
+        limit: u64,
+    },
+    /// Action names containing QUERY with their counts, as a typeahead suggests them.
+    Actions {
+        /// Case-insensitive, literal substring of the action (none: every action).
+        query: Option<String>,
+        /// How many actions, 1-100.
+        #[arg(long, default_value_t = hawk_audit::DEFAULT_ACTIONS_LIMIT, value_name = "N")]
+        limit: u64,
+    },
+    /// One account's entries, newest first: every entry, or one page of them.
+    Account {
+        /// The account id.
+        account_id: String,
+        /// Print this page only (default: every entry).
+        #[arg(long, value_name = "N")]
+        page: Option<u64>,
+        /// Entries per page, 1-1000 (implies paging).
+        #[arg(long, value_name = "N")]
+        per_page: Option<u64>,
+    },
+    /// Write the reference workload: seeded, deterministic demo data.
+    Demo {
+        /// How many entries to write.
+        #[arg(long, default_value_t = 100_000, value_name = "N")]
+        entries: u64,
+    },
+}
+
+/// Bad input the binary catches itself before the library sees it: exit status 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&anyhow::Error::new(err).context("starting the runtime")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err),
+    }
+}
+
+/// Logs (e.g. a retried busy database) go to stderr; quiet unless `RUST_LOG` says more.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+}
+
+/// Help and version print as clap prints them; every other usage error becomes one
+/// line, like any other error, with exit status 2.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    // clap's message is its first paragraph (a list of missing arguments spans
+    // several lines); tips and usage follow after a blank line.
+    let rendered = err.render().to_string();
+    let message = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    eprintln!("hawk: {message} (see 'hawk --help')");
+    ExitCode::from(2)
+}
+
+/// Reports `err` as one line on stderr and picks the exit status.
+fn fail(err: &anyhow::Error) -> ExitCode {
+    // The reader went away (`hawk account X | head`): nothing to report.
+    let broken_pipe = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
+    let bad_input = err.chain().any(|cause| {
+        cause.is::<BadInput>()
+            || cause
+                .downcast_ref::<hawk_audit::Error>()
+                .is_some_and(|e| e.as_invalid().is_some())
+    });
+    let message = one_line(err);
+    eprintln!("hawk: {message}");
+    ExitCode::from(if bad_input { 2 } else { 1 })
+}
+
+/// The error and its causes on one line. A cause that only repeats what its wrapper
+/// already said (the library's `Error::Invalid` shows its `Invalid`) is left out.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.ends_with(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message.replace(['\n', '\r'], " ")
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut out = Out::new(cli.json);
+    match cli.command {
+        Command::Track {
+            action,
+            actor_type,
+            actor_id,
+            resource_type,
+            resource_id,
+            account,
+            metadata,
+        } => {
+            let metadata = metadata
+                .map(|raw| {
+                    serde_json::from_str::<serde_json::Value>(&raw)
+                        .map_err(|e| BadInput(format!("metadata: must be valid JSON ({e})")))
+                })
+                .transpose()?;
+            let mut entry = NewEntry::new(action);
+            entry.actor_type = actor_type;
+            entry.actor_id = actor_id;
+            entry.resource_type = resource_type;
+            entry.resource_id = resource_id;
+            entry.account_id = account;
+            entry.metadata = metadata;
+            let audit = open(&cli.db).await?;
+            let stored = audit.record(entry).await?;
+            out.entry(&stored)?;
+        }
+        Command::Recent {
+            page,
+            per_page,
+            search,
+            as_of,
+        } => {
+            let audit = open(&cli.db).await?;
+            let page = audit
+                .recent(Recent {
+                    page,
+                    per_page,
+                    search,
+                    as_of,
+                })
+                .await?;
+            out.page(&page)?;
+        }
+        Command::Search { query, limit } => {
+            let audit = open(&cli.db).await?;
+            let entries = audit.search(&query, limit).await?;
+            out.entries(&entries)?;
+        }
+        Command::Actions { query, limit } => {
+            let audit = open(&cli.db).await?;
+            let actions = audit.actions(query.as_deref().unwrap_or(""), limit).await?;
+            out.actions(&actions)?;
+        }
+        Command::Account {
+            account_id,
+            page,
+            per_page,
+        } => {
+            let audit = open(&cli.db).await?;
+            if page.is_some() || per_page.is_some() {
+                let defaults = Recent::default();
+                let opts = Recent::page(
+                    page.unwrap_or(defaults.page),
+                    per_page.unwrap_or(defaults.per_page),
+                );
+                let page = audit.for_account_page(&account_id, opts).await?;
+                out.page(&page)?;
+            } else {
+                let mut stream = std::pin::pin!(audit.for_account_stream(&account_id));
+                // A bad account id fails the first item: report it before printing.
+                let first = stream.try_next().await?;
+                let mut listing = out.start_stream()?;
+                if let Some(entry) = first {
+                    listing.entry(&entry)?;
+                    while let Some(entry) = stream.try_next().await? {
+                        listing.entry(&entry)?;
+                    }
+                }
+                listing.finish()?;
+            }
+        }
+        Command::Demo { entries } => {
+            let audit = open(&cli.db).await?;
+            let started = Instant::now();
+            let written = demo(&audit, entries).await?;
+            out.demo_summary(written, started.elapsed())?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn open(url: &str) -> anyhow::Result<Audit> {
+    Ok(Audit::open(url).await?)
+}
+
+/// Imports `total` entries of the reference workload after the newest entry, in
+/// batches, with a progress bar on a terminal. Returns how many were written.
+async fn demo(audit: &Audit, total: u64) -> anyhow::Result<u64> {
+    let newest = audit.recent(Recent::page(1, 1)).await?;
+    let start = newest
+        .entries
+        .first()
+        .map_or(DEMO_EPOCH, |e| e.inserted_at.max(DEMO_EPOCH));
+    let mut workload = Workload::new(DEMO_SEED, total, start);
+    let bar = output::progress_bar(total);
+    let mut written = 0;
+    // The next batch is generated while the previous one commits; batches still
+    // reach the store one after another, so ids follow the workload's order.
+    let mut pending: Option<tokio::task::JoinHandle<hawk_audit::Result<usize>>> = None;
+    loop {
+        let batch: Vec<_> = workload.by_ref().take(MAX_BATCH).collect();
+        if let Some(import) = pending.take() {
+            let n = import.await.context("importing demo data")??;
+            written += n as u64;
+            bar.inc(n as u64);
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let audit = audit.clone();
+        pending = Some(tokio::spawn(async move {
+            audit.import(batch).await.map(|stored| stored.len())
+        }));
+    }
+    bar.finish_and_clear();
+    Ok(written)
+}

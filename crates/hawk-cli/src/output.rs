@@ -1,0 +1,264 @@
+//! Printing: human tables by default, with `--json` exactly the body the matching HTTP
+//! call returns. Everything goes through one buffered stdout; write errors (a closed
+//! pipe) are returned, never panicked on.
+
+use std::io::{self, BufWriter, StdoutLock, Write};
+use std::time::Duration;
+
+use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
+use hawk_audit::{ActionCount, Entry, Page, format_time};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+/// Where results go, and in which form.
+pub(crate) struct Out {
+    w: BufWriter<StdoutLock<'static>>,
+    json: bool,
+}
+
+impl Out {
+    pub(crate) fn new(json: bool) -> Self {
+        Out {
+            w: BufWriter::new(io::stdout().lock()),
+            json,
+        }
+    }
+
+    /// A page object (`recent`, a paged `account`).
+    pub(crate) fn page(&mut self, page: &Page) -> io::Result<()> {
+        if self.json {
+            return self.json_line(page);
+        }
+        writeln!(self.w, "{}", entry_table(&page.entries).trim_fmt())?;
+        writeln!(
+            self.w,
+            "page {} of {} · {} · as_of {}",
+            page.page,
+            page.total_pages,
+            count(page.total_count, "entry", "entries"),
+            page.as_of
+        )
+    }
+
+    /// A list of entries (`search`).
+    pub(crate) fn entries(&mut self, entries: &[Entry]) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&Entries { entries });
+        }
+        writeln!(self.w, "{}", entry_table(entries).trim_fmt())?;
+        writeln!(
+            self.w,
+            "{}",
+            count(entries.len() as u64, "entry", "entries")
+        )
+    }
+
+    /// One stored entry (`track`).
+    pub(crate) fn entry(&mut self, entry: &Entry) -> io::Result<()> {
+        if self.json {
+            return self.json_line(entry);
+        }
+        writeln!(
+            self.w,
+            "{}",
+            entry_table(std::slice::from_ref(entry)).trim_fmt()
+        )
+    }
+
+    /// Action suggestions (`actions`).
+    pub(crate) fn actions(&mut self, actions: &[ActionCount]) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&Actions { actions });
+        }
+        let mut table = table(["action", "count"]);
+        for a in actions {
+            table.add_row(vec![a.action.clone(), a.count.to_string()]);
+        }
+        align_right(&mut table, 1);
+        writeln!(self.w, "{}", table.trim_fmt())?;
+        writeln!(
+            self.w,
+            "{}",
+            count(actions.len() as u64, "action", "actions")
+        )
+    }
+
+    /// Starts a listing of unknown length, printed as it arrives (`account` without
+    /// `--page`): a JSON array, or rows of fixed width, in constant memory.
+    pub(crate) fn start_stream(&mut self) -> io::Result<Listing<'_>> {
+        if self.json {
+            self.w.write_all(b"[")?;
+        } else {
+            writeln!(
+                self.w,
+                "{}",
+                stream_row("id", "time", "actor", "action", "resource", "account")
+            )?;
+        }
+        Ok(Listing {
+            out: self,
+            count: 0,
+        })
+    }
+
+    /// The last line of `demo`.
+    pub(crate) fn demo_summary(&mut self, entries: u64, elapsed: Duration) -> io::Result<()> {
+        let seconds = elapsed.as_secs_f64();
+        let rate = if seconds > 0.0 {
+            entries as f64 / seconds
+        } else {
+            0.0
+        };
+        if self.json {
+            let seconds = (seconds * 1000.0).round() / 1000.0;
+            return self.json_line(&DemoSummary {
+                entries,
+                seconds,
+                entries_per_second: rate.round() as u64,
+            });
+        }
+        writeln!(
+            self.w,
+            "wrote {} in {seconds:.2} s ({:.0} entries/s)",
+            count(entries, "entry", "entries"),
+            rate
+        )
+    }
+
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
+    fn json_line(&mut self, value: &impl Serialize) -> io::Result<()> {
+        serde_json::to_writer(&mut self.w, value)?;
+        self.w.write_all(b"\n")
+    }
+}
+
+/// `GET /v1/search`'s body.
+#[derive(Serialize)]
+struct Entries<'a> {
+    entries: &'a [Entry],
+}
+
+/// `GET /v1/actions`'s body.
+#[derive(Serialize)]
+struct Actions<'a> {
+    actions: &'a [ActionCount],
+}
+
+#[derive(Serialize)]
+struct DemoSummary {
+    entries: u64,
+    seconds: f64,
+    entries_per_second: u64,
+}
+
+/// A listing in progress; see [`Out::start_stream`].
+pub(crate) struct Listing<'a> {
+    out: &'a mut Out,
+    count: u64,
+}
+
+impl Listing<'_> {
+    pub(crate) fn entry(&mut self, entry: &Entry) -> io::Result<()> {
+        let w = &mut self.out.w;
+        if self.out.json {
+            if self.count > 0 {
+                w.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *w, entry)?;
+        } else {
+            let [id, time, actor, action, resource, account] = cells(entry);
+            writeln!(
+                w,
+                "{}",
+                stream_row(&id, &time, &actor, &action, &resource, &account)
+            )?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> io::Result<()> {
+        let w = &mut self.out.w;
+        if self.out.json {
+            w.write_all(b"]\n")
+        } else {
+            writeln!(w, "{}", count(self.count, "entry", "entries"))
+        }
+    }
+}
+
+/// A progress bar on stderr for `total` items; indicatif draws nothing when stderr is
+/// not a terminal, so piped and redirected runs stay quiet.
+pub(crate) fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template(
+        "{wide_bar} {human_pos}/{human_len} entries · {per_sec:0} · ETA {eta}",
+    )
+    .expect("the progress template is valid");
+    bar.set_style(style);
+    bar
+}
+
+/// A line under the header and nothing else, so rows stay easy to grep and cut.
+const STYLE: TableStyle =
+    TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
+
+fn table<const N: usize>(header: [&str; N]) -> Table {
+    let mut table = Table::new();
+    table.load_style(STYLE);
+    table.set_header(header);
+    table
+}
+
+fn align_right(table: &mut Table, column: usize) {
+    if let Some(column) = table.column_mut(column) {
+        column.set_cell_alignment(CellAlignment::Right);
+    }
+}
+
+fn entry_table(entries: &[Entry]) -> Table {
+    let mut table = table(["id", "time", "actor", "action", "resource", "account"]);
+    for entry in entries {
+        table.add_row(cells(entry));
+    }
+    align_right(&mut table, 0);
+    table
+}
+
+/// The human columns of an entry.
+fn cells(entry: &Entry) -> [String; 6] {
+    let pair = |kind: &Option<String>, id: &Option<String>| match (kind, id) {
+        (Some(kind), Some(id)) => Some(format!("{kind}:{id}")),
+        _ => None,
+    };
+    [
+        entry.id.to_string(),
+        format_time(entry.inserted_at),
+        pair(&entry.actor_type, &entry.actor_id).unwrap_or_else(|| "system".into()),
+        entry.action.clone(),
+        pair(&entry.resource_type, &entry.resource_id).unwrap_or_else(|| "-".into()),
+        entry.account_id.clone().unwrap_or_else(|| "-".into()),
+    ]
+}
+
+/// One row of a streamed listing: fixed minimum widths, since the widest value is not
+/// known before the end.
+fn stream_row(
+    id: &str,
+    time: &str,
+    actor: &str,
+    action: &str,
+    resource: &str,
+    account: &str,
+) -> String {
+    format!("{id:>8}  {time:<27}  {actor:<16}  {action:<28}  {resource:<22}  {account}")
+        .trim_end()
+        .to_owned()
+}
+
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
