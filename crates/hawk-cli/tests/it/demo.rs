@@ -1,0 +1,90 @@
+//! `demo`: the reference workload, seeded and deterministic, quiet when piped.
+
+use crate::helpers::{Log, ids};
+
+#[test]
+fn demo_writes_the_requested_entries_with_one_summary_line() {
+    let log = Log::new();
+    // stderr is a pipe here, so the progress bar must stay hidden: `ok` checks that
+    // stderr is empty.
+    let out = log.ok(&["demo", "--entries", "2000"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].starts_with("wrote 2000 entries in "), "{out}");
+    assert!(lines[0].ends_with(" entries/s)"), "{out}");
+
+    let page = log.json(&["recent", "--per-page", "1000", "--page", "2"]);
+    assert_eq!(page["total_count"], 2000);
+    let first_page = log.json(&["recent", "--per-page", "1000"]);
+    let mut all = ids(first_page["entries"].as_array().unwrap());
+    all.extend(ids(page["entries"].as_array().unwrap()));
+    assert_eq!(all, (1..=2000).rev().collect::<Vec<u64>>());
+
+    let oldest = &page["entries"][999];
+    assert_eq!(oldest["id"], 1);
+    assert!(
+        oldest["inserted_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2025-01-01T"),
+        "an empty log's demo data starts on 2025-01-01: {oldest}"
+    );
+
+    // A second run continues after the newest entry, in time as in ids.
+    let raw = log.ok(&["demo", "--entries", "500", "--json"]);
+    assert!(raw.starts_with(r#"{"entries":500,"seconds":"#), "{raw}");
+    let summary = crate::helpers::parse_json(&raw);
+    assert!(summary["seconds"].as_f64().unwrap() >= 0.0);
+    assert!(
+        summary["entries_per_second"].as_u64().is_some(),
+        "{summary}"
+    );
+    assert_eq!(summary.as_object().unwrap().len(), 3);
+
+    let newest = log.json(&["recent", "--per-page", "501"]);
+    assert_eq!(newest["total_count"], 2500);
+    let times: Vec<&str> = newest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["inserted_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "times never decrease"
+    );
+}
+
+#[test]
+fn demo_is_deterministic() {
+    let log = Log::new();
+    let (a, b) = (log.other_url("a.db"), log.other_url("b.db"));
+    let listing = |url: &str| -> Vec<String> {
+        (1..=2)
+            .map(|page| {
+                let page = page.to_string();
+                let args = ["recent", "--json", "--per-page", "1000", "--page", &page];
+                let out = crate::helpers::hawk()
+                    .args(args)
+                    .args(["--db", url])
+                    .output()
+                    .unwrap();
+                crate::helpers::succeeded(&out, &args)
+            })
+            .collect()
+    };
+    for url in [&a, &b] {
+        let out = crate::helpers::hawk()
+            .args(["demo", "--entries", "2000", "--db", url])
+            .output()
+            .unwrap();
+        crate::helpers::succeeded(&out, &["demo"]);
+    }
+    let (first, second) = (listing(&a), listing(&b));
+    assert!(
+        first[0].len() > 100_000,
+        "real data: {} bytes",
+        first[0].len()
+    );
+    assert_eq!(first, second);
+}

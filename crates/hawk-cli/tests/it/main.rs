@@ -1,0 +1,10 @@
+//! Integration tests of the `hawk` binary: each test runs the real executable against
+//! its own SQLite file in a temporary directory.
+
+mod demo;
+mod errors;
+mod flags;
+mod helpers;
+mod parallel;
+mod queries;
+mod track;
