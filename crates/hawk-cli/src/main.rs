@@ -7,7 +7,7 @@
 mod output;
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write as _};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -185,7 +185,7 @@ fn usage_error(err: clap::Error) -> ExitCode {
         .collect::<Vec<_>>()
         .join(" ");
     let message = message.strip_prefix("error: ").unwrap_or(&message);
-    eprintln!("hawk: {message} (see 'hawk --help')");
+    report(&format!("{message} (see 'hawk --help')"));
     ExitCode::from(2)
 }
 
@@ -206,9 +206,13 @@ fn fail(err: &anyhow::Error) -> ExitCode {
                 .downcast_ref::<hawk_audit::Error>()
                 .is_some_and(|e| e.as_invalid().is_some())
     });
-    let message = one_line(err);
-    eprintln!("hawk: {message}");
+    report(&one_line(err));
     ExitCode::from(if bad_input { 2 } else { 1 })
+}
+
+/// Prints `hawk: <message>` on stderr; a closed stderr is no reason to panic.
+fn report(message: &str) {
+    let _ = writeln!(io::stderr(), "hawk: {message}");
 }
 
 /// The error and its causes on one line. A cause that only repeats what its wrapper
