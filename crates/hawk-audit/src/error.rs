@@ -10,7 +10,7 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Error {
     /// The caller gave a value that breaks a rule; nothing was written.
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] Invalid),
     /// The thing asked for does not exist.
     #[error("not found: {0}")]
@@ -76,6 +76,11 @@ pub enum Rule {
     },
     /// The metadata is not a JSON object.
     NotAnObject,
+    /// A number below its minimum.
+    AtLeast {
+        /// Smallest allowed value.
+        min: u64,
+    },
     /// A number outside its allowed range.
     OutOfRange {
         /// Smallest allowed value.
@@ -133,7 +138,7 @@ impl Invalid {
             Rule::ControlCharacter => "control_character",
             Rule::Pair { .. } => "incomplete_pair",
             Rule::NotAnObject => "not_an_object",
-            Rule::OutOfRange { .. } => "out_of_range",
+            Rule::AtLeast { .. } | Rule::OutOfRange { .. } => "out_of_range",
             Rule::Malformed(_) => "malformed",
         }
     }
@@ -160,6 +165,7 @@ impl fmt::Display for Invalid {
                 )
             }
             Rule::NotAnObject => write!(f, "{field}: must be a JSON object"),
+            Rule::AtLeast { min } => write!(f, "{field}: must be at least {min}"),
             Rule::OutOfRange { min, max } => {
                 write!(f, "{field}: must be between {min} and {max}")
             }

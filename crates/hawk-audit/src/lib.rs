@@ -54,3 +54,5 @@ pub use entry::{
 pub use error::{Error, Invalid, Result, Rule};
 pub use events::{Event, Events, ListenerStats, Subscription};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
+/// The time crate, whose `OffsetDateTime` appears in this API.
+pub use time;

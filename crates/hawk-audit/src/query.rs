@@ -61,13 +61,7 @@ impl Recent {
 
     pub(crate) fn validate(&self) -> Result<(), Invalid> {
         if self.page < 1 {
-            return Err(Invalid::new(
-                "page",
-                Rule::OutOfRange {
-                    min: 1,
-                    max: u64::MAX,
-                },
-            ));
+            return Err(Invalid::new("page", Rule::AtLeast { min: 1 }));
         }
         check_range("per_page", self.per_page, MAX_PER_PAGE)
     }

@@ -215,21 +215,9 @@ fn report(message: &str) {
     let _ = writeln!(io::stderr(), "hawk: {message}");
 }
 
-/// The error and its causes on one line. A cause that only repeats what its wrapper
-/// already said (the library's `Error::Invalid` shows its `Invalid`) is left out.
+/// The error and its causes on one line.
 fn one_line(err: &anyhow::Error) -> String {
-    let mut message = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if message.ends_with(&text) {
-            continue;
-        }
-        if !message.is_empty() {
-            message.push_str(": ");
-        }
-        message.push_str(&text);
-    }
-    message.replace(['\n', '\r'], " ")
+    format!("{err:#}").replace(['\n', '\r'], " ")
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

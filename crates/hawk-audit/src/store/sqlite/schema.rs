@@ -1,8 +1,8 @@
 //! Versioned migrations and connection settings for the SQLite file.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
@@ -44,16 +44,50 @@ pub(super) fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Switches the file to WAL mode (a no-op when it already is). The switch needs an
+/// exclusive lock, and SQLite answers "database is locked" at once instead of waiting
+/// when processes open a new file together, so it is retried here with backoff.
+fn enable_wal(conn: &Connection) -> Result<()> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let result = conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get::<_, String>(0))
+            .and_then(|mode| {
+                if mode.eq_ignore_ascii_case("wal") {
+                    Ok(mode)
+                } else {
+                    conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+                }
+            });
+        match result {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(Error::Storage(format!(
+                    "cannot put the database in WAL mode (it stays in {mode} mode)"
+                )));
+            }
+            Err(err) if is_busy(&err) && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// Whether SQLite refused because another connection holds a lock.
+pub(super) fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Puts the file in WAL mode with full fsync on commit and applies pending migrations,
 /// all under the write lock so that processes opening one file at once agree.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    // Switching to WAL takes an exclusive lock of its own; the busy timeout covers it.
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Storage(format!(
-            "cannot put the database in WAL mode (it stays in {mode} mode)"
-        )));
-    }
+    enable_wal(conn)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;

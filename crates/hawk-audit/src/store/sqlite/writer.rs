@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::thread;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::schema::is_busy;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
@@ -247,13 +249,6 @@ fn stored_entries(entries: Vec<ValidEntry>, stamps: Vec<Stamp>) -> Vec<Entry> {
             metadata: entry.metadata,
         })
         .collect()
-}
-
-fn is_busy(err: &rusqlite::Error) -> bool {
-    matches!(
-        err.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    )
 }
 
 enum CommitError {
