@@ -132,7 +132,12 @@ impl Term {
 
     /// Literal, case-insensitive (Unicode lowercase) substring match.
     pub(crate) fn matches(&self, action: &str) -> bool {
-        action.to_lowercase().contains(&self.0)
+        self.matches_lowercase(&action.to_lowercase())
+    }
+
+    /// [`Term::matches`] for an action already lowercased.
+    pub(crate) fn matches_lowercase(&self, lowercase_action: &str) -> bool {
+        lowercase_action.contains(&self.0)
     }
 
     pub(crate) fn is_prefix_of(&self, action: &str) -> bool {

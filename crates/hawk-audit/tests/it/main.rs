@@ -3,4 +3,5 @@
 mod helpers;
 
 mod conformance;
+mod fast_paths;
 mod model;

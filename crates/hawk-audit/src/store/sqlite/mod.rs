@@ -4,16 +4,18 @@
 //! on a small pool of read-only connections on tokio's blocking threads, each in its
 //! own read transaction so that a page and its totals come from one snapshot.
 
+mod index;
 mod read;
 mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use self::index::ActionIndex;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Result};
 use crate::query::{ActionCount, Page, Recent, Term};
@@ -55,6 +57,7 @@ impl SqliteStore {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
                 permits: Semaphore::new(READERS),
+                index: RwLock::new(ActionIndex::default()),
             }),
         })
     }
@@ -79,18 +82,18 @@ impl SqliteStore {
 
     pub(crate) async fn page(&self, filter: Filter, opts: Recent) -> Result<Page> {
         self.readers
-            .read(move |conn| read::page(conn, &filter, &opts))
+            .read(move |conn, index| read::page(conn, index, &filter, &opts))
             .await
     }
 
     pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
         self.readers
-            .read(move |conn| read::actions(conn, term.as_ref(), limit))
+            .read(move |conn, _| read::actions(conn, term.as_ref(), limit))
             .await
     }
 
     pub(crate) async fn head(&self) -> Result<u64> {
-        self.readers.read(read::head).await
+        self.readers.read(|conn, _| read::head(conn)).await
     }
 
     pub(crate) async fn account_chunk(
@@ -100,7 +103,7 @@ impl SqliteStore {
         limit: u64,
     ) -> Result<Vec<Entry>> {
         self.readers
-            .read(move |conn| read::account_chunk(conn, &account, below, limit))
+            .read(move |conn, _| read::account_chunk(conn, &account, below, limit))
             .await
     }
 }
@@ -109,6 +112,8 @@ struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
+    /// Shared by every reader of this process; see `index`.
+    index: RwLock<ActionIndex>,
 }
 
 impl Readers {
@@ -116,7 +121,7 @@ impl Readers {
     async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection, &RwLock<ActionIndex>) -> Result<T> + Send + 'static,
     {
         let _permit = self.permits.acquire().await.map_err(|_| Error::Closed)?;
         let readers = Arc::clone(self);
@@ -126,7 +131,7 @@ impl Readers {
                 Some(conn) => conn,
                 None => readers.connect()?,
             };
-            let result = in_read_transaction(&conn, f);
+            let result = in_read_transaction(&conn, |conn| f(conn, &readers.index));
             // A connection whose transaction could not be closed is not reused.
             if conn.is_autocommit() {
                 readers

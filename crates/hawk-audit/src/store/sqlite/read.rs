@@ -1,9 +1,13 @@
 //! Read queries, each run inside one read transaction (one snapshot).
 
+use std::sync::{RwLock, RwLockReadGuard};
+
 use rusqlite::{Connection, OptionalExtension, Row, ToSql};
 
+use super::index::ActionIndex;
+use super::schema::BLOCK;
 use crate::entry::{Entry, time_from_micros};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::query::{ActionCount, Page, Recent, Term, rank_suggestions};
 use crate::store::Filter;
 
@@ -45,135 +49,312 @@ fn bound(conn: &Connection, order: &str) -> Result<Option<u64>> {
 }
 
 struct DictEntry {
-    id: i64,
     name: String,
     count: u64,
 }
 
 fn dictionary(conn: &Connection) -> Result<Vec<DictEntry>> {
-    let mut stmt = conn.prepare_cached("SELECT id, name, count FROM actions")?;
+    let mut stmt = conn.prepare_cached("SELECT name, count FROM actions")?;
     let rows = stmt.query_map([], |row| {
         Ok(DictEntry {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            count: row.get::<_, i64>(2)? as u64,
+            name: row.get(0)?,
+            count: row.get::<_, i64>(1)? as u64,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// One page of entries matching `filter`, newest first, with exact totals.
-pub(super) fn page(conn: &Connection, filter: &Filter, opts: &Recent) -> Result<Page> {
+pub(super) fn page(
+    conn: &Connection,
+    index: &RwLock<ActionIndex>,
+    filter: &Filter,
+    opts: &Recent,
+) -> Result<Page> {
     let newest = head(conn)?;
     let as_of = opts.as_of.map_or(newest, |pin| pin.min(newest));
-    let offset = opts.offset();
+    let window = Window {
+        offset: opts.offset(),
+        per_page: opts.per_page,
+    };
     let (total, entries) = match (&filter.account, &filter.term) {
         (None, None) => {
             // Ids are dense above the oldest one, so the page is an id range.
             let oldest = bound(conn, "ASC")?.unwrap_or(1);
             let total = (as_of + 1).saturating_sub(oldest);
-            let entries = if offset >= total {
-                Vec::new()
-            } else {
-                let top = (as_of - offset) as i64;
-                let sql = format!(
-                    "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id <= ?1
-                     ORDER BY e.id DESC LIMIT ?2"
-                );
-                select(conn, &sql, &[&top, &(opts.per_page as i64)])?
+            let entries = match window.ranks(total) {
+                None => Vec::new(),
+                Some((low, high)) => {
+                    let sql = format!(
+                        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id BETWEEN ?1 AND ?2
+                         ORDER BY e.id DESC"
+                    );
+                    let first = oldest - 1;
+                    select(
+                        conn,
+                        &sql,
+                        &[&((first + low) as i64), &((first + high) as i64)],
+                    )?
+                }
             };
             (total, entries)
         }
         (None, Some(term)) => {
-            let matching: Vec<DictEntry> = dictionary(conn)?
-                .into_iter()
-                .filter(|a| term.matches(&a.name))
-                .collect();
-            if matching.is_empty() {
-                (0, Vec::new())
-            } else {
-                let ids = id_list(&matching);
-                // Dictionary counts are exact as of the snapshot; take away what came
-                // after `as_of` (few rows: a pinned page is usually recent).
-                let all: u64 = matching.iter().map(|a| a.count).sum();
-                let newer: i64 = conn.query_row(
-                    &format!("SELECT count(*) FROM entries WHERE action_id IN ({ids}) AND id > ?1"),
-                    [as_of as i64],
-                    |row| row.get(0),
-                )?;
-                let total = all.saturating_sub(newer as u64);
-                let sql = format!(
-                    "SELECT {ENTRY_COLUMNS} FROM entries e
-                     WHERE e.action_id IN ({ids}) AND e.id <= ?1
-                     ORDER BY e.id DESC LIMIT ?2 OFFSET ?3"
-                );
-                let entries = paged(conn, &sql, as_of, opts, offset, total)?;
-                (total, entries)
-            }
+            let index = fresh_index(conn, index, newest)?;
+            let matching = matching_ids(&index, term);
+            search_page(conn, &index, &matching, as_of, newest, window)?
         }
-        (Some(account), term) => {
-            let mut cond = String::from("e.account_id = ?1 AND e.id <= ?2");
-            if let Some(term) = term {
-                let matching: Vec<DictEntry> = dictionary(conn)?
-                    .into_iter()
-                    .filter(|a| term.matches(&a.name))
-                    .collect();
-                if matching.is_empty() {
-                    return Ok(Page::new(Vec::new(), opts, 0, as_of));
-                }
-                cond.push_str(&format!(" AND e.action_id IN ({})", id_list(&matching)));
-            }
-            let total: i64 = conn.query_row(
-                &format!("SELECT count(*) FROM entries e WHERE {cond}"),
-                rusqlite::params![account, as_of as i64],
-                |row| row.get(0),
-            )?;
-            let total = total as u64;
-            let entries = if offset >= total {
-                Vec::new()
-            } else {
-                let sql = format!(
-                    "SELECT {ENTRY_COLUMNS} FROM entries e WHERE {cond}
-                     ORDER BY e.id DESC LIMIT ?3 OFFSET ?4"
-                );
-                select(
-                    conn,
-                    &sql,
-                    &[
-                        account,
-                        &(as_of as i64),
-                        &(opts.per_page as i64),
-                        &(offset as i64),
-                    ],
-                )?
-            };
-            (total, entries)
+        (Some(account), None) => account_page(conn, account, as_of, newest, window)?,
+        (Some(account), Some(term)) => {
+            let index = fresh_index(conn, index, newest)?;
+            let matching = matching_ids(&index, term);
+            account_search_page(conn, account, &matching, as_of, window)?
         }
     };
     Ok(Page::new(entries, opts, total, as_of))
 }
 
-fn paged(
-    conn: &Connection,
-    sql: &str,
-    as_of: u64,
-    opts: &Recent,
+/// Which slice of a newest-first listing a page wants.
+#[derive(Debug, Clone, Copy)]
+struct Window {
     offset: u64,
-    total: u64,
-) -> Result<Vec<Entry>> {
-    if offset >= total {
+    per_page: u64,
+}
+
+impl Window {
+    /// The page as oldest-first ranks `low..=high` (1-based) among `total` matches;
+    /// `None` past the end.
+    fn ranks(self, total: u64) -> Option<(u64, u64)> {
+        if self.offset >= total {
+            return None;
+        }
+        let high = total - self.offset;
+        Some((high.saturating_sub(self.per_page - 1).max(1), high))
+    }
+}
+
+/// The action index, brought up to `head` of this snapshot first if needed.
+fn fresh_index<'a>(
+    conn: &Connection,
+    index: &'a RwLock<ActionIndex>,
+    head: u64,
+) -> Result<RwLockReadGuard<'a, ActionIndex>> {
+    {
+        let current = index.read().unwrap_or_else(|e| e.into_inner());
+        if current.is_fresh(conn, head)? {
+            return Ok(current);
+        }
+    }
+    index
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .refresh(conn, head)?;
+    Ok(index.read().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn matching_ids(index: &ActionIndex, term: &Term) -> Vec<i64> {
+    index
+        .names()
+        .iter()
+        .filter(|a| term.matches_lowercase(a.lower()))
+        .map(|a| a.id)
+        .collect()
+}
+
+/// A search page: the total from block counts, then the page's entries located by
+/// rank, one block at a time, reading only the ids of matching actions.
+fn search_page(
+    conn: &Connection,
+    index: &ActionIndex,
+    matching: &[i64],
+    as_of: u64,
+    head: u64,
+    window: Window,
+) -> Result<(u64, Vec<Entry>)> {
+    if matching.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    // Blocks 0..full lie wholly at or below `as_of`; the tail after them is read from
+    // this snapshot.
+    let full = as_of / BLOCK;
+    let tail = tail_counts(conn, matching, full, as_of, head)?;
+    let before_tail = index.before(matching, full);
+    let total = before_tail + tail.iter().map(|(_, n)| n).sum::<u64>();
+    let Some((low, high)) = window.ranks(total) else {
+        return Ok((total, Vec::new()));
+    };
+    let mut ids = Vec::with_capacity(window.per_page as usize);
+    let mut rank = high;
+    while rank >= low {
+        let (block, before, present) = if rank > before_tail {
+            let present = tail.iter().map(|&(a, _)| a).collect();
+            (full, before_tail, present)
+        } else {
+            let block = index.block_of_rank(matching, rank, full) - 1;
+            let before = index.before(matching, block);
+            (block, before, index.present_in(matching, block))
+        };
+        let first_id = block * BLOCK + 1;
+        let last_id = ((block + 1) * BLOCK).min(as_of);
+        let in_block = ids_of_actions(conn, &present, first_id, last_id)?;
+        for r in (low.max(before + 1)..=rank).rev() {
+            let id = in_block.get((r - before - 1) as usize).ok_or_else(|| {
+                Error::Storage(format!(
+                    "action index out of step with block {block}; reopen the log"
+                ))
+            })?;
+            ids.push(*id);
+        }
+        rank = before;
+    }
+    Ok((total, entries_by_ids(conn, &ids)?))
+}
+
+/// Matching actions' counts among ids `full * BLOCK + 1 ..= as_of`.
+fn tail_counts(
+    conn: &Connection,
+    matching: &[i64],
+    full: u64,
+    as_of: u64,
+    head: u64,
+) -> Result<Vec<(i64, u64)>> {
+    if as_of == full * BLOCK {
         return Ok(Vec::new());
     }
-    select(
+    let list = id_list(matching);
+    let counts = if as_of == head {
+        // The newest block's counts are kept exact with every commit.
+        let sql = format!(
+            "SELECT action_id, count FROM action_blocks
+             WHERE block = ?1 AND action_id IN ({list})"
+        );
+        pairs(conn, &sql, &[&(full as i64)])?
+    } else {
+        let sql = format!(
+            "SELECT action_id, count(*) FROM entries
+             WHERE id > ?1 AND id <= ?2 AND action_id IN ({list}) GROUP BY action_id"
+        );
+        pairs(conn, &sql, &[&((full * BLOCK) as i64), &(as_of as i64)])?
+    };
+    Ok(counts)
+}
+
+fn pairs(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<(i64, u64)>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Ids in `first..=last` of entries with one of `actions`, ascending.
+fn ids_of_actions(conn: &Connection, actions: &[i64], first: u64, last: u64) -> Result<Vec<u64>> {
+    if actions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id FROM entries WHERE action_id IN ({}) AND id BETWEEN ?1 AND ?2 ORDER BY id",
+        id_list(actions)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([first as i64, last as i64], |row| row.get::<_, i64>(0))?;
+    rows.map(|r| r.map(|id| id as u64).map_err(Into::into))
+        .collect()
+}
+
+/// The entries with these ids, newest first.
+fn entries_by_ids(conn: &Connection, ids: &[u64]) -> Result<Vec<Entry>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = ids.iter().map(u64::to_string).collect();
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id IN ({}) ORDER BY e.id DESC",
+        list.join(",")
+    );
+    select(conn, &sql, &[])
+}
+
+/// An account page: each account numbers its entries 1, 2, 3 …, so a page is a
+/// range of those numbers and the total is the newest number.
+fn account_page(
+    conn: &Connection,
+    account: &str,
+    as_of: u64,
+    head: u64,
+    window: Window,
+) -> Result<(u64, Vec<Entry>)> {
+    let total: Option<i64> = if as_of == head {
+        conn.prepare_cached("SELECT count FROM accounts WHERE account_id = ?1")?
+            .query_row([account], |row| row.get(0))
+            .optional()?
+    } else {
+        conn.prepare_cached(
+            "SELECT account_seq FROM entries WHERE account_id = ?1 AND id <= ?2
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(rusqlite::params![account, as_of as i64], |row| row.get(0))
+        .optional()?
+    };
+    let total = total.unwrap_or(0) as u64;
+    let entries = match window.ranks(total) {
+        None => Vec::new(),
+        Some((low, high)) => {
+            let sql = format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries e
+                 WHERE e.account_id = ?1 AND e.account_seq BETWEEN ?2 AND ?3
+                 ORDER BY e.account_seq DESC"
+            );
+            select(conn, &sql, &[&account, &(low as i64), &(high as i64)])?
+        }
+    };
+    Ok((total, entries))
+}
+
+/// An account's entries filtered by action: counted over the account's own entries.
+fn account_search_page(
+    conn: &Connection,
+    account: &str,
+    matching: &[i64],
+    as_of: u64,
+    window: Window,
+) -> Result<(u64, Vec<Entry>)> {
+    if matching.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let cond = format!(
+        "e.account_id = ?1 AND e.id <= ?2 AND e.action_id IN ({})",
+        id_list(matching)
+    );
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM entries e WHERE {cond}"),
+        rusqlite::params![account, as_of as i64],
+        |row| row.get(0),
+    )?;
+    let total = total as u64;
+    if window.offset >= total {
+        return Ok((total, Vec::new()));
+    }
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE {cond}
+         ORDER BY e.id DESC LIMIT ?3 OFFSET ?4"
+    );
+    let entries = select(
         conn,
-        sql,
-        &[&(as_of as i64), &(opts.per_page as i64), &(offset as i64)],
-    )
+        &sql,
+        &[
+            &account,
+            &(as_of as i64),
+            &(window.per_page as i64),
+            &(window.offset as i64),
+        ],
+    )?;
+    Ok((total, entries))
 }
 
 /// Dictionary ids as an SQL list; they are integers the store made, never user text.
-fn id_list(actions: &[DictEntry]) -> String {
-    let ids: Vec<String> = actions.iter().map(|a| a.id.to_string()).collect();
+fn id_list(ids: &[i64]) -> String {
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
     ids.join(",")
 }
 

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::thread;
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::schema::is_busy;
+use super::schema::{BLOCK, is_busy};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
@@ -139,13 +139,13 @@ impl Writer {
         let mut next_id = last_id + 1;
         let mut prev_time = last_time;
         let mut learned: Vec<(String, i64)> = Vec::new();
-        let mut counts: HashMap<i64, i64> = HashMap::new();
+        let mut tally = Tally::default();
         let mut results = Vec::with_capacity(batches.len());
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
-                     resource_type, resource_id, account_id, metadata)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     resource_type, resource_id, account_id, metadata, account_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for (entries, times) in batches {
                 let mut stored = Vec::with_capacity(entries.len());
@@ -167,7 +167,11 @@ impl Writer {
                     };
                     prev_time = at;
                     let action_id = action_id(action_ids, &tx, &entry.action, &mut learned)?;
-                    *counts.entry(action_id).or_default() += 1;
+                    let account_seq = match &entry.account_id {
+                        Some(account) => Some(tally.next_account_seq(&tx, account)?),
+                        None => None,
+                    };
+                    tally.count_action(next_id, action_id);
                     insert.execute(params![
                         next_id,
                         at,
@@ -178,18 +182,15 @@ impl Writer {
                         entry.resource_id,
                         entry.account_id,
                         entry.metadata_json,
+                        account_seq,
                     ])?;
                     stored.push(Stamp { id: next_id, at });
                     next_id += 1;
                 }
                 results.push(stored);
             }
-            let mut bump =
-                tx.prepare_cached("UPDATE actions SET count = count + ?1 WHERE id = ?2")?;
-            for (action_id, n) in counts {
-                bump.execute(params![n, action_id])?;
-            }
         }
+        tally.write(&tx)?;
         tx.commit()?;
         // Only now are the new dictionary ids true for everyone.
         action_ids.extend(learned);
@@ -224,6 +225,67 @@ fn action_id(
     };
     learned.push((name.to_owned(), id));
     Ok(id)
+}
+
+/// Counters kept in the same transaction as the entries: per-action totals, per-block
+/// action counts and per-account totals (which number each account's entries).
+#[derive(Default)]
+struct Tally {
+    actions: HashMap<i64, i64>,
+    blocks: HashMap<(i64, i64), i64>,
+    /// Account → its entry count so far, read once per transaction.
+    accounts: HashMap<String, i64>,
+}
+
+impl Tally {
+    fn count_action(&mut self, id: i64, action_id: i64) {
+        *self.actions.entry(action_id).or_default() += 1;
+        let block = (id - 1) / BLOCK as i64;
+        *self.blocks.entry((block, action_id)).or_default() += 1;
+    }
+
+    /// The sequence number of the account's next entry: 1, 2, 3 … per account.
+    fn next_account_seq(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        account: &str,
+    ) -> rusqlite::Result<i64> {
+        let count = match self.accounts.get_mut(account) {
+            Some(count) => count,
+            None => {
+                let stored: i64 = tx
+                    .prepare_cached("SELECT count FROM accounts WHERE account_id = ?1")?
+                    .query_row([account], |row| row.get(0))
+                    .optional()?
+                    .unwrap_or(0);
+                self.accounts.entry(account.to_owned()).or_insert(stored)
+            }
+        };
+        *count += 1;
+        Ok(*count)
+    }
+
+    fn write(self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+        let mut bump = tx.prepare_cached("UPDATE actions SET count = count + ?1 WHERE id = ?2")?;
+        for (action_id, n) in self.actions {
+            bump.execute(params![n, action_id])?;
+        }
+        let mut blocks = tx.prepare_cached(
+            "INSERT INTO action_blocks (block, action_id, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (block, action_id) DO UPDATE SET count = count + excluded.count",
+        )?;
+        for ((block, action_id), n) in self.blocks {
+            blocks.execute(params![block, action_id, n])?;
+        }
+        let mut accounts = tx.prepare_cached(
+            "INSERT INTO accounts (account_id, count) VALUES (?1, ?2)
+             ON CONFLICT (account_id) DO UPDATE SET count = excluded.count",
+        )?;
+        for (account, count) in self.accounts {
+            accounts.execute(params![account, count])?;
+        }
+        Ok(())
+    }
 }
 
 /// What the store gave one entry at commit.

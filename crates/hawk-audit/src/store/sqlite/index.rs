@@ -1,0 +1,145 @@
+//! The in-memory action index: for every action, how many of its entries lie in the
+//! blocks before any block boundary. With it a reader finds the exact total of a search
+//! and the block that holds its k-th match without touching the entries.
+//!
+//! Blocks are `BLOCK` consecutive ids. A block whose last id is committed never
+//! changes again (entries are append-only and ids dense), so the index only grows: it
+//! loads complete blocks from `action_blocks`, whichever process wrote them. The
+//! newest, incomplete block is always read from the snapshot of the query at hand.
+
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+
+use super::schema::BLOCK;
+use crate::error::Result;
+
+/// One action's running totals, at the blocks where it occurs.
+#[derive(Debug, Default)]
+struct Series {
+    /// Blocks holding at least one entry of the action, ascending.
+    blocks: Vec<u32>,
+    /// `cum[i]`: the action's entries in blocks `0..=blocks[i]`.
+    cum: Vec<u64>,
+}
+
+impl Series {
+    /// The action's entries in blocks `0..k`.
+    fn before(&self, k: u64) -> u64 {
+        let i = self.blocks.partition_point(|&b| u64::from(b) < k);
+        if i == 0 { 0 } else { self.cum[i - 1] }
+    }
+}
+
+/// A dictionary action: its id and its name lowercased, for matching.
+#[derive(Debug, Clone)]
+pub(super) struct ActionName {
+    pub(super) id: i64,
+    lower: String,
+}
+
+impl ActionName {
+    pub(super) fn lower(&self) -> &str {
+        &self.lower
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct ActionIndex {
+    /// Blocks `0..complete` are loaded.
+    complete: u64,
+    names: Vec<ActionName>,
+    series: HashMap<i64, Series>,
+}
+
+impl ActionIndex {
+    /// Whether blocks up to the one holding `head`, and every action name, are loaded.
+    pub(super) fn is_fresh(&self, conn: &Connection, head: u64) -> Result<bool> {
+        if self.complete < head / BLOCK {
+            return Ok(false);
+        }
+        let newest: i64 = conn
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM actions")?
+            .query_row([], |row| row.get(0))?;
+        Ok(newest <= self.names.last().map_or(0, |a| a.id))
+    }
+
+    /// Loads what committed since the last refresh (as seen by `conn`'s snapshot).
+    pub(super) fn refresh(&mut self, conn: &Connection, head: u64) -> Result<()> {
+        let known = self.names.last().map_or(0, |a| a.id);
+        let mut stmt =
+            conn.prepare_cached("SELECT id, name FROM actions WHERE id > ?1 ORDER BY id")?;
+        let rows = stmt.query_map([known], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        for row in rows {
+            let (id, name): (i64, String) = row?;
+            let lower = name.to_lowercase();
+            self.names.push(ActionName { id, lower });
+        }
+        let want = head / BLOCK;
+        if want > self.complete {
+            let mut stmt = conn.prepare_cached(
+                "SELECT block, action_id, count FROM action_blocks
+                 WHERE block >= ?1 AND block < ?2 ORDER BY block",
+            )?;
+            let rows = stmt.query_map([self.complete as i64, want as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (block, action_id, count) = row?;
+                let series = self.series.entry(action_id).or_default();
+                let before = series.cum.last().copied().unwrap_or(0);
+                series.blocks.push(block as u32);
+                series.cum.push(before + count as u64);
+            }
+            self.complete = want;
+        }
+        Ok(())
+    }
+
+    /// Every action in the dictionary.
+    pub(super) fn names(&self) -> &[ActionName] {
+        &self.names
+    }
+
+    /// Entries of any of `actions` in blocks `0..k` (`k` at most `complete`).
+    pub(super) fn before(&self, actions: &[i64], k: u64) -> u64 {
+        debug_assert!(k <= self.complete);
+        actions
+            .iter()
+            .filter_map(|a| self.series.get(a))
+            .map(|s| s.before(k))
+            .sum()
+    }
+
+    /// The actions of `actions` with at least one entry in block `k`.
+    pub(super) fn present_in(&self, actions: &[i64], k: u64) -> Vec<i64> {
+        actions
+            .iter()
+            .copied()
+            .filter(|a| {
+                self.series
+                    .get(a)
+                    .is_some_and(|s| s.before(k + 1) > s.before(k))
+            })
+            .collect()
+    }
+
+    /// The smallest `k` in `1..=limit` with `before(actions, k) >= rank`: the block
+    /// `k - 1` holds the match of that (1-based, oldest-first) rank.
+    pub(super) fn block_of_rank(&self, actions: &[i64], rank: u64, limit: u64) -> u64 {
+        let (mut lo, mut hi) = (1, limit);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.before(actions, mid) >= rank {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo
+    }
+}
