@@ -58,13 +58,13 @@ fn make(seed: u64, i: u64) -> NewEntry {
         .wrapping_add(i.wrapping_mul(0xBF58_476D_1CE4_E5B9));
     let h = h ^ (h >> 29);
     // The rare action appears about once in 700 entries.
-    let action = if h % 700 == 0 {
+    let action = if h.is_multiple_of(700) {
         "rare.event"
     } else {
         ACTIONS[(h % 8) as usize]
     };
     let mut entry = NewEntry::new(action);
-    if (h >> 8) % 3 == 0 {
+    if (h >> 8).is_multiple_of(3) {
         let account = ACCOUNTS[((h >> 12) % 3) as usize];
         entry = entry.resource(Some(&Ref::new("account", account)));
     }
