@@ -7,9 +7,18 @@
 //! 100–200 byte metadata object; timestamps spread evenly over one year, in order.
 
 use serde_json::{Map, Value};
+use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+use crate::audit::{Audit, MAX_BATCH};
 use crate::entry::{NewEntry, Ref};
+use crate::error::Result;
+use crate::query::Recent;
+
+/// The seed of `hawk demo` and `hawk bench`, so both write the same data.
+pub const DEMO_SEED: u64 = 42;
+/// Where the demo's year starts on an empty log.
+pub const DEMO_EPOCH: OffsetDateTime = datetime!(2025-01-01 0:00 UTC);
 
 const NOUNS: [&str; 40] = [
     "account",
@@ -228,6 +237,44 @@ fn metadata(rng: &mut Rng) -> Value {
     let pad = want.saturating_sub(base + r#","note":"""#.len() + 1);
     map.insert("note".into(), Value::String("x".repeat(pad)));
     Value::Object(map)
+}
+
+/// Writes `total` entries of the workload drawn from `seed` into `audit`, spread over
+/// the year after the later of [`DEMO_EPOCH`] and the newest entry, through the
+/// durable write path in batches of [`MAX_BATCH`]. `progress` hears each batch's
+/// size once it is committed. Returns how many were written.
+pub async fn load(
+    audit: &Audit,
+    seed: u64,
+    total: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<u64> {
+    let newest = audit.recent(Recent::page(1, 1)).await?;
+    let start = newest
+        .entries
+        .first()
+        .map_or(DEMO_EPOCH, |e| e.inserted_at.max(DEMO_EPOCH));
+    let mut workload = Workload::new(seed, total, start);
+    let mut written = 0;
+    // The next batch is generated while the previous one commits; batches still
+    // reach the store one after another, so ids follow the workload's order.
+    let mut pending: Option<tokio::task::JoinHandle<Result<usize>>> = None;
+    loop {
+        let batch: Vec<_> = workload.by_ref().take(MAX_BATCH).collect();
+        if let Some(import) = pending.take() {
+            let n = import.await.map_err(crate::Error::storage)??;
+            written += n as u64;
+            progress(n as u64);
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let audit = audit.clone();
+        pending = Some(tokio::spawn(async move {
+            audit.import(batch).await.map(|stored| stored.len())
+        }));
+    }
+    Ok(written)
 }
 
 impl Iterator for Workload {

@@ -14,17 +14,10 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use futures_util::TryStreamExt as _;
-use hawk_audit::workload::Workload;
-use hawk_audit::{Audit, MAX_BATCH, NewEntry, Recent};
-use time::OffsetDateTime;
-use time::macros::datetime;
+use hawk_audit::workload;
+use hawk_audit::{Audit, NewEntry, Recent};
 
 use crate::output::Out;
-
-/// Seed of the demo data: fixed, so every `hawk demo` writes the same reference data.
-const DEMO_SEED: u64 = 42;
-/// Demo data never starts before this.
-const DEMO_EPOCH: OffsetDateTime = datetime!(2025-01-01 0:00 UTC);
 
 /// An append-only audit log: who did what to which resource.
 #[derive(Debug, Parser)]
@@ -319,35 +312,13 @@ async fn open(url: &str) -> anyhow::Result<Audit> {
     Ok(Audit::open(url).await?)
 }
 
-/// Imports `total` entries of the reference workload after the newest entry, in
-/// batches, with a progress bar on a terminal. Returns how many were written.
+/// Imports `total` entries of the reference workload after the newest entry, with a
+/// progress bar on a terminal. Returns how many were written.
 async fn demo(audit: &Audit, total: u64) -> anyhow::Result<u64> {
-    let newest = audit.recent(Recent::page(1, 1)).await?;
-    let start = newest
-        .entries
-        .first()
-        .map_or(DEMO_EPOCH, |e| e.inserted_at.max(DEMO_EPOCH));
-    let mut workload = Workload::new(DEMO_SEED, total, start);
     let bar = output::progress_bar(total);
-    let mut written = 0;
-    // The next batch is generated while the previous one commits; batches still
-    // reach the store one after another, so ids follow the workload's order.
-    let mut pending: Option<tokio::task::JoinHandle<hawk_audit::Result<usize>>> = None;
-    loop {
-        let batch: Vec<_> = workload.by_ref().take(MAX_BATCH).collect();
-        if let Some(import) = pending.take() {
-            let n = import.await.context("importing demo data")??;
-            written += n as u64;
-            bar.inc(n as u64);
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let audit = audit.clone();
-        pending = Some(tokio::spawn(async move {
-            audit.import(batch).await.map(|stored| stored.len())
-        }));
-    }
+    let written = workload::load(audit, workload::DEMO_SEED, total, |n| bar.inc(n))
+        .await
+        .context("importing demo data")?;
     bar.finish_and_clear();
     Ok(written)
 }
