@@ -112,6 +112,32 @@ enum Command {
         #[arg(long, default_value_t = 100_000, value_name = "N")]
         entries: u64,
     },
+    /// Load the reference workload into a fresh log and time every query against
+    /// HawkEx's SQL on the same data; prints the table, writes bench.json and bench.svg.
+    Bench {
+        /// How many entries to load.
+        #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+        entries: u64,
+        /// The engine to measure.
+        #[arg(long, value_enum, default_value_t = Engine::Sqlite)]
+        engine: Engine,
+        /// Where the databases and the report go (its database files must not exist).
+        #[arg(long, default_value = "hawk-bench", value_name = "DIR")]
+        dir: std::path::PathBuf,
+        /// Timed runs of each Hawk operation.
+        #[arg(long, default_value_t = 200, value_name = "N")]
+        samples: usize,
+        /// Keep the two database files after the run.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+/// Storage engines `hawk bench` can measure.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Engine {
+    /// The embedded SQLite file.
+    Sqlite,
 }
 
 /// Bad input the binary catches itself before the library sees it: exit status 2.
@@ -303,9 +329,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let written = demo(&audit, entries).await?;
             out.demo_summary(written, started.elapsed())?;
         }
+        Command::Bench {
+            entries,
+            engine: Engine::Sqlite,
+            dir,
+            samples,
+            keep,
+        } => {
+            let mut opts = hawk_bench::Options::new(entries, &dir);
+            opts.samples = samples;
+            let report = bench(&opts).await?;
+            std::fs::write(dir.join("bench.json"), report.json())?;
+            std::fs::write(dir.join("bench.svg"), report.svg())?;
+            if !keep {
+                for file in [
+                    "hawk.db",
+                    "hawk.db-wal",
+                    "hawk.db-shm",
+                    "hawkex.db",
+                    "hawkex.db-wal",
+                    "hawkex.db-shm",
+                ] {
+                    let _ = std::fs::remove_file(dir.join(file));
+                }
+            }
+            out.bench(&report)?;
+        }
     }
     out.flush()?;
     Ok(())
+}
+
+/// Runs the benchmark with a progress bar for the load and one line per phase, both
+/// only on a terminal.
+async fn bench(opts: &hawk_bench::Options) -> anyhow::Result<hawk_bench::Report> {
+    let bar = output::progress_bar(opts.entries);
+    let report = hawk_bench::run(opts, |progress| match progress {
+        hawk_bench::Progress::Loaded(n) => bar.inc(n),
+        hawk_bench::Progress::Phase(phase) => bar.set_message(phase),
+        _ => {}
+    })
+    .await
+    .map_err(|err| anyhow::anyhow!("{err}"))
+    .context("running the benchmark")?;
+    bar.finish_and_clear();
+    Ok(report)
 }
 
 async fn open(url: &str) -> anyhow::Result<Audit> {

@@ -125,6 +125,15 @@ impl Out {
         )
     }
 
+    /// The benchmark report: its JSON, or its Markdown table.
+    pub(crate) fn bench(&mut self, report: &hawk_bench::Report) -> io::Result<()> {
+        if self.json {
+            writeln!(self.w, "{}", report.json())
+        } else {
+            write!(self.w, "{}", report.table())
+        }
+    }
+
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.w.flush()
     }
@@ -195,7 +204,7 @@ impl Listing<'_> {
 pub(crate) fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     let style = ProgressStyle::with_template(
-        "{wide_bar} {human_pos}/{human_len} entries · {per_sec:0} · ETA {eta}",
+        "{wide_bar} {human_pos}/{human_len} entries · {per_sec:0} · ETA {eta} {msg}",
     )
     .expect("the progress template is valid");
     bar.set_style(style);

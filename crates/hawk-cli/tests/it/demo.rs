@@ -1,6 +1,6 @@
 //! `demo`: the reference workload, seeded and deterministic, quiet when piped.
 
-use crate::helpers::{Log, ids};
+use crate::helpers::{Log, ids, parse_json};
 
 #[test]
 fn demo_writes_the_requested_entries_with_one_summary_line() {
@@ -87,4 +87,50 @@ fn demo_is_deterministic() {
         first[0].len()
     );
     assert_eq!(first, second);
+}
+
+/// `hawk bench` prints the comparison table, writes its JSON and SVG, and removes
+/// its databases unless asked to keep them.
+#[test]
+fn bench_writes_its_report_and_cleans_up() {
+    let log = Log::new();
+    let dir = log.path("run");
+    let dir_arg = dir.to_str().unwrap();
+    let table = log.ok(&[
+        "bench",
+        "--entries",
+        "2000",
+        "--samples",
+        "2",
+        "--dir",
+        dir_arg,
+    ]);
+    assert!(
+        table.contains("| op | Hawk p50 / p99 | HawkEx p50 / p99 | ratio (p50) |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| recent, rare term: middle page"),
+        "{table}"
+    );
+    let json = parse_json(&std::fs::read_to_string(dir.join("bench.json")).unwrap());
+    assert_eq!(json["entries"], 2000);
+    assert!(
+        std::fs::read_to_string(dir.join("bench.svg"))
+            .unwrap()
+            .starts_with("<svg")
+    );
+    assert!(!dir.join("hawk.db").exists() && !dir.join("hawkex.db").exists());
+    // Reusing the directory works since the databases are gone.
+    log.ok(&[
+        "bench",
+        "--entries",
+        "1000",
+        "--samples",
+        "1",
+        "--dir",
+        dir_arg,
+        "--keep",
+    ]);
+    assert!(dir.join("hawk.db").exists());
 }

@@ -1,0 +1,450 @@
+//! `hawk bench`: loads the reference workload (DESIGN.md §8), measures every query
+//! Hawk answers, and runs HawkEx's own SQL on the same engine and data side by side.
+//!
+//! Figures are medians and 99th percentiles of repeated runs in one process, so
+//! the two sides see the same machine at the same time; compare ratios, not seconds.
+#![warn(missing_docs)]
+
+mod baseline;
+mod report;
+
+use std::future::Future;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt as _;
+use hawk_audit::workload::{self, Workload};
+use hawk_audit::{Audit, DEFAULT_SEARCH_LIMIT, Recent, Ref};
+
+pub use report::{Report, Row, Stats};
+
+use crate::baseline::Baseline;
+
+/// Errors of a benchmark run.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Entries of the reference workload to load.
+    pub entries: u64,
+    /// Where the two database files go (created; must not hold a previous run).
+    pub dir: PathBuf,
+    /// Timed runs of each Hawk operation.
+    pub samples: usize,
+    /// Most timed runs of each baseline operation.
+    pub baseline_samples: usize,
+    /// Time after which a baseline operation stops (it always runs at least 3 times).
+    pub baseline_budget: Duration,
+}
+
+impl Options {
+    /// `entries` entries in `dir`, with default sampling.
+    pub fn new(entries: u64, dir: impl Into<PathBuf>) -> Self {
+        Options {
+            entries,
+            dir: dir.into(),
+            samples: 200,
+            baseline_samples: 30,
+            baseline_budget: Duration::from_secs(6),
+        }
+    }
+}
+
+/// What a run is doing, for a progress display.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Progress {
+    /// `n` more entries were loaded.
+    Loaded(u64),
+    /// A phase started.
+    Phase(String),
+}
+
+/// Runs the whole benchmark.
+pub async fn run(opts: &Options, mut progress: impl FnMut(Progress)) -> Result<Report, BoxError> {
+    std::fs::create_dir_all(&opts.dir)?;
+    let hawk_file = opts.dir.join("hawk.db");
+    let hawkex_file = opts.dir.join("hawkex.db");
+    for file in [&hawk_file, &hawkex_file] {
+        if file.exists() {
+            return Err(format!("{} exists: use an empty directory", file.display()).into());
+        }
+    }
+    let audit = Audit::open(&format!("sqlite:{}", hawk_file.display())).await?;
+    progress(Progress::Phase("loading the reference workload".into()));
+    let started = Instant::now();
+    let loaded = workload::load(&audit, workload::DEMO_SEED, opts.entries, |n| {
+        progress(Progress::Loaded(n))
+    })
+    .await?;
+    let load_seconds = started.elapsed().as_secs_f64();
+
+    progress(Progress::Phase(
+        "copying the data into HawkEx's schema".into(),
+    ));
+    let started = Instant::now();
+    let base = {
+        let (hawkex_file, hawk_file) = (hawkex_file.clone(), hawk_file.clone());
+        tokio::task::spawn_blocking(move || Baseline::build(&hawkex_file, &hawk_file)).await??
+    };
+    let baseline_load_seconds = started.elapsed().as_secs_f64();
+
+    let mut bench = Bench {
+        audit,
+        base,
+        opts: opts.clone(),
+        rows: Vec::new(),
+    };
+    bench.queries(&mut progress).await?;
+    let rss_mb = rss_mb();
+    bench.writes(&mut progress).await?;
+    Ok(Report {
+        entries: loaded,
+        load_seconds,
+        load_entries_per_second: loaded as f64 / load_seconds,
+        baseline_load_seconds,
+        rss_mb_after_queries: rss_mb,
+        fsync: fsync_stats(&opts.dir)?,
+        rows: bench.rows,
+    })
+}
+
+struct Bench {
+    audit: Audit,
+    base: Baseline,
+    opts: Options,
+    rows: Vec<Row>,
+}
+
+/// The terms a dashboard user types, picked from the workload's own actions.
+struct Terms {
+    common: String,
+    rare: String,
+    none: String,
+    letter: String,
+}
+
+impl Bench {
+    async fn queries(&mut self, progress: &mut impl FnMut(Progress)) -> Result<(), BoxError> {
+        let actions = Workload::new(workload::DEMO_SEED, 1, workload::DEMO_EPOCH)
+            .actions()
+            .to_vec();
+        let terms = Terms {
+            common: actions[0].clone(),
+            rare: actions[actions.len() - 1].clone(),
+            none: "zzz.nothing".into(),
+            letter: "e".into(),
+        };
+        let searches: [(&str, Option<&str>); 5] = [
+            ("recent", None),
+            ("recent, common term", Some(&terms.common)),
+            ("recent, rare term", Some(&terms.rare)),
+            ("recent, no match", Some(&terms.none)),
+            ("recent, one letter", Some(&terms.letter)),
+        ];
+        for (name, term) in searches {
+            progress(Progress::Phase(name.into()));
+            let first = self
+                .audit
+                .recent(with_term(Recent::page(1, 50), term))
+                .await?;
+            let pages = [
+                ("first", 1),
+                ("middle", first.total_pages.div_ceil(2)),
+                ("last", first.total_pages),
+            ];
+            for (position, page) in pages {
+                let audit = self.audit.clone();
+                let hawk = self
+                    .time_hawk(|| {
+                        let audit = audit.clone();
+                        let opts = with_term(Recent::page(page, 50), term);
+                        async move { audit.recent(opts).await.map(drop) }
+                    })
+                    .await?;
+                let base = self.time_base(|b| b.recent(page, 50, term).map(drop))?;
+                self.rows.push(Row::latency(
+                    format!("{name}: {position} page ({} matches)", first.total_count),
+                    hawk,
+                    Some(base),
+                ));
+            }
+        }
+
+        progress(Progress::Phase("typeahead".into()));
+        let typed: Vec<String> = (1..=4)
+            .map(|n| terms.common.chars().take(n).collect())
+            .chain([terms.rare.clone(), terms.none.clone()])
+            .collect();
+        for query in typed {
+            let audit = self.audit.clone();
+            let q = query.clone();
+            let hawk = self
+                .time_hawk(|| {
+                    let (audit, q) = (audit.clone(), q.clone());
+                    async move { audit.search(&q, DEFAULT_SEARCH_LIMIT).await.map(drop) }
+                })
+                .await?;
+            let base = self.time_base(|b| b.search(&query, DEFAULT_SEARCH_LIMIT).map(drop))?;
+            self.rows.push(Row::latency(
+                format!("search \"{query}\""),
+                hawk,
+                Some(base),
+            ));
+        }
+
+        progress(Progress::Phase("suggestions".into()));
+        let prefix: String = terms.common.chars().take(2).collect();
+        for query in ["", prefix.as_str(), terms.rare.as_str()] {
+            let audit = self.audit.clone();
+            let q = query.to_owned();
+            let hawk = self
+                .time_hawk(|| {
+                    let (audit, q) = (audit.clone(), q.clone());
+                    async move { audit.actions(&q, 10).await.map(drop) }
+                })
+                .await?;
+            let base = self.time_base(|b| b.actions(query, 10).map(drop))?;
+            self.rows.push(Row::latency(
+                format!("actions \"{query}\""),
+                hawk,
+                Some(base),
+            ));
+        }
+
+        progress(Progress::Phase("accounts".into()));
+        let (heaviest, median) = self.accounts().await?;
+        for (label, account) in [("heaviest", &heaviest), ("median", &median)] {
+            let audit = self.audit.clone();
+            let id = account.0.clone();
+            let hawk = self
+                .time_hawk(|| {
+                    let (audit, id) = (audit.clone(), id.clone());
+                    async move {
+                        audit
+                            .for_account_page(&id, Recent::page(1, 50))
+                            .await
+                            .map(drop)
+                    }
+                })
+                .await?;
+            let base = self.time_base(|b| b.account_page(&account.0, 50).map(drop))?;
+            self.rows.push(Row::latency(
+                format!(
+                    "for_account first page, {label} account ({} entries)",
+                    account.1
+                ),
+                hawk,
+                Some(base),
+            ));
+        }
+        let started = Instant::now();
+        let streamed: u64 = self
+            .audit
+            .for_account_stream(&heaviest.0)
+            .try_fold(0u64, |n, _| async move { Ok(n + 1) })
+            .await?;
+        let hawk_rate = streamed as f64 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let base_count = self.base.account_all(&heaviest.0)?;
+        let base_rate = base_count as f64 / started.elapsed().as_secs_f64();
+        self.rows.push(Row::throughput(
+            format!("for_account stream, heaviest account ({streamed} entries)"),
+            hawk_rate,
+            Some(base_rate),
+        ));
+        Ok(())
+    }
+
+    /// The account with the most entries and the median account, with their counts.
+    async fn accounts(&self) -> Result<((String, u64), (String, u64)), BoxError> {
+        // The workload draws accounts 1..=100,000 with a Zipf skew: rank 1 is the
+        // heaviest. The median of the accounts that have entries is found by count.
+        let mut counts = Vec::new();
+        for id in (1..=workload::ACCOUNTS).step_by(97) {
+            let page = self
+                .audit
+                .for_account_page(&id.to_string(), Recent::page(1, 1))
+                .await?;
+            if page.total_count > 0 {
+                counts.push((id.to_string(), page.total_count));
+            }
+        }
+        counts.sort_by_key(|(_, n)| *n);
+        let median = counts
+            .get(counts.len() / 2)
+            .cloned()
+            .unwrap_or(("1".into(), 0));
+        let heaviest = self
+            .audit
+            .for_account_page("1", Recent::page(1, 1))
+            .await?
+            .total_count;
+        Ok((("1".into(), heaviest), median))
+    }
+
+    async fn writes(&mut self, progress: &mut impl FnMut(Progress)) -> Result<(), BoxError> {
+        progress(Progress::Phase("track, 64 concurrent callers".into()));
+        let callers = 64;
+        let each = 400;
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..callers)
+            .map(|c| {
+                let audit = self.audit.clone();
+                tokio::spawn(async move {
+                    let user = Ref::new("user", c);
+                    for _ in 0..each {
+                        audit
+                            .track(Some(&user), "bench.tracked", Some(&Ref::new("account", c)))
+                            .await?;
+                    }
+                    Ok::<_, hawk_audit::Error>(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await??;
+        }
+        let hawk_rate = (callers * each) as f64 / started.elapsed().as_secs_f64();
+        let base_n = 300;
+        let started = Instant::now();
+        for _ in 0..base_n {
+            self.base.track("bench.tracked")?;
+        }
+        let base_rate = f64::from(base_n) / started.elapsed().as_secs_f64();
+        self.rows.push(Row::throughput(
+            format!("track, {callers} concurrent callers, durable"),
+            hawk_rate,
+            Some(base_rate),
+        ));
+
+        progress(Progress::Phase("track, one caller".into()));
+        let audit = self.audit.clone();
+        let hawk = self
+            .time_hawk(|| {
+                let audit = audit.clone();
+                async move { audit.track(None, "bench.single", None).await.map(drop) }
+            })
+            .await?;
+        let base = self.time_base(|b| b.track("bench.single"))?;
+        self.rows.push(Row::latency(
+            "track, one caller, durable".into(),
+            hawk,
+            Some(base),
+        ));
+        Ok(())
+    }
+
+    async fn time_hawk<F, Fut>(&self, mut op: F) -> Result<Stats, BoxError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = hawk_audit::Result<()>>,
+    {
+        op().await?; // warm-up
+        let mut samples = Vec::with_capacity(self.opts.samples);
+        for _ in 0..self.opts.samples {
+            let started = Instant::now();
+            op().await?;
+            samples.push(started.elapsed());
+        }
+        Ok(Stats::from_samples(samples))
+    }
+
+    fn time_base(
+        &self,
+        mut op: impl FnMut(&Baseline) -> Result<(), BoxError>,
+    ) -> Result<Stats, BoxError> {
+        let budget = Instant::now();
+        let mut samples = Vec::new();
+        while samples.len() < self.opts.baseline_samples
+            && (samples.len() < 3 || budget.elapsed() < self.opts.baseline_budget)
+        {
+            let started = Instant::now();
+            op(&self.base)?;
+            samples.push(started.elapsed());
+        }
+        Ok(Stats::from_samples(samples))
+    }
+}
+
+fn with_term(opts: Recent, term: Option<&str>) -> Recent {
+    match term {
+        Some(term) => opts.search(term),
+        None => opts,
+    }
+}
+
+/// This process's resident set size in MB (Linux), 0 where unknown.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// How long one small write plus fdatasync takes on the disk holding `dir`: the floor
+/// under any durable commit.
+fn fsync_stats(dir: &Path) -> Result<Stats, BoxError> {
+    let path = dir.join("fsync.probe");
+    let mut file = std::fs::File::create(&path)?;
+    let mut samples = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        file.write_all(&[0u8; 4096])?;
+        file.sync_data()?;
+        samples.push(started.elapsed());
+    }
+    std::fs::remove_file(&path)?;
+    Ok(Stats::from_samples(samples))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_run_measures_every_operation_on_both_sides() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = Options::new(3000, dir.path().join("run"));
+        opts.samples = 3;
+        opts.baseline_samples = 3;
+        let mut loaded = 0;
+        let report = run(&opts, |p| {
+            if let Progress::Loaded(n) = p {
+                loaded += n
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!((report.entries, loaded), (3000, 3000));
+        // 5 listings × 3 pages, 6 typeahead, 3 suggestions, 2 account pages, the
+        // account stream, and the two write rows.
+        assert_eq!(report.rows.len(), 15 + 6 + 3 + 2 + 1 + 2);
+        for row in &report.rows {
+            match row {
+                Row::Latency { hawk, hawkex, .. } => {
+                    assert_eq!(hawk.samples, 3);
+                    assert!(hawkex.unwrap().samples >= 3);
+                }
+                Row::Throughput { hawk, hawkex, .. } => {
+                    assert!(*hawk > 0.0 && hawkex.unwrap() > 0.0);
+                }
+            }
+        }
+        let table = report.table();
+        assert!(
+            table.contains("| recent, common term: last page"),
+            "{table}"
+        );
+        assert!(report.svg().starts_with("<svg"));
+        let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
+        assert_eq!(json["entries"], 3000);
+        // A second run refuses to mix with the first one's files.
+        assert!(run(&opts, |_| {}).await.is_err());
+    }
+}
