@@ -109,7 +109,12 @@ impl ApiError {
                 "expected a body with Content-Type: application/json",
             ),
             StatusCode::BAD_REQUEST => ("bad_request", "bad request"),
-            s if s.is_server_error() => return ApiError::internal(),
+            s if s.is_server_error() => {
+                return ApiError {
+                    status: s,
+                    ..ApiError::internal()
+                };
+            }
             _ => ("error", status.canonical_reason().unwrap_or("error")),
         };
         ApiError::new(status, code, message)
@@ -199,4 +204,42 @@ pub(crate) async fn json_errors(response: Response) -> Response {
             .unwrap_or(HeaderValue::from_static("application/json")),
     );
     Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(error: ApiError) -> serde_json::Value {
+        serde_json::json!({ "code": error.code, "message": error.message, "field": error.field })
+    }
+
+    #[test]
+    fn storage_errors_do_not_leak_internals() {
+        let error = ApiError::from(hawk_audit::Error::Storage(
+            "disk I/O error at /secret/path/hawk.db".into(),
+        ));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let text = body(error).to_string();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("internal server error"), "{text}");
+        let closed = ApiError::from(hawk_audit::Error::Closed);
+        assert_eq!(closed.code(), "internal");
+    }
+
+    #[test]
+    fn bare_statuses_become_error_objects() {
+        let cases = [
+            (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            (StatusCode::NOT_FOUND, "not_found"),
+            (StatusCode::BAD_GATEWAY, "internal"),
+            (StatusCode::IM_A_TEAPOT, "error"),
+        ];
+        for (status, code) in cases {
+            let error = ApiError::from_status(status);
+            assert_eq!((error.status(), error.code()), (status, code), "{status}");
+        }
+    }
 }

@@ -185,3 +185,30 @@ pub async fn count(audit: &Audit, account: Option<&str>) -> Result<u64> {
     };
     Ok(page.total_count)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse_case_insensitively() {
+        assert_eq!("csv".parse(), Ok(Format::Csv));
+        assert_eq!("NDJSON".parse(), Ok(Format::Ndjson));
+        assert_eq!("jsonl".parse(), Ok(Format::Ndjson));
+        let err = "xml".parse::<Format>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"format must be csv or ndjson, not "xml""#
+        );
+    }
+
+    #[test]
+    fn csv_header_holds_hawkex_columns_then_hawks() {
+        assert_eq!(
+            String::from_utf8(Format::Csv.header()).unwrap(),
+            "id,actor_id,actor_type,action,resource_id,resource_type,inserted_at,account_id,metadata\n"
+        );
+        assert!(Format::Ndjson.header().is_empty());
+        assert!(Format::Csv.encode(&[]).is_empty());
+    }
+}

@@ -146,3 +146,27 @@ pub fn require_loopback(addr: &SocketAddr) -> Result<(), String> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_are_allowed_without_keys() {
+        for ok in ["127.0.0.1:7433", "127.8.9.1:1", "[::1]:7433"] {
+            assert!(require_loopback(&ok.parse().unwrap()).is_ok(), "{ok}");
+        }
+        for refused in [
+            "0.0.0.0:7433",
+            "[::]:7433",
+            "192.168.1.2:80",
+            "10.0.0.1:7433",
+        ] {
+            let err = require_loopback(&refused.parse().unwrap()).unwrap_err();
+            assert!(
+                err.starts_with(&format!("refusing to listen on {refused}")),
+                "{err}"
+            );
+        }
+    }
+}
