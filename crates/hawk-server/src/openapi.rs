@@ -244,7 +244,7 @@ pub(crate) struct EntriesQuery {
     as_of: Option<u64>,
 }
 
-/// Paging of an account; without `page` and `per_page` every entry is streamed.
+/// Paging of an account; with none of these every entry is streamed.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -253,9 +253,9 @@ pub(crate) struct AccountQuery {
     page: Option<u64>,
     /// Entries per page, 1–1000; asks for the page object.
     per_page: Option<u64>,
-    /// With paging: case-insensitive literal substring of the action.
+    /// Case-insensitive literal substring of the action; asks for the page object.
     search: Option<String>,
-    /// With paging: pin to the log as it was at this id.
+    /// Pin paging to the log as it was at this id; asks for the page object.
     as_of: Option<u64>,
 }
 

@@ -164,14 +164,14 @@ pub(crate) async fn actions(
 }
 
 /// One account's entries, newest first: every entry as a streamed JSON array, or
-/// with `page`/`per_page` one page.
+/// with `page`, `per_page`, `search` or `as_of` one page.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{account_id}/entries",
     tag = "entries",
     params(("account_id" = String, Path, description = "The account"), AccountQuery),
     responses(
-        (status = 200, description = "Without `page`/`per_page`: a JSON array of every entry, newest first, streamed. With them: the page object.", body = crate::openapi::AccountOutput),
+        (status = 200, description = "Without `page`, `per_page`, `search` and `as_of`: a JSON array of every entry, newest first, streamed. With any of them: the page object.", body = crate::openapi::AccountOutput),
         (status = 400, description = "A parameter is not a number", body = ErrorBody),
         (status = 422, description = "Bad account id or a parameter out of range", body = ErrorBody),
     )
@@ -181,7 +181,12 @@ pub(crate) async fn account_entries(
     Path(account_id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    if params.has("page") || params.has("per_page") {
+    // Filtering or pinning only make sense on pages: they ask for the page object too,
+    // rather than being ignored by the full listing.
+    if ["page", "per_page", "search", "as_of"]
+        .iter()
+        .any(|p| params.has(p))
+    {
         let page = state
             .audit
             .for_account_page(&account_id, recent(&params)?)

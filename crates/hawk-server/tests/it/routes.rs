@@ -532,6 +532,8 @@ async fn account_entries_stream_every_entry_or_page_them() {
         ("/v1/accounts/acme/entries?per_page=2", vec![5, 3], 3, 2),
         ("/v1/accounts/acme/entries?page=2&per_page=2", vec![1], 3, 2),
         ("/v1/accounts/acme/entries?page=1&search=a.4", vec![5], 1, 1),
+        ("/v1/accounts/acme/entries?search=a.4", vec![5], 1, 1),
+        ("/v1/accounts/acme/entries?as_of=3", vec![3, 1], 2, 1),
         ("/v1/accounts/acme/entries?page=1&as_of=3", vec![3, 1], 2, 1),
     ];
     for (uri, want, total, pages) in cases {
