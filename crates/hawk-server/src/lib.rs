@@ -35,12 +35,13 @@ mod stream;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use hawk_audit::{Audit, Events};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -65,6 +66,8 @@ pub struct AppState {
     events: Events,
     metrics: Arc<metrics::Metrics>,
     shutdown: CancellationToken,
+    /// The newest id, fed by one task for every live tail (see `stream`).
+    head_feed: Arc<OnceLock<watch::Receiver<u64>>>,
 }
 
 impl AppState {
@@ -75,6 +78,7 @@ impl AppState {
             events,
             metrics: Arc::new(metrics::Metrics::default()),
             shutdown: CancellationToken::new(),
+            head_feed: Arc::new(OnceLock::new()),
         }
     }
 

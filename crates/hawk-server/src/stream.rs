@@ -57,7 +57,7 @@ pub(crate) async fn live_tail(
     };
     let tail = Tail {
         audit: state.audit.clone(),
-        head: state.audit.subscribe_head(),
+        head: head_feed(&state),
         shutdown: state.shutdown.clone(),
         after,
         pending: VecDeque::new(),
@@ -76,8 +76,49 @@ fn sse_event(entry: &Entry) -> Event {
         .expect("an entry always serializes")
 }
 
+/// The newest id of the log, shared by every live tail of this server: one task reads
+/// the head when this process commits (at once) or every [`POLL_INTERVAL`] (commits of
+/// other processes on the same file), so idle tails cost nothing however many there
+/// are. Started by the first tail; stops with the server.
+fn head_feed(state: &AppState) -> watch::Receiver<u64> {
+    state
+        .head_feed
+        .get_or_init(|| {
+            let (feed, head) = watch::channel(0);
+            let audit = state.audit.clone();
+            let shutdown = state.shutdown.clone();
+            tokio::spawn(async move {
+                let mut committed = audit.subscribe_head();
+                loop {
+                    committed.borrow_and_update();
+                    match audit.head().await {
+                        Ok(newest) => {
+                            feed.send_if_modified(|seen| {
+                                let newer = newest > *seen;
+                                if newer {
+                                    *seen = newest;
+                                }
+                                newer
+                            });
+                        }
+                        Err(err) => tracing::warn!(error = %err, "live tail: cannot read the head"),
+                    }
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = feed.closed() => break,
+                        _ = committed.changed() => {}
+                        _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    }
+                }
+            });
+            head
+        })
+        .clone()
+}
+
 struct Tail {
     audit: Audit,
+    /// The shared feed of the newest id.
     head: watch::Receiver<u64>,
     shutdown: CancellationToken,
     /// The id of the newest entry handed out.
@@ -96,21 +137,32 @@ impl Tail {
             if self.shutdown.is_cancelled() {
                 return None;
             }
-            self.head.borrow_and_update();
-            match self.audit.entries_after(self.after, CATCH_UP, None).await {
-                Ok(entries) if !entries.is_empty() => {
-                    self.pending.extend(entries);
-                    continue;
+            let newest = *self.head.borrow_and_update();
+            if newest > self.after {
+                match self.audit.entries_after(self.after, CATCH_UP, None).await {
+                    Ok(entries) if !entries.is_empty() => {
+                        self.pending.extend(entries);
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "live tail: reading failed; retrying");
+                        tokio::select! {
+                            _ = self.shutdown.cancelled() => return None,
+                            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                        }
+                        continue;
+                    }
                 }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "live tail: reading failed; retrying"),
             }
-            // Woken at once by commits in this process; the timer catches commits of
-            // other processes on the same file.
             tokio::select! {
                 _ = self.shutdown.cancelled() => return None,
-                _ = self.head.changed() => {}
-                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                changed = self.head.changed() => {
+                    // The feed stopped: the server is shutting down.
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
             }
         }
     }
