@@ -299,6 +299,14 @@ async fn post_entries_refuses_bad_input_and_writes_nothing() {
         None,
     );
     assert_eq!(app.head().await, 1);
+
+    // A JSON content type with parameters is JSON all the same.
+    let req = axum::http::Request::post("/v1/entries")
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(axum::body::Body::from(r#"{"action":"a.b"}"#))
+        .unwrap();
+    let reply = crate::helpers::send(app.router(), req).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
 }
 
 #[tokio::test]
@@ -657,6 +665,22 @@ async fn post_events_feeds_the_bus_and_the_listener_records() {
             BAD,
             "malformed_json",
             None,
+        ),
+        post(
+            "payload over 64 KiB",
+            "/v1/events",
+            &json!({"name": "a.b", "payload": {"blob": "x".repeat(70_000)}}).to_string(),
+            INVALID,
+            "too_long",
+            Some("payload"),
+        ),
+        post(
+            "name too long",
+            "/v1/events",
+            &json!({"name": "x".repeat(256)}).to_string(),
+            INVALID,
+            "too_long",
+            Some("name"),
         ),
     ];
     check_errors(&app, cases).await;
