@@ -208,6 +208,30 @@ impl Audit {
         self.store.head().await
     }
 
+    /// Up to `limit` (1–10,000) entries with ids above `after`, oldest first; with
+    /// `account`, only that account's. Walk forward by passing the last id back as
+    /// `after` (live tail, export).
+    pub async fn entries_after(
+        &self,
+        after: u64,
+        limit: u64,
+        account: Option<&str>,
+    ) -> Result<Vec<Entry>> {
+        check_range("limit", limit, MAX_BATCH as u64)?;
+        let account = match account {
+            Some(account) => Some(parse_account_id(account)?.to_owned()),
+            None => None,
+        };
+        self.store.entries_after(after, limit, account).await
+    }
+
+    /// Watches the newest committed id. It changes at once when this process (any
+    /// clone of this handle, or its audit listener) commits; entries written by other
+    /// processes on the same file are seen only by reading [`Audit::head`].
+    pub fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.subscribe_head()
+    }
+
     /// Waits until every event emitted on the bus before this call is durable.
     /// Returns at once when the log was opened without a bus.
     pub async fn flush(&self) {

@@ -7,7 +7,8 @@
 mod output;
 
 use std::fmt;
-use std::io::{self, Write as _};
+use std::io::{self, IsTerminal as _, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -15,7 +16,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use futures_util::TryStreamExt as _;
 use hawk_audit::workload;
-use hawk_audit::{Audit, NewEntry, Recent};
+use hawk_audit::{Audit, Events, NewEntry, Options, Recent};
+use hawk_server::export::{self, Format};
 
 use crate::output::Out;
 
@@ -106,6 +108,24 @@ enum Command {
         #[arg(long, value_name = "N")]
         per_page: Option<u64>,
     },
+    /// Serve the HTTP API (DESIGN.md section 4) until SIGINT or SIGTERM.
+    Serve {
+        /// Address to listen on; without API keys only loopback addresses are allowed.
+        #[arg(long, default_value = hawk_server::DEFAULT_LISTEN, value_name = "ADDR")]
+        listen: String,
+    },
+    /// Write every entry (or one account's), oldest first, as CSV or NDJSON.
+    Export {
+        /// csv (with a header row) or ndjson (one entry per line).
+        #[arg(long, value_parser = ["csv", "ndjson"], value_name = "FORMAT")]
+        format: String,
+        /// Only this account's entries.
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+        /// Write to FILE instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Write the reference workload: seeded, deterministic demo data.
     Demo {
         /// How many entries to write.
@@ -157,7 +177,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
-    init_tracing();
+    let default_level = match cli.command {
+        Command::Serve { .. } => tracing_subscriber::filter::LevelFilter::INFO,
+        _ => tracing_subscriber::filter::LevelFilter::WARN,
+    };
+    init_tracing(default_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -171,13 +195,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs (e.g. a retried busy database) go to stderr; quiet unless `RUST_LOG` says more.
-fn init_tracing() {
+/// Logs (e.g. a retried busy database) go to stderr; quiet unless `RUST_LOG` says more
+/// (`serve` says what it does at info level).
+fn init_tracing(default_level: tracing_subscriber::filter::LevelFilter) {
     let filter = tracing_subscriber::EnvFilter::builder()
-        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .with_default_directive(default_level.into())
         .from_env_lossy();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(io::stderr().is_terminal())
         .with_writer(io::stderr)
         .init();
 }
@@ -323,6 +349,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 listing.finish()?;
             }
         }
+        Command::Serve { listen } => serve(&cli.db, &listen).await?,
+        Command::Export {
+            format,
+            account,
+            output,
+        } => {
+            let format: Format = format.parse()?;
+            let audit = open(&cli.db).await?;
+            let exported = match &output {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let mut file = io::BufWriter::new(file);
+                    let n = export_to(&audit, format, account, &mut file).await?;
+                    file.flush()
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    n
+                }
+                None => export_to(&audit, format, account, out.writer()).await?,
+            };
+            if let Some(path) = output {
+                out.export_summary(exported, &path)?;
+            }
+        }
         Command::Demo { entries } => {
             let audit = open(&cli.db).await?;
             let started = Instant::now();
@@ -374,6 +424,80 @@ async fn bench(opts: &hawk_bench::Options) -> anyhow::Result<hawk_bench::Report>
     .context("running the benchmark")?;
     bar.finish_and_clear();
     Ok(report)
+}
+
+/// Serves the HTTP API until SIGINT or SIGTERM, then finishes the requests in flight
+/// and records every pending event before returning.
+async fn serve(url: &str, listen: &str) -> anyhow::Result<()> {
+    let addr = tokio::net::lookup_host(listen)
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| BadInput(format!("--listen: not an address: {listen:?}")))?;
+    hawk_server::require_loopback(&addr).map_err(BadInput)?;
+    let bus = Events::new();
+    let audit = Audit::open_with(url, Options::default().events(bus.clone())).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(
+        "serving {url} on http://{local} without auth: no API keys are configured, \
+         so only clients on this machine (loopback) can connect"
+    );
+    hawk_server::serve(listener, audit, bus, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped; every accepted entry and event is recorded");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// Writes the export to `w` in chunks, with a progress bar on a terminal; returns
+/// how many entries were written.
+async fn export_to(
+    audit: &Audit,
+    format: Format,
+    account: Option<String>,
+    w: &mut dyn Write,
+) -> anyhow::Result<u64> {
+    // Also checks the account id before anything is written.
+    let total = export::count(audit, account.as_deref()).await?;
+    let bar = output::progress_bar(total);
+    w.write_all(&format.header())?;
+    let mut chunks = std::pin::pin!(export::chunks(audit, account));
+    let mut written = 0;
+    while let Some(chunk) = chunks.try_next().await? {
+        w.write_all(&format.encode(&chunk))?;
+        written += chunk.len() as u64;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(written)
 }
 
 async fn open(url: &str) -> anyhow::Result<Audit> {

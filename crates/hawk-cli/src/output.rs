@@ -3,6 +3,7 @@
 //! pipe) are returned, never panicked on.
 
 use std::io::{self, BufWriter, StdoutLock, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
@@ -101,6 +102,27 @@ impl Out {
         })
     }
 
+    /// The raw output, for what is written as it is (exports).
+    pub(crate) fn writer(&mut self) -> &mut dyn Write {
+        &mut self.w
+    }
+
+    /// What `export --output FILE` says when done.
+    pub(crate) fn export_summary(&mut self, entries: u64, path: &Path) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&ExportSummary {
+                entries,
+                output: &path.display().to_string(),
+            });
+        }
+        writeln!(
+            self.w,
+            "exported {} to {}",
+            count(entries, "entry", "entries"),
+            path.display()
+        )
+    }
+
     /// The last line of `demo`.
     pub(crate) fn demo_summary(&mut self, entries: u64, elapsed: Duration) -> io::Result<()> {
         let seconds = elapsed.as_secs_f64();
@@ -154,6 +176,12 @@ struct Entries<'a> {
 #[derive(Serialize)]
 struct Actions<'a> {
     actions: &'a [ActionCount],
+}
+
+#[derive(Serialize)]
+struct ExportSummary<'a> {
+    entries: u64,
+    output: &'a str,
 }
 
 #[derive(Serialize)]

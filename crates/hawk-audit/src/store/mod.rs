@@ -107,3 +107,24 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Entries with ids above `after`, oldest first, at most `limit`.
+    pub(crate) async fn entries_after(
+        &self,
+        after: u64,
+        limit: u64,
+        account: Option<String>,
+    ) -> Result<Vec<Entry>> {
+        match self {
+            Store::Sqlite(s) => s.entries_after(after, limit, account).await,
+        }
+    }
+
+    /// Watches the newest id committed through this store (in this process).
+    pub(crate) fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        match self {
+            Store::Sqlite(s) => s.subscribe_head(),
+        }
+    }
+}

@@ -30,6 +30,9 @@ conformance!(
     many_handles_write_one_file,
     imports_keep_time_order,
     listener_records_bus_events,
+    entries_after_walks_forward_in_id_order,
+    entries_after_refuses_bad_limits_and_accounts,
+    head_watch_follows_every_commit,
 );
 
 async fn track(audit: &Audit, action: &str) -> Entry {
@@ -645,4 +648,111 @@ async fn listener_records_bus_events(db: TestDb) {
     // Other subscribers got every event too, in order.
     assert_eq!(tail.await.unwrap(), (1..=300).collect::<Vec<_>>());
     assert_eq!(audit.listener_stats().unwrap().recorded, 300);
+}
+
+async fn entries_after_walks_forward_in_id_order(db: TestDb) {
+    let audit = db.open().await;
+    assert!(audit.entries_after(0, 10, None).await.unwrap().is_empty());
+    for i in 0..7 {
+        let mut entry = NewEntry::new(format!("walk.step{i}"));
+        if i % 2 == 0 {
+            entry = entry.account("acme");
+        }
+        audit.record(entry).await.unwrap();
+    }
+    assert_eq!(
+        ids(&audit.entries_after(0, 3, None).await.unwrap()),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        ids(&audit.entries_after(3, 3, None).await.unwrap()),
+        [4, 5, 6]
+    );
+    assert_eq!(ids(&audit.entries_after(6, 3, None).await.unwrap()), [7]);
+    assert!(audit.entries_after(7, 3, None).await.unwrap().is_empty());
+    assert!(
+        audit
+            .entries_after(u64::MAX, 3, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let acme = audit.entries_after(0, 10, Some("acme")).await.unwrap();
+    assert_eq!(ids(&acme), [1, 3, 5, 7]);
+    assert_eq!(
+        ids(&audit.entries_after(3, 1, Some("acme")).await.unwrap()),
+        [5]
+    );
+    assert!(
+        audit
+            .entries_after(0, 10, Some("nobody"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Entries from another handle (another process) are seen too.
+    let other = db.open().await;
+    track(&other, "walk.elsewhere").await;
+    assert_eq!(ids(&audit.entries_after(7, 10, None).await.unwrap()), [8]);
+}
+
+async fn entries_after_refuses_bad_limits_and_accounts(db: TestDb) {
+    let audit = db.open().await;
+    track(&audit, "a.b").await;
+    fn field<T: std::fmt::Debug>(r: Result<T, Error>) -> &'static str {
+        r.unwrap_err().as_invalid().unwrap().field()
+    }
+    assert_eq!(field(audit.entries_after(0, 0, None).await), "limit");
+    assert_eq!(field(audit.entries_after(0, 10_001, None).await), "limit");
+    assert_eq!(
+        field(audit.entries_after(0, 5, Some("")).await),
+        "account_id"
+    );
+    assert_eq!(
+        field(audit.entries_after(0, 5, Some(&"x".repeat(256))).await),
+        "account_id"
+    );
+    assert_eq!(audit.entries_after(0, 10_000, None).await.unwrap().len(), 1);
+}
+
+async fn head_watch_follows_every_commit(db: TestDb) {
+    let bus = Events::new();
+    let audit = db.open().await;
+    track(&audit, "before.open").await;
+    let audit = db.open_with(Options::default().events(bus.clone())).await;
+    let mut head = audit.subscribe_head();
+    assert_eq!(
+        *head.borrow_and_update(),
+        1,
+        "starts at the head found at open"
+    );
+
+    track(&audit, "one.more").await;
+    assert!(head.has_changed().unwrap());
+    assert_eq!(*head.borrow_and_update(), 2);
+
+    let batch = (0..3)
+        .map(|i| NewEntry::new(format!("batch.{i}")))
+        .collect();
+    audit.record_batch(batch).await.unwrap();
+    assert_eq!(
+        *head.borrow_and_update(),
+        5,
+        "a batch moves it to its last id"
+    );
+
+    // A clone shares the watch; the audit listener's commits move it too.
+    let clone = audit.clone();
+    let waiter = tokio::spawn(async move {
+        let mut head = clone.subscribe_head();
+        head.wait_for(|&id| id >= 6).await.map(|id| *id).unwrap()
+    });
+    bus.emit("event.seen", json!({})).await.unwrap();
+    audit.flush().await;
+    assert_eq!(waiter.await.unwrap(), 6);
+    assert_eq!(*head.borrow_and_update(), 6);
+
+    // A failed write changes nothing.
+    assert!(audit.record(NewEntry::new("")).await.is_err());
+    assert!(!head.has_changed().unwrap());
 }

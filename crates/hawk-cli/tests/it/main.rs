@@ -3,8 +3,10 @@
 
 mod demo;
 mod errors;
+mod export;
 mod flags;
 mod helpers;
 mod parallel;
 mod queries;
+mod serve;
 mod track;

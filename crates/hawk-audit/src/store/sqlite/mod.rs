@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use self::index::ActionIndex;
 use crate::entry::{Entry, ValidEntry};
@@ -31,6 +31,8 @@ const WRITE_QUEUE: usize = 1024;
 pub(crate) struct SqliteStore {
     writer: mpsc::Sender<Append>,
     readers: Arc<Readers>,
+    /// The newest id this process committed (or saw at open); never decreases.
+    head: watch::Sender<u64>,
 }
 
 impl SqliteStore {
@@ -49,6 +51,7 @@ impl SqliteStore {
             .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
+        let head = read::head(&conn)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         writer::spawn(conn, rx);
         Ok(SqliteStore {
@@ -59,6 +62,7 @@ impl SqliteStore {
                 permits: Semaphore::new(READERS),
                 index: RwLock::new(ActionIndex::default()),
             }),
+            head: watch::Sender::new(head),
         })
     }
 
@@ -77,7 +81,33 @@ impl SqliteStore {
             })
             .await
             .map_err(|_| Error::Closed)?;
-        answer.await.map_err(|_| Error::Closed)?
+        let stored = answer.await.map_err(|_| Error::Closed)??;
+        if let Some(last) = stored.last() {
+            self.head.send_if_modified(|head| {
+                let newer = last.id > *head;
+                if newer {
+                    *head = last.id;
+                }
+                newer
+            });
+        }
+        Ok(stored)
+    }
+
+    /// Watches the newest id committed through this store.
+    pub(crate) fn subscribe_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    pub(crate) async fn entries_after(
+        &self,
+        after: u64,
+        limit: u64,
+        account: Option<String>,
+    ) -> Result<Vec<Entry>> {
+        self.readers
+            .read(move |conn, _| read::entries_after(conn, after, limit, account.as_deref()))
+            .await
     }
 
     pub(crate) async fn page(&self, filter: Filter, opts: Recent) -> Result<Page> {

@@ -405,3 +405,30 @@ pub(super) fn account_chunk(
         ],
     )
 }
+
+/// Up to `limit` entries with ids above `after`, oldest first, optionally only those
+/// of `account`: one step of a keyset walk forward (live tail, export).
+pub(super) fn entries_after(
+    conn: &Connection,
+    after: u64,
+    limit: u64,
+    account: Option<&str>,
+) -> Result<Vec<Entry>> {
+    let after = after.min(i64::MAX as u64) as i64;
+    let limit = limit.min(i64::MAX as u64) as i64;
+    match account {
+        None => {
+            let sql = format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+            );
+            select(conn, &sql, &[&after, &limit])
+        }
+        Some(account) => {
+            let sql = format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.account_id = ?1 AND e.id > ?2
+                 ORDER BY e.id LIMIT ?3"
+            );
+            select(conn, &sql, &[&account, &after, &limit])
+        }
+    }
+}

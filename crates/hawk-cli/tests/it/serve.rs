@@ -1,0 +1,104 @@
+//! `hawk serve`: refuses non-loopback addresses without API keys, serves on loopback,
+//! and on SIGTERM finishes what it accepted before exiting 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use crate::helpers::{Log, failed, parse_json};
+
+#[test]
+fn serve_refuses_non_loopback_addresses_without_keys() {
+    let log = Log::new();
+    let cases: &[(&str, &str)] = &[
+        (
+            "0.0.0.0:0",
+            "refusing to listen on 0.0.0.0:0: no API keys are configured",
+        ),
+        ("[::]:0", "refusing to listen on [::]:0"),
+        ("not an address", "--listen: not an address"),
+    ];
+    for (addr, message) in cases {
+        let out = log.run(&["serve", "--listen", addr]);
+        let got = failed(&out, 2);
+        assert!(got.starts_with(message), "{addr}: {got}");
+    }
+}
+
+/// A running server, killed if the test fails before stopping it.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; returns the status and the body.
+fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let status = reply[9..12].parse().unwrap();
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap();
+    (status, body)
+}
+
+#[test]
+fn serve_answers_on_loopback_and_records_pending_events_on_sigterm() {
+    let log = Log::new();
+    let mut child = Server(
+        log.cmd(&["serve", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start hawk serve"),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut started = String::new();
+    stderr.read_line(&mut started).unwrap();
+    assert!(started.contains("without auth"), "{started}");
+    let port: u16 = started
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("a port in {started:?}"));
+
+    let (status, body) = http(port, "GET", "/healthz", "");
+    assert_eq!(status, 200);
+    assert_eq!(
+        parse_json(&body),
+        serde_json::json!({"status": "ok", "head": 0})
+    );
+    let (status, _) = http(port, "POST", "/v1/entries", r#"{"action":"served.entry"}"#);
+    assert_eq!(status, 201);
+    for i in 0..20 {
+        let event = format!(r#"{{"name":"served.event","payload":{{"n":{i}}}}}"#);
+        assert_eq!(http(port, "POST", "/v1/events", &event).0, 202);
+    }
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.0.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(exit.success(), "{exit:?}: {rest}");
+    assert!(rest.contains("stopped"), "{rest}");
+    // Every event accepted before the signal was recorded before the exit.
+    assert_eq!(log.total_count(), 21);
+}

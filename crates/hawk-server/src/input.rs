@@ -1,0 +1,186 @@
+//! Reading requests: JSON bodies and query parameters, with errors that name the
+//! field at fault. Bodies are read by hand rather than through serde derive so that a
+//! wrong type or an unknown field is reported under its own name.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use hawk_audit::NewEntry;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// A JSON body, parsed but not yet interpreted.
+pub(crate) struct JsonBody(pub(crate) Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected a body with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "request body is larger than 1 MiB",
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "could not read the request body",
+                )
+            }
+        })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("body: not valid JSON ({e})"),
+            )
+        })
+    }
+}
+
+/// The query string as name/value pairs.
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    "the query string is not valid URL encoding",
+                )
+            })?;
+        Ok(Params(pairs))
+    }
+}
+
+impl Params {
+    /// The last value given for `name`.
+    pub(crate) fn str(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether `name` was given with a value.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.str(name).is_some_and(|v| !v.is_empty())
+    }
+
+    /// A whole number; absent or empty means `None`.
+    pub(crate) fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        match self.str(name) {
+            None | Some("") => Ok(None),
+            Some(raw) => raw.parse::<u64>().map(Some).map_err(|_| {
+                ApiError::bad_param(name, format!("must be a whole number, not {raw:?}"))
+            }),
+        }
+    }
+}
+
+const ENTRY_FIELDS: &[&str] = &[
+    "action",
+    "actor_type",
+    "actor_id",
+    "resource_type",
+    "resource_id",
+    "account_id",
+    "metadata",
+];
+
+/// One entry of `POST /v1/entries`. Ids may be strings or integers; unknown fields
+/// are refused (a misspelt `acount_id` must not be dropped silently).
+pub(crate) fn new_entry(value: Value) -> Result<NewEntry, ApiError> {
+    let Value::Object(map) = value else {
+        return Err(ApiError::invalid_type("entry", "a JSON object"));
+    };
+    let mut entry = NewEntry::new("");
+    for (key, value) in map {
+        match key.as_str() {
+            "action" => entry.action = text(&key, value)?.unwrap_or_default(),
+            "actor_type" => entry.actor_type = text(&key, value)?,
+            "actor_id" => entry.actor_id = id(&key, value)?,
+            "resource_type" => entry.resource_type = text(&key, value)?,
+            "resource_id" => entry.resource_id = id(&key, value)?,
+            "account_id" => entry.account_id = id(&key, value)?,
+            "metadata" => entry.metadata = (!value.is_null()).then_some(value),
+            _ => return Err(unknown_field(&key, ENTRY_FIELDS)),
+        }
+    }
+    Ok(entry)
+}
+
+/// The `{"name", "payload"}` of `POST /v1/events`.
+pub(crate) fn event(value: Value) -> Result<(String, Value), ApiError> {
+    let Value::Object(map) = value else {
+        return Err(ApiError::invalid_type("event", "a JSON object"));
+    };
+    let mut name = String::new();
+    let mut payload = Value::Object(Map::new());
+    for (key, value) in map {
+        match key.as_str() {
+            "name" => name = text(&key, value)?.unwrap_or_default(),
+            "payload" if value.is_null() => {}
+            "payload" => payload = value,
+            _ => return Err(unknown_field(&key, &["name", "payload"])),
+        }
+    }
+    Ok((name, payload))
+}
+
+fn unknown_field(key: &str, known: &[&str]) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_field",
+        format!(
+            "{key}: unknown field (expected one of {})",
+            known.join(", ")
+        ),
+    )
+    .field(key)
+}
+
+fn text(key: &str, value: Value) -> Result<Option<String>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        _ => Err(ApiError::invalid_type(key, "a string or null")),
+    }
+}
+
+/// Ids are strings; integers are taken in decimal so numeric ids work as they are.
+fn id(key: &str, value: Value) -> Result<Option<String>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
+        _ => Err(ApiError::invalid_type(key, "a string, an integer or null")),
+    }
+}

@@ -1,0 +1,344 @@
+//! The JSON handlers of DESIGN.md section 4.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{StreamExt, TryStreamExt};
+use hawk_audit::{ActionCount, Entry, Page, Recent};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::export::{self, Format};
+use crate::input::{self, JsonBody, Params};
+use crate::openapi::{
+    AccountQuery, ActionsQuery, EntriesQuery, ErrorBody, ExportQuery, SearchQuery,
+};
+use crate::{AppState, MAX_HTTP_BATCH};
+
+/// Entries per chunk of a streamed response: fewer, larger writes.
+const STREAM_CHUNK: usize = 256;
+
+/// Track one entry (an object) or a batch (an array of up to 1000), all or nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/entries",
+    tag = "entries",
+    request_body(content = crate::openapi::EntriesInput, description = "One entry, or an array of 1 to 1000 entries"),
+    responses(
+        (status = 201, description = "The stored entry (for an object) or entries (for an array), in order", body = crate::openapi::EntriesOutput),
+        (status = 400, description = "Not valid JSON", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = ErrorBody),
+        (status = 422, description = "An entry breaks a rule; nothing was written", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_entries(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    match body {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > MAX_HTTP_BATCH {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "out_of_range",
+                    format!(
+                        "entries: a batch holds 1 to {MAX_HTTP_BATCH} entries, not {}",
+                        items.len()
+                    ),
+                )
+                .field("entries"));
+            }
+            let entries = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| input::new_entry(item).map_err(|e| e.at(i)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let stored = state.audit.record_batch(entries).await?;
+            state.metrics.add_entries(stored.len());
+            Ok((StatusCode::CREATED, Json(stored)).into_response())
+        }
+        other => {
+            let stored = state.audit.record(input::new_entry(other)?).await?;
+            state.metrics.add_entries(1);
+            Ok((StatusCode::CREATED, Json(stored)).into_response())
+        }
+    }
+}
+
+/// Entries newest first, a page at a time, with exact totals.
+#[utoipa::path(
+    get,
+    path = "/v1/entries",
+    tag = "entries",
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "The page", body = crate::openapi::PageSchema),
+        (status = 400, description = "A parameter is not a number", body = ErrorBody),
+        (status = 422, description = "A parameter is out of range", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_entries(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<Page>, ApiError> {
+    Ok(Json(state.audit.recent(recent(&params)?).await?))
+}
+
+/// Paging options from the query; absent ones take the library's defaults.
+fn recent(params: &Params) -> Result<Recent, ApiError> {
+    let defaults = Recent::default();
+    Ok(Recent {
+        page: params.u64("page")?.unwrap_or(defaults.page),
+        per_page: params.u64("per_page")?.unwrap_or(defaults.per_page),
+        search: params.str("search").map(str::to_owned),
+        as_of: params.u64("as_of")?,
+    })
+}
+
+#[derive(Serialize)]
+struct Entries {
+    entries: Vec<Entry>,
+}
+
+/// Typeahead: the newest entries whose action contains `q`.
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "entries",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "The newest matching entries", body = crate::openapi::EntriesBody),
+        (status = 400, description = "`limit` is not a number", body = ErrorBody),
+        (status = 422, description = "`limit` is out of range", body = ErrorBody),
+    )
+)]
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let limit = params
+        .u64("limit")?
+        .unwrap_or(hawk_audit::DEFAULT_SEARCH_LIMIT);
+    let entries = state
+        .audit
+        .search(params.str("q").unwrap_or(""), limit)
+        .await?;
+    Ok(Json(Entries { entries }).into_response())
+}
+
+#[derive(Serialize)]
+struct Actions {
+    actions: Vec<ActionCount>,
+}
+
+/// Suggestions: distinct actions containing `q` with their counts.
+#[utoipa::path(
+    get,
+    path = "/v1/actions",
+    tag = "entries",
+    params(ActionsQuery),
+    responses(
+        (status = 200, description = "Matching actions, prefix matches first, then by count", body = crate::openapi::ActionsBody),
+        (status = 400, description = "`limit` is not a number", body = ErrorBody),
+        (status = 422, description = "`limit` is out of range", body = ErrorBody),
+    )
+)]
+pub(crate) async fn actions(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let limit = params
+        .u64("limit")?
+        .unwrap_or(hawk_audit::DEFAULT_ACTIONS_LIMIT);
+    let actions = state
+        .audit
+        .actions(params.str("q").unwrap_or(""), limit)
+        .await?;
+    Ok(Json(Actions { actions }).into_response())
+}
+
+/// One account's entries, newest first: every entry as a streamed JSON array, or
+/// with `page`, `per_page`, `search` or `as_of` one page.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/entries",
+    tag = "entries",
+    params(("account_id" = String, Path, description = "The account"), AccountQuery),
+    responses(
+        (status = 200, description = "Without `page`, `per_page`, `search` and `as_of`: a JSON array of every entry, newest first, streamed. With any of them: the page object.", body = crate::openapi::AccountOutput),
+        (status = 400, description = "A parameter is not a number", body = ErrorBody),
+        (status = 422, description = "Bad account id or a parameter out of range", body = ErrorBody),
+    )
+)]
+pub(crate) async fn account_entries(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    // Filtering or pinning only make sense on pages: they ask for the page object too,
+    // rather than being ignored by the full listing.
+    if ["page", "per_page", "search", "as_of"]
+        .iter()
+        .any(|p| params.has(p))
+    {
+        let page = state
+            .audit
+            .for_account_page(&account_id, recent(&params)?)
+            .await?;
+        return Ok(Json(page).into_response());
+    }
+    let mut entries = Box::pin(state.audit.for_account_stream(&account_id).fuse());
+    // A bad account id fails the first item: answer it with a status, not a cut body.
+    let first = entries.try_next().await?;
+    let rest = futures_util::stream::iter(first.map(Ok)).chain(entries);
+    let mut first_item = true;
+    let items = rest.ready_chunks(STREAM_CHUNK).map(move |chunk| {
+        let mut out = Vec::new();
+        for entry in chunk {
+            if !first_item {
+                out.push(b',');
+            }
+            first_item = false;
+            serde_json::to_writer(&mut out, &entry?).expect("an entry always serializes");
+        }
+        Ok::<_, hawk_audit::Error>(out)
+    });
+    let body = futures_util::stream::once(async { Ok(b"[".to_vec()) })
+        .chain(items)
+        .chain(futures_util::stream::once(async { Ok(b"]".to_vec()) }))
+        .inspect_err(|err| tracing::error!(error = %err, "account stream failed"));
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// Streamed export of every entry (or one account's), oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/export",
+    tag = "entries",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "CSV with a header row (id, actor_id, actor_type, action, resource_id, resource_type, inserted_at, account_id, metadata) or NDJSON, oldest first, streamed", content((String = "text/csv"), (String = "application/x-ndjson"))),
+        (status = 400, description = "Missing or unknown `format`", body = ErrorBody),
+        (status = 422, description = "Bad account id", body = ErrorBody),
+    )
+)]
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let format: Format = match params.str("format") {
+        None | Some("") => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "required",
+                "format: is required (csv or ndjson)",
+            )
+            .field("format"));
+        }
+        Some(raw) => raw
+            .parse()
+            .map_err(|e: export::UnknownFormat| ApiError::bad_param("format", e.to_string()))?,
+    };
+    let account = params
+        .str("account_id")
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned);
+    let mut chunks = Box::pin(export::chunks(&state.audit, account).fuse());
+    let first = chunks.try_next().await?;
+    let header = futures_util::stream::once(async move { Ok(format.header()) });
+    let rows = futures_util::stream::iter(first.map(Ok))
+        .chain(chunks)
+        .map_ok(move |chunk| format.encode(&chunk))
+        .inspect_err(|err| tracing::error!(error = %err, "export failed"));
+    let filename = format!(
+        "attachment; filename=\"hawk-export.{}\"",
+        format.extension()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        Body::from_stream(header.chain(rows)),
+    )
+        .into_response())
+}
+
+/// Emit an event on the bus; the audit listener records it as an entry.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    request_body = crate::openapi::EventInput,
+    responses(
+        (status = 202, description = "Emitted; the entry is recorded by the audit listener", body = crate::openapi::EventAccepted),
+        (status = 400, description = "Not valid JSON", body = ErrorBody),
+        (status = 422, description = "Bad name or payload", body = ErrorBody),
+    )
+)]
+pub(crate) async fn emit_event(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let (name, payload) = input::event(body)?;
+    let seq = state.events.emit(name, payload).await?;
+    state.metrics.events_emitted.fetch_add(1, Ordering::Relaxed);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "seq": seq })),
+    )
+        .into_response())
+}
+
+/// Liveness: the server answers and the log can be read.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Alive", body = crate::openapi::Health),
+        (status = 500, description = "The log cannot be read", body = ErrorBody),
+    )
+)]
+pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let head = state.audit.head().await?;
+    Ok(Json(serde_json::json!({ "status": "ok", "head": head })).into_response())
+}
+
+/// Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
+    )
+)]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let head = match state.audit.head().await {
+        Ok(head) => Some(head),
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics: cannot read the head");
+            None
+        }
+    };
+    let text = state.metrics.render(&state, head);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}

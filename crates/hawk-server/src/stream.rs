@@ -1,0 +1,169 @@
+//! `GET /v1/stream`: the live tail as Server-Sent Events. Each event's id is the
+//! entry id and its data the entry; a client that reconnects with `Last-Event-ID`
+//! (or starts with `?after=ID`) first gets every entry it missed, so nothing is lost.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use hawk_audit::{Audit, Entry};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ApiError;
+use crate::input::Params;
+use crate::{AppState, POLL_INTERVAL};
+
+/// Entries read per step while catching up.
+const CATCH_UP: u64 = 500;
+
+/// Live tail of new entries (Server-Sent Events).
+#[utoipa::path(
+    get,
+    path = "/v1/stream",
+    tag = "entries",
+    params(crate::openapi::StreamQuery),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`: one event per entry, oldest first; `id` is the entry id, `data` the entry as JSON", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Malformed `after` or `Last-Event-ID`", body = crate::openapi::ErrorBody),
+    )
+)]
+pub(crate) async fn live_tail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let last_event_id = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => {
+            let parsed = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            Some(parsed.ok_or_else(|| {
+                ApiError::bad_param("Last-Event-ID", "must be an entry id (a whole number)")
+            })?)
+        }
+    };
+    // A reconnecting browser sends Last-Event-ID and repeats the URL's `after`: the
+    // header is the newer position.
+    let after = match (last_event_id, params.u64("after")?) {
+        (Some(id), _) => id,
+        (None, Some(id)) => id,
+        (None, None) => state.audit.head().await?,
+    };
+    let tail = Tail {
+        audit: state.audit.clone(),
+        head: head_feed(&state),
+        shutdown: state.shutdown.clone(),
+        after,
+        pending: VecDeque::new(),
+    };
+    let events = futures_util::stream::unfold(tail, |mut tail| async move {
+        let entry = tail.next().await?;
+        Some((Ok(sse_event(&entry)), tail))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+fn sse_event(entry: &Entry) -> Event {
+    Event::default()
+        .id(entry.id.to_string())
+        .json_data(entry)
+        .expect("an entry always serializes")
+}
+
+/// The newest id of the log, shared by every live tail of this server: one task reads
+/// the head when this process commits (at once) or every [`POLL_INTERVAL`] (commits of
+/// other processes on the same file), so idle tails cost nothing however many there
+/// are. Started by the first tail; stops with the server.
+fn head_feed(state: &AppState) -> watch::Receiver<u64> {
+    state
+        .head_feed
+        .get_or_init(|| {
+            let (feed, head) = watch::channel(0);
+            let audit = state.audit.clone();
+            let shutdown = state.shutdown.clone();
+            tokio::spawn(async move {
+                let mut committed = audit.subscribe_head();
+                loop {
+                    committed.borrow_and_update();
+                    match audit.head().await {
+                        Ok(newest) => {
+                            feed.send_if_modified(|seen| {
+                                let newer = newest > *seen;
+                                if newer {
+                                    *seen = newest;
+                                }
+                                newer
+                            });
+                        }
+                        Err(err) => tracing::warn!(error = %err, "live tail: cannot read the head"),
+                    }
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = feed.closed() => break,
+                        _ = committed.changed() => {}
+                        _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    }
+                }
+            });
+            head
+        })
+        .clone()
+}
+
+struct Tail {
+    audit: Audit,
+    /// The shared feed of the newest id.
+    head: watch::Receiver<u64>,
+    shutdown: CancellationToken,
+    /// The id of the newest entry handed out.
+    after: u64,
+    pending: VecDeque<Entry>,
+}
+
+impl Tail {
+    /// The next entry after `after`, waiting for one; `None` when the server stops.
+    async fn next(&mut self) -> Option<Entry> {
+        loop {
+            if let Some(entry) = self.pending.pop_front() {
+                self.after = entry.id;
+                return Some(entry);
+            }
+            if self.shutdown.is_cancelled() {
+                return None;
+            }
+            let newest = *self.head.borrow_and_update();
+            if newest > self.after {
+                match self.audit.entries_after(self.after, CATCH_UP, None).await {
+                    Ok(entries) if !entries.is_empty() => {
+                        self.pending.extend(entries);
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "live tail: reading failed; retrying");
+                        tokio::select! {
+                            _ = self.shutdown.cancelled() => return None,
+                            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return None,
+                changed = self.head.changed() => {
+                    // The feed stopped: the server is shutting down.
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
