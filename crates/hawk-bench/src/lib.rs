@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt as _;
 use hawk_audit::workload::{self, Workload};
-use hawk_audit::{Audit, DEFAULT_SEARCH_LIMIT, Recent, Ref};
+use hawk_audit::{Audit, DEFAULT_SEARCH_LIMIT, Recent};
 
 pub use report::{Report, Row, Stats};
 
@@ -289,16 +289,16 @@ impl Bench {
         progress(Progress::Phase("track, 64 concurrent callers".into()));
         let callers = 64;
         let each = 400;
+        // Each caller records its own stream of reference-workload entries: the mix of
+        // actions, actors, accounts and metadata a real application writes.
         let started = Instant::now();
         let tasks: Vec<_> = (0..callers)
             .map(|c| {
                 let audit = self.audit.clone();
+                let entries = Workload::new(c, each, workload::DEMO_EPOCH);
                 tokio::spawn(async move {
-                    let user = Ref::new("user", c);
-                    for _ in 0..each {
-                        audit
-                            .track(Some(&user), "bench.tracked", Some(&Ref::new("account", c)))
-                            .await?;
+                    for (_, entry) in entries {
+                        audit.record(entry).await?;
                     }
                     Ok::<_, hawk_audit::Error>(())
                 })
@@ -322,10 +322,12 @@ impl Bench {
 
         progress(Progress::Phase("track, one caller".into()));
         let audit = self.audit.clone();
+        let mut entries = Workload::new(1_000, u64::MAX, workload::DEMO_EPOCH).map(|(_, e)| e);
         let hawk = self
             .time_hawk(|| {
                 let audit = audit.clone();
-                async move { audit.track(None, "bench.single", None).await.map(drop) }
+                let entry = entries.next().expect("the workload is endless");
+                async move { audit.record(entry).await.map(drop) }
             })
             .await?;
         let base = self.time_base(|b| b.track("bench.single"))?;

@@ -1,5 +1,6 @@
 //! Read queries, each run inside one read transaction (one snapshot).
 
+use std::collections::HashSet;
 use std::sync::{RwLock, RwLockReadGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql};
@@ -196,7 +197,7 @@ fn search_page(
         };
         let first_id = block * BLOCK + 1;
         let last_id = ((block + 1) * BLOCK).min(as_of);
-        let in_block = ids_of_actions(conn, &present, first_id, last_id)?;
+        let in_block = ids_in_block(conn, &present, first_id, last_id)?;
         for r in (low.max(before + 1)..=rank).rev() {
             let id = in_block.get((r - before - 1) as usize).ok_or_else(|| {
                 Error::Storage(format!(
@@ -221,22 +222,26 @@ fn tail_counts(
     if as_of == full * BLOCK {
         return Ok(Vec::new());
     }
-    let list = id_list(matching);
     let counts = if as_of == head {
         // The newest block's counts are kept exact with every commit.
-        let sql = format!(
-            "SELECT action_id, count FROM action_blocks
-             WHERE block = ?1 AND action_id IN ({list})"
-        );
-        pairs(conn, &sql, &[&(full as i64)])?
+        pairs(
+            conn,
+            "SELECT action_id, count FROM action_blocks WHERE block = ?1",
+            &[&(full as i64)],
+        )?
     } else {
-        let sql = format!(
-            "SELECT action_id, count(*) FROM entries
-             WHERE id > ?1 AND id <= ?2 AND action_id IN ({list}) GROUP BY action_id"
-        );
-        pairs(conn, &sql, &[&((full * BLOCK) as i64), &(as_of as i64)])?
+        pairs(
+            conn,
+            "SELECT action_id, count(*) FROM entries WHERE id > ?1 AND id <= ?2
+             GROUP BY action_id",
+            &[&((full * BLOCK) as i64), &(as_of as i64)],
+        )?
     };
-    Ok(counts)
+    let wanted: HashSet<i64> = matching.iter().copied().collect();
+    Ok(counts
+        .into_iter()
+        .filter(|(a, _)| wanted.contains(a))
+        .collect())
 }
 
 fn pairs(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<(i64, u64)>> {
@@ -247,32 +252,48 @@ fn pairs(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<(i64
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Ids in `first..=last` of entries with one of `actions`, ascending.
-fn ids_of_actions(conn: &Connection, actions: &[i64], first: u64, last: u64) -> Result<Vec<u64>> {
+/// Ids in `first..=last` (one block) of entries with one of `actions`, ascending.
+/// A few actions are sought in their own index; many are filtered from one pass over
+/// the block, whose statement is the same for every term (so it stays prepared).
+fn ids_in_block(conn: &Connection, actions: &[i64], first: u64, last: u64) -> Result<Vec<u64>> {
+    let range = [first as i64, last as i64];
     if actions.is_empty() {
         return Ok(Vec::new());
+    }
+    if actions.len() > SEEK_LIMIT {
+        let wanted: HashSet<i64> = actions.iter().copied().collect();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, action_id FROM entries WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(range)?;
+        let mut ids = Vec::new();
+        while let Some(row) = rows.next()? {
+            if wanted.contains(&row.get::<_, i64>(1)?) {
+                ids.push(row.get::<_, i64>(0)? as u64);
+            }
+        }
+        return Ok(ids);
     }
     let sql = format!(
         "SELECT id FROM entries WHERE action_id IN ({}) AND id BETWEEN ?1 AND ?2 ORDER BY id",
         id_list(actions)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([first as i64, last as i64], |row| row.get::<_, i64>(0))?;
+    let rows = stmt.query_map(range, |row| row.get::<_, i64>(0))?;
     rows.map(|r| r.map(|id| id as u64).map_err(Into::into))
         .collect()
 }
 
-/// The entries with these ids, newest first.
+/// Most actions a block lookup seeks one by one; beyond, it scans the block.
+const SEEK_LIMIT: usize = 8;
+
+/// The entries with these ids, in the order given (one cached point lookup each).
 fn entries_by_ids(conn: &Connection, ids: &[u64]) -> Result<Vec<Entry>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list: Vec<String> = ids.iter().map(u64::to_string).collect();
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id IN ({}) ORDER BY e.id DESC",
-        list.join(",")
-    );
-    select(conn, &sql, &[])
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    ids.iter()
+        .map(|&id| Ok(stmt.query_row([id as i64], entry_from_row)?))
+        .collect()
 }
 
 /// An account page: each account numbers its entries 1, 2, 3 …, so a page is a
