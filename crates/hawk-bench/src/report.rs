@@ -93,6 +93,17 @@ fn ms(us: f64) -> String {
     }
 }
 
+/// A ratio with the digits that matter: `1582×`, `3.2×`, `0.13×`.
+fn ratio(r: f64) -> String {
+    if r >= 10.0 {
+        format!("{r:.0}×")
+    } else if r >= 1.0 {
+        format!("{r:.1}×")
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
 fn rate(r: f64) -> String {
     if r >= 10_000.0 {
         format!("{:.0} k/s", r / 1000.0)
@@ -122,7 +133,7 @@ impl Report {
                     let (base, ratio) = match hawkex {
                         Some(b) => (
                             format!("{} / {} (n={})", ms(b.p50_us), ms(b.p99_us), b.samples),
-                            format!("{:.0}×", b.p50_us / hawk.p50_us.max(0.001)),
+                            ratio(b.p50_us / hawk.p50_us.max(0.001)),
                         ),
                         None => ("-".into(), "-".into()),
                     };
@@ -135,7 +146,7 @@ impl Report {
                 }
                 Row::Throughput { op, hawk, hawkex } => {
                     let (base, ratio) = match hawkex {
-                        Some(b) => (rate(*b), format!("{:.1}×", hawk / b.max(0.001))),
+                        Some(b) => (rate(*b), ratio(hawk / b.max(0.001))),
                         None => ("-".into(), "-".into()),
                     };
                     writeln!(out, "| {op} | {} | {base} | {ratio} |", rate(*hawk))
@@ -222,6 +233,13 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratios_keep_their_significant_digits() {
+        assert_eq!(ratio(1582.4), "1582×");
+        assert_eq!(ratio(3.21), "3.2×");
+        assert_eq!(ratio(0.134), "0.13×");
+    }
 
     #[test]
     fn percentiles_pick_the_right_samples() {
