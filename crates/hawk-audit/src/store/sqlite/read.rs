@@ -187,25 +187,28 @@ fn search_page(
     let mut ids = Vec::with_capacity(window.per_page as usize);
     let mut rank = high;
     while rank >= low {
-        let (block, before, present) = if rank > before_tail {
+        let (block, before, count, present) = if rank > before_tail {
             let present = tail.iter().map(|&(a, _)| a).collect();
-            (full, before_tail, present)
+            (full, before_tail, total - before_tail, present)
         } else {
             let block = index.block_of_rank(matching, rank, full) - 1;
             let before = index.before(matching, block);
-            (block, before, index.present_in(matching, block))
+            let count = index.before(matching, block + 1) - before;
+            (block, before, count, index.present_in(matching, block))
         };
+        // The block's matches rank before+1 ..= before+count; walking it from the
+        // top, skip those above `rank` and stop at `low`.
+        let skip = (before + count - rank) as usize;
+        let take = (before + count + 1 - low.max(before + 1)) as usize;
         let first_id = block * BLOCK + 1;
         let last_id = ((block + 1) * BLOCK).min(as_of);
-        let in_block = ids_in_block(conn, &present, first_id, last_id)?;
-        for r in (low.max(before + 1)..=rank).rev() {
-            let id = in_block.get((r - before - 1) as usize).ok_or_else(|| {
-                Error::Storage(format!(
-                    "action index out of step with block {block}; reopen the log"
-                ))
-            })?;
-            ids.push(*id);
+        let newest_first = ids_in_block(conn, &present, first_id, last_id, take)?;
+        if newest_first.len() != take {
+            return Err(Error::Storage(format!(
+                "action index out of step with block {block}; reopen the log"
+            )));
         }
+        ids.extend_from_slice(&newest_first[skip..]);
         rank = before;
     }
     Ok((total, entries_by_ids(conn, &ids)?))
@@ -252,22 +255,30 @@ fn pairs(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<(i64
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Ids in `first..=last` (one block) of entries with one of `actions`, ascending.
-/// A few actions are sought in their own index; many are filtered from one pass over
-/// the block, whose statement is the same for every term (so it stays prepared).
-fn ids_in_block(conn: &Connection, actions: &[i64], first: u64, last: u64) -> Result<Vec<u64>> {
+/// The newest `take` ids in `first..=last` (one block) of entries with one of
+/// `actions`, newest first. A few actions are sought in their own index; many are
+/// filtered from a pass down the block that stops once it has `take`, with one
+/// statement for every term (so it stays prepared).
+fn ids_in_block(
+    conn: &Connection,
+    actions: &[i64],
+    first: u64,
+    last: u64,
+    take: usize,
+) -> Result<Vec<u64>> {
     let range = [first as i64, last as i64];
-    if actions.is_empty() {
+    if actions.is_empty() || take == 0 {
         return Ok(Vec::new());
     }
+    let mut ids = Vec::with_capacity(take);
     if actions.len() > SEEK_LIMIT {
         let wanted: HashSet<i64> = actions.iter().copied().collect();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, action_id FROM entries WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+            "SELECT id, action_id FROM entries WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC",
         )?;
         let mut rows = stmt.query(range)?;
-        let mut ids = Vec::new();
-        while let Some(row) = rows.next()? {
+        while ids.len() < take {
+            let Some(row) = rows.next()? else { break };
             if wanted.contains(&row.get::<_, i64>(1)?) {
                 ids.push(row.get::<_, i64>(0)? as u64);
             }
@@ -275,13 +286,18 @@ fn ids_in_block(conn: &Connection, actions: &[i64], first: u64, last: u64) -> Re
         return Ok(ids);
     }
     let sql = format!(
-        "SELECT id FROM entries WHERE action_id IN ({}) AND id BETWEEN ?1 AND ?2 ORDER BY id",
+        "SELECT id FROM entries WHERE action_id IN ({}) AND id BETWEEN ?1 AND ?2
+         ORDER BY id DESC LIMIT ?3",
         id_list(actions)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(range, |row| row.get::<_, i64>(0))?;
-    rows.map(|r| r.map(|id| id as u64).map_err(Into::into))
-        .collect()
+    let rows = stmt.query_map([range[0], range[1], take as i64], |row| {
+        row.get::<_, i64>(0)
+    })?;
+    for id in rows {
+        ids.push(id? as u64);
+    }
+    Ok(ids)
 }
 
 /// Most actions a block lookup seeks one by one; beyond, it scans the block.
