@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use futures_util::TryStreamExt as _;
 use hawk_audit::workload;
-use hawk_audit::{Audit, Events, NewEntry, Options, Recent};
+use hawk_audit::{Audit, Events, NewEntry, Options, Recent, Scope};
 use hawk_server::export::{self, Format};
 
 use crate::output::Out;
@@ -114,6 +114,11 @@ enum Command {
         #[arg(long, default_value = hawk_server::DEFAULT_LISTEN, value_name = "ADDR")]
         listen: String,
     },
+    /// Create, list and revoke the API keys `hawk serve` asks for.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Write every entry (or one account's), oldest first, as CSV or NDJSON.
     Export {
         /// csv (with a header row) or ndjson (one entry per line).
@@ -150,6 +155,26 @@ enum Command {
         /// Keep the two database files after the run.
         #[arg(long)]
         keep: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (shown this once; only its SHA-256 is stored).
+    Create {
+        /// read: every GET; write: read and record entries and events; admin: all.
+        #[arg(long, value_parser = ["read", "write", "admin"], value_name = "SCOPE")]
+        scope: String,
+        /// Bind a read key to one account: it sees only that account's entries.
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+    },
+    /// List every key (number, prefix, scope, account, times); never the keys.
+    List,
+    /// Revoke key number ID: it authenticates nothing from now on.
+    Revoke {
+        /// The key's number, as `hawk keys list` shows it.
+        id: u64,
     },
 }
 
@@ -350,6 +375,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Serve { listen } => serve(&cli.db, &listen).await?,
+        Command::Keys { command } => {
+            let audit = open(&cli.db).await?;
+            match command {
+                KeysCommand::Create { scope, account } => {
+                    let scope: Scope = scope.parse()?;
+                    let (key, info) = audit.create_key(scope, account.as_deref()).await?;
+                    out.new_key(&key, &info)?;
+                }
+                KeysCommand::List => out.keys(&audit.keys().await?)?,
+                KeysCommand::Revoke { id } => out.keys(&[audit.revoke_key(id).await?])?,
+            }
+        }
         Command::Export {
             format,
             account,
