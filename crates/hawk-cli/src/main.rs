@@ -113,6 +113,11 @@ enum Command {
         /// Address to listen on; without API keys only loopback addresses are allowed.
         #[arg(long, default_value = hawk_server::DEFAULT_LISTEN, value_name = "ADDR")]
         listen: String,
+        /// Requests per second each API key may make on average (bursts of twice as
+        /// many); over it the server answers 429 with Retry-After.
+        #[arg(long, default_value_t = 50, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit: u32,
     },
     /// Create, list and revoke the API keys `hawk serve` asks for.
     Keys {
@@ -374,7 +379,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 listing.finish()?;
             }
         }
-        Command::Serve { listen } => serve(&cli.db, &listen).await?,
+        Command::Serve { listen, rate_limit } => serve(&cli.db, &listen, rate_limit).await?,
         Command::Keys { command } => {
             let audit = open(&cli.db).await?;
             match command {
@@ -465,24 +470,37 @@ async fn bench(opts: &hawk_bench::Options) -> anyhow::Result<hawk_bench::Report>
 
 /// Serves the HTTP API until SIGINT or SIGTERM, then finishes the requests in flight
 /// and records every pending event before returning.
-async fn serve(url: &str, listen: &str) -> anyhow::Result<()> {
+async fn serve(url: &str, listen: &str, rate_limit: u32) -> anyhow::Result<()> {
     let addr = tokio::net::lookup_host(listen)
         .await
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| BadInput(format!("--listen: not an address: {listen:?}")))?;
-    hawk_server::require_loopback(&addr).map_err(BadInput)?;
     let bus = Events::new();
     let audit = Audit::open_with(url, Options::default().events(bus.clone())).await?;
+    let keys = audit.has_keys().await?;
+    if !keys {
+        hawk_server::require_loopback(&addr).map_err(BadInput)?;
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(
-        "serving {url} on http://{local} without auth: no API keys are configured, \
-         so only clients on this machine (loopback) can connect"
-    );
-    hawk_server::serve(listener, audit, bus, shutdown_signal())
+    if keys {
+        tracing::info!(
+            "serving {url} on http://{local}: API keys are configured, so every request \
+             but /healthz and the dashboard's files needs one (Authorization: Bearer KEY); \
+             {rate_limit} requests/s per key"
+        );
+    } else {
+        tracing::info!(
+            "serving {url} on http://{local} without auth: no API keys are configured, \
+             so only clients on this machine (loopback) can connect"
+        );
+    }
+    let state = hawk_server::AppState::new(audit, bus)
+        .rate_limit(hawk_server::RateLimit::per_second(rate_limit));
+    hawk_server::serve_state(listener, state, shutdown_signal())
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped; every accepted entry and event is recorded");

@@ -865,8 +865,8 @@ async fn health_metrics_and_unknown_routes() {
             None,
         ),
         get(
-            "root is not served yet",
-            "/",
+            "unknown dashboard file",
+            "/assets/secret.txt",
             StatusCode::NOT_FOUND,
             "not_found",
             None,
