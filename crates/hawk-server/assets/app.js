@@ -35,21 +35,26 @@
     return url + (url.includes("?") ? "&" : "?") + "key=" + encodeURIComponent(key);
   }
 
+  // One prompt at a time: requests refused together all wait for the same answer.
   let keyWanted = null;
+  let keyAnswer = null;
   function askForKey(reason) {
+    if (keyAnswer) return keyAnswer;
     $("key-reason").textContent = reason;
     $("key-input").value = storedKey();
     $("key-dialog").hidden = false;
     $("key-input").focus();
-    return new Promise((resolve) => {
+    keyAnswer = new Promise((resolve) => {
       keyWanted = resolve;
     });
+    return keyAnswer;
   }
 
   function closeKeyDialog(saved) {
     $("key-dialog").hidden = true;
     if (keyWanted) keyWanted(saved);
     keyWanted = null;
+    keyAnswer = null;
   }
 
   class ApiError extends Error {

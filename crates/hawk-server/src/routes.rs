@@ -321,6 +321,7 @@ pub(crate) async fn emit_event(
     get,
     path = "/healthz",
     tag = "operations",
+    security(()),
     responses(
         (status = 200, description = "Alive", body = crate::openapi::Health),
         (status = 500, description = "The log cannot be read", body = ErrorBody),
