@@ -211,6 +211,8 @@
       notice("");
       renderCrumbs();
       renderTable();
+      // A new page starts at its top (the pager sits below the table).
+      if (window.scrollY > 0) window.scrollTo(0, 0);
       if (state.live) restartLive();
     } catch (err) {
       if (ticket === loading) notice(err.message);

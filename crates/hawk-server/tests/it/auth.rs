@@ -328,6 +328,29 @@ async fn a_key_bound_to_an_account_sees_only_that_account_everywhere() {
 }
 
 #[tokio::test]
+async fn a_revoked_key_is_refused_at_once() {
+    let app = TestApp::new().await;
+    let (key, info) = app.audit.create_key(Scope::Read, None).await.unwrap();
+    let (other, _) = app.audit.create_key(Scope::Read, None).await.unwrap();
+    let router = app.router();
+    let get = |key: String| {
+        let (app, router) = (&app, &router);
+        async move {
+            app.call_as(router, Some(&key), Method::GET, "/v1/entries", None)
+                .await
+        }
+    };
+    assert_eq!(get(key.clone()).await.status, StatusCode::OK);
+    app.audit.revoke_key(info.id).await.unwrap();
+    assert_error(
+        &get(key.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    assert_eq!(get(other).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn over_the_rate_a_key_gets_429_with_retry_after() {
     let app = TestApp::new().await;
     let k = keys(&app).await;
