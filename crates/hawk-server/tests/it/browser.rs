@@ -5,6 +5,7 @@
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without
 //! them the test fails under CI (`CI=true`) and is skipped loudly elsewhere.
 
+use std::io::Write as _;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -68,7 +69,11 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
             );
             let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
             assert!(!ci, "CI=true and {missing}");
-            eprintln!("\n!!!!!!!! SKIPPED the dashboard browser test: {missing} !!!!!!!!\n");
+            // Straight to stderr: the test harness would hide `eprintln!` of a passing test.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!!!!! SKIPPED the dashboard browser test: {missing} !!!!!!!!\n"
+            );
             None
         }
     }
