@@ -163,6 +163,31 @@
     $("next").disabled = $("last").disabled = state.page >= state.totalPages;
   }
 
+  function renderKeyButton() {
+    const set = Boolean(storedKey());
+    $("key-button").textContent = set ? "Key ✓" : "Key";
+    $("key-button").title = set ? "An API key is saved in this browser" : "API key";
+  }
+
+  // The view lives in the address (#account=…&search=…&page=…), so a reload or a
+  // shared link shows the same thing.
+  function saveView() {
+    const params = new URLSearchParams();
+    if (state.account) params.set("account", state.account);
+    if (state.search) params.set("search", state.search);
+    if (state.page > 1) params.set("page", String(state.page));
+    const hash = params.toString();
+    if (location.hash.slice(1) !== hash) history.replaceState(null, "", hash ? "#" + hash : location.pathname);
+  }
+
+  function restoreView() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    state.account = params.get("account") || null;
+    state.search = params.get("search") || "";
+    $("search").value = state.search;
+    return Math.max(1, Number(params.get("page")) || 1);
+  }
+
   function renderCrumbs() {
     const crumbs = $("crumbs");
     const parts = [];
@@ -211,6 +236,7 @@
       notice("");
       renderCrumbs();
       renderTable();
+      saveView();
       // A new page starts at its top (the pager sits below the table).
       if (window.scrollY > 0) window.scrollTo(0, 0);
       if (state.live) restartLive();
@@ -489,12 +515,19 @@
       if (key) localStorage.setItem(KEY_STORE, key);
       else localStorage.removeItem(KEY_STORE);
       renderCrumbs();
+      renderKeyButton();
       closeKeyDialog(true);
     });
     $("key-cancel").addEventListener("click", () => closeKeyDialog(false));
     $("key-forget").addEventListener("click", () => {
       localStorage.removeItem(KEY_STORE);
       $("key-input").value = "";
+      renderKeyButton();
+    });
+
+    window.addEventListener("hashchange", () => {
+      state.asOf = null;
+      load(restoreView(), { fresh: true });
     });
 
     document.addEventListener("keydown", (e) => {
@@ -509,6 +542,8 @@
   }
 
   wire();
+  renderKeyButton();
+  const page = restoreView();
   renderCrumbs();
-  load(1, { fresh: true });
+  load(page, { fresh: true });
 })();
