@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::entry::{Entry, NewEntry, Subject, ValidEntry, micros, parse_account_id};
 use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
+use crate::keys::{self, KeyInfo, Scope};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
 use crate::store::{Filter, Location, Store};
 
@@ -134,6 +135,40 @@ impl Audit {
         self.store.actions(Term::parse(Some(query)), limit).await
     }
 
+    /// Typeahead within one account: the newest `limit` (1–100) entries of
+    /// `account_id` whose action contains `query`.
+    pub async fn account_search(
+        &self,
+        account_id: &str,
+        query: &str,
+        limit: u64,
+    ) -> Result<Vec<Entry>> {
+        check_range("limit", limit, MAX_LIMIT)?;
+        let filter = Filter {
+            account: Some(parse_account_id(account_id)?.to_owned()),
+            term: Term::parse(Some(query)),
+        };
+        let page = self.store.page(filter, Recent::page(1, limit)).await?;
+        Ok(page.entries)
+    }
+
+    /// Suggestions within one account: the distinct actions of `account_id`'s entries
+    /// containing `query`, with their counts in that account, ranked as
+    /// [`Audit::actions`] ranks them; at most `limit` (1–100). Counts the account's
+    /// entries, so it costs in proportion to the account's size.
+    pub async fn account_actions(
+        &self,
+        account_id: &str,
+        query: &str,
+        limit: u64,
+    ) -> Result<Vec<ActionCount>> {
+        check_range("limit", limit, MAX_LIMIT)?;
+        let account = parse_account_id(account_id)?.to_owned();
+        self.store
+            .account_actions(account, Term::parse(Some(query)), limit)
+            .await
+    }
+
     /// Every entry of `account_id`, newest first. For large accounts prefer
     /// [`Audit::for_account_page`] or [`Audit::for_account_stream`].
     pub async fn for_account(&self, account_id: &str) -> Result<Vec<Entry>> {
@@ -230,6 +265,57 @@ impl Audit {
     /// processes on the same file are seen only by reading [`Audit::head`].
     pub fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64> {
         self.store.subscribe_head()
+    }
+
+    /// Creates an API key with `scope`, bound to `account_id` if given (only read keys
+    /// can be). Returns the key — shown this once: only its SHA-256 is stored — and
+    /// what is stored about it.
+    pub async fn create_key(
+        &self,
+        scope: Scope,
+        account_id: Option<&str>,
+    ) -> Result<(String, KeyInfo)> {
+        let (key, new) = keys::generate(scope, account_id)?;
+        let info = self
+            .store
+            .create_key(new, micros(OffsetDateTime::now_utc()))
+            .await?;
+        Ok((key, info))
+    }
+
+    /// The live key that `key` is, if it is one (unknown and revoked keys give `None`).
+    pub async fn authenticate(&self, key: &str) -> Result<Option<KeyInfo>> {
+        if !key.starts_with(keys::KEY_PREFIX) {
+            return Ok(None);
+        }
+        self.store.key_by_hash(keys::hash(key)).await
+    }
+
+    /// Whether at least one live API key exists (then the HTTP server asks for one).
+    pub async fn has_keys(&self) -> Result<bool> {
+        self.store.has_keys().await
+    }
+
+    /// Every API key ever created, oldest first, revoked ones included (never the
+    /// keys themselves).
+    pub async fn keys(&self) -> Result<Vec<KeyInfo>> {
+        self.store.keys().await
+    }
+
+    /// Revokes key number `id`: it authenticates nothing from now on. Revoking a
+    /// revoked key keeps its first revocation time. [`Error::NotFound`](crate::Error)
+    /// when there is no such key.
+    pub async fn revoke_key(&self, id: u64) -> Result<KeyInfo> {
+        self.store
+            .revoke_key(id, micros(OffsetDateTime::now_utc()))
+            .await?
+            .ok_or_else(|| crate::Error::NotFound(format!("key {id}")))
+    }
+
+    /// Appends waiting for the writer (queued, not yet in a commit): the back-pressure
+    /// gauge of the group-commit queue.
+    pub fn write_queue_depth(&self) -> usize {
+        self.store.queue_depth()
     }
 
     /// Waits until every event emitted on the bus before this call is durable.

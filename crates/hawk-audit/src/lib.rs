@@ -40,6 +40,7 @@ mod audit;
 mod entry;
 mod error;
 mod events;
+mod keys;
 mod query;
 mod store;
 pub mod workload;
@@ -53,6 +54,7 @@ pub use entry::{
 };
 pub use error::{Error, Invalid, Result, Rule};
 pub use events::{Event, Events, ListenerStats, Subscription};
+pub use keys::{KEY_PREFIX, KeyInfo, Scope};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
 /// The time crate, whose `OffsetDateTime` appears in this API.
 pub use time;

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use futures_util::TryStreamExt as _;
 use hawk_audit::workload;
-use hawk_audit::{Audit, Events, NewEntry, Options, Recent};
+use hawk_audit::{Audit, Events, NewEntry, Options, Recent, Scope};
 use hawk_server::export::{self, Format};
 
 use crate::output::Out;
@@ -113,6 +113,16 @@ enum Command {
         /// Address to listen on; without API keys only loopback addresses are allowed.
         #[arg(long, default_value = hawk_server::DEFAULT_LISTEN, value_name = "ADDR")]
         listen: String,
+        /// Requests per second each API key may make on average (bursts of twice as
+        /// many); over it the server answers 429 with Retry-After.
+        #[arg(long, default_value_t = 50, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit: u32,
+    },
+    /// Create, list and revoke the API keys `hawk serve` asks for.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Write every entry (or one account's), oldest first, as CSV or NDJSON.
     Export {
@@ -150,6 +160,26 @@ enum Command {
         /// Keep the two database files after the run.
         #[arg(long)]
         keep: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (shown this once; only its SHA-256 is stored).
+    Create {
+        /// read: every GET; write: read and record entries and events; admin: all.
+        #[arg(long, value_parser = ["read", "write", "admin"], value_name = "SCOPE")]
+        scope: String,
+        /// Bind a read key to one account: it sees only that account's entries.
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+    },
+    /// List every key (number, prefix, scope, account, times); never the keys.
+    List,
+    /// Revoke key number ID: it authenticates nothing from now on.
+    Revoke {
+        /// The key's number, as `hawk keys list` shows it.
+        id: u64,
     },
 }
 
@@ -349,7 +379,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 listing.finish()?;
             }
         }
-        Command::Serve { listen } => serve(&cli.db, &listen).await?,
+        Command::Serve { listen, rate_limit } => serve(&cli.db, &listen, rate_limit).await?,
+        Command::Keys { command } => {
+            let audit = open(&cli.db).await?;
+            match command {
+                KeysCommand::Create { scope, account } => {
+                    let scope: Scope = scope.parse()?;
+                    let (key, info) = audit.create_key(scope, account.as_deref()).await?;
+                    out.new_key(&key, &info)?;
+                }
+                KeysCommand::List => out.keys(&audit.keys().await?)?,
+                KeysCommand::Revoke { id } => out.keys(&[audit.revoke_key(id).await?])?,
+            }
+        }
         Command::Export {
             format,
             account,
@@ -428,24 +470,37 @@ async fn bench(opts: &hawk_bench::Options) -> anyhow::Result<hawk_bench::Report>
 
 /// Serves the HTTP API until SIGINT or SIGTERM, then finishes the requests in flight
 /// and records every pending event before returning.
-async fn serve(url: &str, listen: &str) -> anyhow::Result<()> {
+async fn serve(url: &str, listen: &str, rate_limit: u32) -> anyhow::Result<()> {
     let addr = tokio::net::lookup_host(listen)
         .await
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| BadInput(format!("--listen: not an address: {listen:?}")))?;
-    hawk_server::require_loopback(&addr).map_err(BadInput)?;
     let bus = Events::new();
     let audit = Audit::open_with(url, Options::default().events(bus.clone())).await?;
+    let keys = audit.has_keys().await?;
+    if !keys {
+        hawk_server::require_loopback(&addr).map_err(BadInput)?;
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(
-        "serving {url} on http://{local} without auth: no API keys are configured, \
-         so only clients on this machine (loopback) can connect"
-    );
-    hawk_server::serve(listener, audit, bus, shutdown_signal())
+    if keys {
+        tracing::info!(
+            "serving {url} on http://{local}: API keys are configured, so every request \
+             but /healthz and the dashboard's files needs one (Authorization: Bearer KEY); \
+             {rate_limit} requests/s per key"
+        );
+    } else {
+        tracing::info!(
+            "serving {url} on http://{local} without auth: no API keys are configured, \
+             so only clients on this machine (loopback) can connect"
+        );
+    }
+    let state = hawk_server::AppState::new(audit, bus)
+        .rate_limit(hawk_server::RateLimit::per_second(rate_limit));
+    hawk_server::serve_state(listener, state, shutdown_signal())
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped; every accepted entry and event is recorded");

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
-use hawk_audit::{ActionCount, Entry, Page, format_time};
+use hawk_audit::{ActionCount, Entry, KeyInfo, Page, format_time};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -156,6 +156,47 @@ impl Out {
         }
     }
 
+    /// A new API key: the key alone on stdout (so `$(hawk keys create ...)` is the
+    /// key), what it is on stderr; with `--json`, one object holding both.
+    pub(crate) fn new_key(&mut self, key: &str, info: &KeyInfo) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&NewKey { key, info });
+        }
+        writeln!(self.w, "{key}")?;
+        let bound = info
+            .account_id
+            .as_deref()
+            .map_or(String::new(), |a| format!(" bound to account {a}"));
+        let _ = writeln!(
+            io::stderr(),
+            "created key {} ({} scope{bound}); it is not shown again: store it now",
+            info.id,
+            info.scope
+        );
+        Ok(())
+    }
+
+    /// API keys (never the keys themselves).
+    pub(crate) fn keys(&mut self, keys: &[KeyInfo]) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&Keys { keys });
+        }
+        let mut table = table(["id", "prefix", "scope", "account", "created", "revoked"]);
+        for k in keys {
+            table.add_row(vec![
+                k.id.to_string(),
+                format!("{}…", k.prefix),
+                k.scope.to_string(),
+                k.account_id.clone().unwrap_or_default(),
+                format_time(k.created_at),
+                k.revoked_at.map(format_time).unwrap_or_default(),
+            ]);
+        }
+        align_right(&mut table, 0);
+        writeln!(self.w, "{}", table.trim_fmt())?;
+        writeln!(self.w, "{}", count(keys.len() as u64, "key", "keys"))
+    }
+
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.w.flush()
     }
@@ -176,6 +217,18 @@ struct Entries<'a> {
 #[derive(Serialize)]
 struct Actions<'a> {
     actions: &'a [ActionCount],
+}
+
+#[derive(Serialize)]
+struct NewKey<'a> {
+    key: &'a str,
+    #[serde(flatten)]
+    info: &'a KeyInfo,
+}
+
+#[derive(Serialize)]
+struct Keys<'a> {
+    keys: &'a [KeyInfo],
 }
 
 #[derive(Serialize)]

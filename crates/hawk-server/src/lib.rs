@@ -24,6 +24,8 @@
 //! ```
 #![warn(missing_docs)]
 
+mod auth;
+mod dashboard;
 mod error;
 pub mod export;
 mod input;
@@ -46,6 +48,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+pub use auth::RateLimit;
 pub use error::ApiError;
 pub use openapi::openapi;
 
@@ -68,6 +71,8 @@ pub struct AppState {
     shutdown: CancellationToken,
     /// The newest id, fed by one task for every live tail (see `stream`).
     head_feed: Arc<OnceLock<watch::Receiver<u64>>>,
+    /// Per-key token buckets.
+    limiter: Arc<auth::Limiter>,
 }
 
 impl AppState {
@@ -79,7 +84,15 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             shutdown: CancellationToken::new(),
             head_feed: Arc::new(OnceLock::new()),
+            limiter: Arc::new(auth::Limiter::new(RateLimit::default())),
         }
+    }
+
+    /// The same state with another per-key rate limit (default: 50 requests per
+    /// second, bursts of 100).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.limiter = Arc::new(auth::Limiter::new(limit));
+        self
     }
 
     /// Ends open live tails (they would otherwise keep a graceful shutdown waiting).
@@ -102,9 +115,14 @@ pub fn router(state: AppState) -> Router {
             )
         }),
     )
+    .merge(dashboard::routes())
     .fallback(error::not_found)
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
     .layer(CatchPanicLayer::custom(error::panicked))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::check,
+    ))
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         metrics::track,
@@ -123,7 +141,16 @@ pub async fn serve(
     events: Events,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let state = AppState::new(audit.clone(), events);
+    serve_state(listener, AppState::new(audit, events), shutdown).await
+}
+
+/// [`serve`] with a state of your own (e.g. another [`RateLimit`]).
+pub async fn serve_state(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let audit = state.audit.clone();
     let app = router(state.clone());
     let stop = state.clone();
     let result = axum::serve(listener, app)

@@ -1,5 +1,5 @@
-//! Prometheus metrics: requests and latency by route, entries written, and the audit
-//! listener's counters, in the text exposition format.
+//! Prometheus metrics: requests and latency by route, entries written, the writer's
+//! queue depth and the audit listener's counters, in the text exposition format.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -133,6 +133,17 @@ impl Metrics {
                 let _ = writeln!(out, "{name} {value}");
             }
         }
+        header(
+            &mut out,
+            "hawk_write_queue_depth",
+            "gauge",
+            "Appends waiting for the group-commit writer (back-pressure above 1024).",
+        );
+        let _ = writeln!(
+            out,
+            "hawk_write_queue_depth {}",
+            state.audit.write_queue_depth()
+        );
         if let Some(head) = head {
             header(
                 &mut out,

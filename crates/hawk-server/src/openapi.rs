@@ -25,8 +25,35 @@ use crate::{AppState, routes, stream};
         (name = "operations", description = "Health, metrics and this document"),
     ),
     paths(openapi_json),
+    modifiers(&BearerKeys),
+    security(("bearer" = [])),
 )]
 struct ApiDoc;
+
+/// API keys as bearer tokens (needed once the log has a key; see `auth`).
+struct BearerKeys;
+
+impl utoipa::Modify for BearerKeys {
+    fn modify(&self, doc: &mut Document) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "An API key from `hawk keys create`, needed on every route but \
+                         /healthz once the log has one (401 without, 403 outside its \
+                         scope, 429 over its rate with Retry-After). /v1/stream and \
+                         /v1/export also take it as `?key=`.",
+                        ))
+                        .build(),
+                ),
+            );
+    }
+}
 
 /// The routes with their documentation.
 pub(crate) fn api_router() -> OpenApiRouter<AppState> {
@@ -289,6 +316,8 @@ pub(crate) struct StreamQuery {
     /// Replay every entry after this id first (the `Last-Event-ID` header, sent by
     /// a reconnecting client, takes precedence). Default: only new entries.
     after: Option<u64>,
+    /// The API key, for clients that cannot send `Authorization` (`EventSource`).
+    key: Option<String>,
 }
 
 /// What to export.
@@ -300,4 +329,6 @@ pub(crate) struct ExportQuery {
     format: String,
     /// Only this account's entries.
     account_id: Option<String>,
+    /// The API key, for clients that cannot send `Authorization` (download links).
+    key: Option<String>,
 }

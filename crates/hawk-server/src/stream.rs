@@ -13,6 +13,7 @@ use hawk_audit::{Audit, Entry};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Access;
 use crate::error::ApiError;
 use crate::input::Params;
 use crate::{AppState, POLL_INTERVAL};
@@ -33,6 +34,7 @@ const CATCH_UP: u64 = 500;
 )]
 pub(crate) async fn live_tail(
     State(state): State<AppState>,
+    access: Access,
     headers: HeaderMap,
     params: Params,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -60,6 +62,7 @@ pub(crate) async fn live_tail(
         head: head_feed(&state),
         shutdown: state.shutdown.clone(),
         after,
+        account: access.account().map(str::to_owned),
         pending: VecDeque::new(),
     };
     let events = futures_util::stream::unfold(tail, |mut tail| async move {
@@ -121,8 +124,10 @@ struct Tail {
     /// The shared feed of the newest id.
     head: watch::Receiver<u64>,
     shutdown: CancellationToken,
-    /// The id of the newest entry handed out.
+    /// Every entry up to this id has been handed out or queued in `pending`.
     after: u64,
+    /// Only this account's entries (a key bound to it).
+    account: Option<String>,
     pending: VecDeque<Entry>,
 }
 
@@ -131,7 +136,6 @@ impl Tail {
     async fn next(&mut self) -> Option<Entry> {
         loop {
             if let Some(entry) = self.pending.pop_front() {
-                self.after = entry.id;
                 return Some(entry);
             }
             if self.shutdown.is_cancelled() {
@@ -139,12 +143,26 @@ impl Tail {
             }
             let newest = *self.head.borrow_and_update();
             if newest > self.after {
-                match self.audit.entries_after(self.after, CATCH_UP, None).await {
-                    Ok(entries) if !entries.is_empty() => {
-                        self.pending.extend(entries);
-                        continue;
+                let read = self
+                    .audit
+                    .entries_after(self.after, CATCH_UP, self.account.as_deref())
+                    .await;
+                match read {
+                    Ok(entries) => {
+                        let full = entries.len() as u64 == CATCH_UP;
+                        if let Some(last) = entries.last() {
+                            self.after = last.id;
+                        }
+                        // This read's snapshot holds every entry up to `newest`: an
+                        // account's tail need not read the others again.
+                        if self.account.is_some() && !full {
+                            self.after = self.after.max(newest);
+                        }
+                        if !entries.is_empty() {
+                            self.pending.extend(entries);
+                            continue;
+                        }
                     }
-                    Ok(_) => {}
                     Err(err) => {
                         tracing::warn!(error = %err, "live tail: reading failed; retrying");
                         tokio::select! {

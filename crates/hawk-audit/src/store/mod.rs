@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Invalid, Result, Rule};
+use crate::keys::{KeyInfo, NewKey};
 use crate::query::{ActionCount, Page, Recent, Term};
 
 /// Which entries a listing covers.
@@ -125,6 +126,56 @@ impl Store {
     pub(crate) fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64> {
         match self {
             Store::Sqlite(s) => s.subscribe_head(),
+        }
+    }
+}
+
+/// API keys, account-scoped suggestions and the writer's queue.
+impl Store {
+    pub(crate) fn queue_depth(&self) -> usize {
+        match self {
+            Store::Sqlite(s) => s.queue_depth(),
+        }
+    }
+
+    pub(crate) async fn account_actions(
+        &self,
+        account: String,
+        term: Option<Term>,
+        limit: u64,
+    ) -> Result<Vec<ActionCount>> {
+        match self {
+            Store::Sqlite(s) => s.account_actions(account, term, limit).await,
+        }
+    }
+
+    pub(crate) async fn create_key(&self, key: NewKey, now: i64) -> Result<KeyInfo> {
+        match self {
+            Store::Sqlite(s) => s.create_key(key, now).await,
+        }
+    }
+
+    pub(crate) async fn revoke_key(&self, id: u64, now: i64) -> Result<Option<KeyInfo>> {
+        match self {
+            Store::Sqlite(s) => s.revoke_key(id, now).await,
+        }
+    }
+
+    pub(crate) async fn key_by_hash(&self, hash: String) -> Result<Option<KeyInfo>> {
+        match self {
+            Store::Sqlite(s) => s.key_by_hash(hash).await,
+        }
+    }
+
+    pub(crate) async fn has_keys(&self) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => s.has_keys().await,
+        }
+    }
+
+    pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
+        match self {
+            Store::Sqlite(s) => s.keys().await,
         }
     }
 }

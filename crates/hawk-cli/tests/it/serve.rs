@@ -102,3 +102,54 @@ fn serve_answers_on_loopback_and_records_pending_events_on_sigterm() {
     // Every event accepted before the signal was recorded before the exit.
     assert_eq!(log.total_count(), 21);
 }
+
+/// One GET with `Authorization: Bearer KEY`; returns the status.
+fn get_with_key(port: u16, path: &str, key: &str) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply[9..12].parse().unwrap()
+}
+
+#[test]
+fn serve_with_keys_binds_any_address_and_asks_for_a_key() {
+    let log = Log::new();
+    let created = log.json(&["keys", "create", "--scope", "read"]);
+    let key = created["key"].as_str().unwrap();
+    let mut child = Server(
+        log.cmd(&["serve", "--listen", "0.0.0.0:0", "--rate-limit", "1000"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start hawk serve"),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut started = String::new();
+    stderr.read_line(&mut started).unwrap();
+    assert!(started.contains("API keys are configured"), "{started}");
+    let port: u16 = started
+        .split("http://0.0.0.0:")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("a port in {started:?}"));
+    assert_eq!(http(port, "GET", "/healthz", "").0, 200);
+    let (status, body) = http(port, "GET", "/v1/entries", "");
+    assert_eq!(status, 401);
+    assert_eq!(parse_json(&body)["error"]["code"], "unauthorized");
+    assert_eq!(get_with_key(port, "/v1/entries", key), 200);
+    assert_eq!(get_with_key(port, "/v1/entries", "hawk_nope"), 401);
+    assert_eq!(
+        http(port, "POST", "/v1/entries", r#"{"action":"a.b"}"#).0,
+        401
+    );
+    drop(child);
+    let got = failed(&log.run(&["serve", "--rate-limit", "0"]), 2);
+    assert!(got.contains("--rate-limit"), "{got}");
+}

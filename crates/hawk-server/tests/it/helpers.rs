@@ -93,6 +93,29 @@ impl TestApp {
         send(self.router(), req).await
     }
 
+    /// `method uri` with an optional JSON body and `Authorization: Bearer key`,
+    /// through `router`.
+    pub(crate) async fn call_as(
+        &self,
+        router: &Router,
+        key: Option<&str>,
+        method: Method,
+        uri: &str,
+        body: Option<&str>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(key) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let req = req
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+            .unwrap();
+        send(router.clone(), req).await
+    }
+
     pub(crate) async fn get(&self, uri: &str) -> Reply {
         self.call(Method::GET, uri, None).await
     }

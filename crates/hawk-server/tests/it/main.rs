@@ -1,9 +1,13 @@
 //! Integration tests of `hawk-server`: one binary (see STYLE.md). `routes` drives the
 //! router in memory through `oneshot`, a table of cases per route; `socket` runs the
-//! real server on a loopback port for the streaming routes and shutdown.
+//! real server on a loopback port for the streaming routes and shutdown; `auth` checks
+//! API keys: scopes, account isolation on every route and the rate limit; `browser`
+//! drives the dashboard in headless Chromium.
 
 mod helpers;
 
+mod auth;
+mod browser;
 mod openapi;
 mod routes;
 mod socket;

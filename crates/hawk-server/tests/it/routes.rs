@@ -865,8 +865,8 @@ async fn health_metrics_and_unknown_routes() {
             None,
         ),
         get(
-            "root is not served yet",
-            "/",
+            "unknown dashboard file",
+            "/assets/secret.txt",
             StatusCode::NOT_FOUND,
             "not_found",
             None,
@@ -911,4 +911,38 @@ async fn health_metrics_and_unknown_routes() {
         allow.contains("GET") && allow.contains("POST"),
         "Allow: {allow}"
     );
+}
+
+#[tokio::test]
+async fn the_dashboard_page_and_its_files_are_served_from_the_binary() {
+    let app = TestApp::new().await;
+    // (uri, content type, a piece of the body)
+    let cases = [
+        (
+            "/",
+            "text/html; charset=utf-8",
+            "<script src=\"/assets/app.js\"",
+        ),
+        (
+            "/assets/app.js",
+            "text/javascript; charset=utf-8",
+            "new EventSource(",
+        ),
+        ("/assets/app.css", "text/css; charset=utf-8", ".badge"),
+    ];
+    for (uri, content_type, piece) in cases {
+        let reply = app.get(uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        assert_eq!(reply.content_type(), content_type, "{uri}");
+        assert!(reply.text.contains(piece), "{uri}");
+        // Nothing is loaded from elsewhere.
+        let csp = reply.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'self'"), "{uri}: {csp}");
+        assert!(
+            !reply.text.contains("https://"),
+            "{uri} fetches nothing remote"
+        );
+    }
+    let reply = app.call(Method::POST, "/", Some("{}")).await;
+    reply.assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None);
 }

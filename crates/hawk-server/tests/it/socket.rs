@@ -14,13 +14,13 @@ use crate::helpers::{Running, TestApp, ids};
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Reads Server-Sent Events from a response, one `(id, data)` at a time.
-struct EventReader {
+pub(crate) struct EventReader {
     body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buffer: String,
 }
 
 impl EventReader {
-    fn new(response: reqwest::Response) -> Self {
+    pub(crate) fn new(response: reqwest::Response) -> Self {
         EventReader {
             body: response.bytes_stream().boxed(),
             buffer: String::new(),
@@ -28,7 +28,7 @@ impl EventReader {
     }
 
     /// The next event with data (keep-alive comments are skipped).
-    async fn next(&mut self) -> (u64, Value) {
+    pub(crate) async fn next(&mut self) -> (u64, Value) {
         tokio::time::timeout(PATIENCE, async {
             loop {
                 if let Some(end) = self.buffer.find("\n\n") {

@@ -5,6 +5,7 @@
 //! own read transaction so that a page and its totals come from one snapshot.
 
 mod index;
+mod keys;
 mod read;
 mod schema;
 mod writer;
@@ -18,6 +19,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use self::index::ActionIndex;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Result};
+use crate::keys::{KeyInfo, NewKey};
 use crate::query::{ActionCount, Page, Recent, Term};
 use crate::store::Filter;
 
@@ -135,6 +137,53 @@ impl SqliteStore {
         self.readers
             .read(move |conn, _| read::account_chunk(conn, &account, below, limit))
             .await
+    }
+}
+
+impl SqliteStore {
+    /// Appends waiting for the writer thread (not yet picked up into a commit).
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.writer.max_capacity() - self.writer.capacity()
+    }
+
+    /// Distinct actions of `account`'s entries with their counts there, ranked.
+    pub(crate) async fn account_actions(
+        &self,
+        account: String,
+        term: Option<Term>,
+        limit: u64,
+    ) -> Result<Vec<ActionCount>> {
+        self.readers
+            .read(move |conn, _| read::account_actions(conn, &account, term.as_ref(), limit))
+            .await
+    }
+
+    pub(crate) async fn create_key(&self, key: NewKey, now: i64) -> Result<KeyInfo> {
+        let path = self.readers.path.clone();
+        tokio::task::spawn_blocking(move || keys::create(&path, key, now))
+            .await
+            .map_err(Error::storage)?
+    }
+
+    pub(crate) async fn revoke_key(&self, id: u64, now: i64) -> Result<Option<KeyInfo>> {
+        let path = self.readers.path.clone();
+        tokio::task::spawn_blocking(move || keys::revoke(&path, id, now))
+            .await
+            .map_err(Error::storage)?
+    }
+
+    pub(crate) async fn key_by_hash(&self, hash: String) -> Result<Option<KeyInfo>> {
+        self.readers
+            .read(move |conn, _| keys::by_hash(conn, &hash))
+            .await
+    }
+
+    pub(crate) async fn has_keys(&self) -> Result<bool> {
+        self.readers.read(|conn, _| keys::any(conn)).await
+    }
+
+    pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
+        self.readers.read(|conn, _| keys::list(conn)).await
     }
 }
 

@@ -420,6 +420,38 @@ pub(super) fn actions(
     Ok(list)
 }
 
+/// Distinct actions among `account`'s entries matching `term`, with their counts
+/// there, ranked for a typeahead. Counts the account's entries (by its index).
+pub(super) fn account_actions(
+    conn: &Connection,
+    account: &str,
+    term: Option<&Term>,
+    limit: u64,
+) -> Result<Vec<ActionCount>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.name, c.n FROM (
+             SELECT action_id, count(*) AS n FROM entries
+             WHERE account_id = ?1 GROUP BY action_id
+         ) c JOIN actions a ON a.id = c.action_id",
+    )?;
+    let rows = stmt.query_map([account], |row| {
+        Ok(ActionCount {
+            action: row.get(0)?,
+            count: row.get::<_, i64>(1)? as u64,
+        })
+    })?;
+    let mut list = Vec::new();
+    for row in rows {
+        let action = row?;
+        if term.is_none_or(|t| t.matches(&action.action)) {
+            list.push(action);
+        }
+    }
+    rank_suggestions(term, &mut list);
+    list.truncate(limit as usize);
+    Ok(list)
+}
+
 /// Up to `limit` entries of `account` with ids below `below`, newest first: one step
 /// of a keyset walk over every entry of an account.
 pub(super) fn account_chunk(

@@ -59,6 +59,16 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      INSERT INTO action_blocks (block, action_id, count)
          SELECT (id - 1) / 1024, action_id, count(*) FROM entries GROUP BY 1, 2;",
+    // 3: API keys, kept as SHA-256 hashes; a key is shown once, when it is created.
+    "CREATE TABLE api_keys (
+         id         INTEGER PRIMARY KEY,
+         hash       TEXT NOT NULL UNIQUE,
+         prefix     TEXT NOT NULL,
+         scope      TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+         account_id TEXT,
+         created_at INTEGER NOT NULL,
+         revoked_at INTEGER
+     );",
 ];
 
 /// Entries per block of `action_blocks`; the `1024` in migration 2 must match.

@@ -1,0 +1,298 @@
+//! API keys on every request: `Authorization: Bearer KEY`, scopes, account binding and
+//! a per-key rate limit.
+//!
+//! With no live key in the log the API is open (and `hawk serve` binds loopback only).
+//! As soon as one exists, every route but `/healthz` and the dashboard's static files
+//! needs a valid key: 401 without one or with a bad one, 403 outside its scope, 429 over
+//! its rate. Read keys may do every `GET`; write keys may also `POST /v1/entries` and
+//! `/v1/events`; admin keys may do everything. A read key bound to an account sees
+//! only that account's entries, and nothing that counts the whole log (`/metrics`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hawk_audit::{KeyInfo, Scope};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Routes that answer without a key: liveness and the dashboard's page and files
+/// (they hold no data; the page asks for a key when the API answers 401).
+const PUBLIC: &[&str] = &["/healthz", "/", "/assets/{file}"];
+/// Routes that also take the key as `?key=`: browsers' `EventSource` and download
+/// links cannot send an `Authorization` header.
+const KEY_IN_QUERY: &[&str] = &["/v1/stream", "/v1/export"];
+
+/// Who is asking: the key, or nobody when the log has no keys (the API is open).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Access {
+    key: Option<KeyInfo>,
+}
+
+impl Access {
+    /// The one account this caller may see, for a key bound to one.
+    pub(crate) fn account(&self) -> Option<&str> {
+        self.key.as_ref().and_then(|k| k.account_id.as_deref())
+    }
+
+    /// Refuses to show `account`'s entries to a key bound to another account.
+    pub(crate) fn check_account(&self, account: &str) -> Result<(), ApiError> {
+        match self.account() {
+            Some(own) if own != account => Err(forbidden(format!(
+                "this key sees only the entries of account {own:?}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Access {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        // Set by `check` on every request of `router`.
+        Ok(parts
+            .extensions
+            .get::<Access>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// How many requests a key may make: `per_second` on average, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Requests per second, on average.
+    pub per_second: f64,
+    /// Requests that may arrive at once after a quiet spell.
+    pub burst: f64,
+}
+
+impl Default for RateLimit {
+    /// 50 requests per second, bursts of 100.
+    fn default() -> Self {
+        RateLimit::per_second(50)
+    }
+}
+
+impl RateLimit {
+    /// `n` requests per second with bursts of `2n`.
+    pub fn per_second(n: u32) -> Self {
+        RateLimit {
+            per_second: f64::from(n),
+            burst: f64::from(n) * 2.0,
+        }
+    }
+}
+
+/// A token bucket per key.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<u64, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Limiter {
+    pub(crate) fn new(limit: RateLimit) -> Self {
+        Limiter {
+            limit,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token of key `id`'s bucket, or says how long until one is there.
+    fn take(&self, id: u64, now: Instant) -> Result<(), Duration> {
+        let RateLimit { per_second, burst } = self.limit;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = buckets.entry(id).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * per_second).min(burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else if per_second <= 0.0 {
+            Err(Duration::from_secs(3600))
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
+        }
+    }
+}
+
+/// What a request needs: a scope, and whether a key bound to an account may use it.
+fn needs(method: &Method, route: &str) -> (Scope, bool) {
+    match (method.as_str(), route) {
+        ("GET" | "HEAD", "/metrics") => (Scope::Read, false),
+        ("GET" | "HEAD", _) => (Scope::Read, true),
+        ("POST", "/v1/entries" | "/v1/events") => (Scope::Write, false),
+        _ => (Scope::Admin, false),
+    }
+}
+
+/// Middleware: authenticates, checks the scope and the rate, and hands the handlers
+/// an [`Access`].
+pub(crate) async fn check(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    if route.as_deref().is_some_and(|r| PUBLIC.contains(&r)) {
+        return next.run(req).await;
+    }
+    let presented = bearer(&req).or_else(|| {
+        route
+            .as_deref()
+            .filter(|r| KEY_IN_QUERY.contains(r))
+            .and_then(|_| query_key(req.uri().query()))
+    });
+    let access = match presented {
+        Some(key) => match state.audit.authenticate(&key).await {
+            Ok(Some(info)) => Access { key: Some(info) },
+            Ok(None) => return unauthorized("the API key is not valid (unknown or revoked)"),
+            Err(err) => return ApiError::from(err).into_response(),
+        },
+        None => match state.audit.has_keys().await {
+            Ok(false) => Access::default(),
+            Ok(true) => {
+                return unauthorized(
+                    "an API key is required: send Authorization: Bearer KEY \
+                     (create one with `hawk keys create`)",
+                );
+            }
+            Err(err) => return ApiError::from(err).into_response(),
+        },
+    };
+    if let Some(key) = &access.key {
+        let (scope, bound_ok) = needs(req.method(), route.as_deref().unwrap_or(""));
+        if !key.scope.covers(scope) {
+            return forbidden(format!(
+                "this {} key cannot do this (it needs a {} key)",
+                key.scope, scope
+            ))
+            .into_response();
+        }
+        if key.account_id.is_some() && !bound_ok {
+            return forbidden("a key bound to an account cannot do this").into_response();
+        }
+        if let Err(wait) = state.limiter.take(key.id, Instant::now()) {
+            return too_many(wait);
+        }
+    }
+    req.extensions_mut().insert(access);
+    next.run(req).await
+}
+
+/// The key of an `Authorization: Bearer KEY` header.
+fn bearer(req: &Request) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| key.trim().to_owned())
+}
+
+/// The `key` parameter of a query string.
+fn query_key(query: Option<&str>) -> Option<String> {
+    query_pairs(query?)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v)
+}
+
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{query}").parse().unwrap_or_default(),
+    )
+    .map(|q| q.0)
+    .unwrap_or_default()
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut response =
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+}
+
+fn too_many(wait: Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests with this key; retry in {seconds} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_refill_at_the_rate_up_to_the_burst() {
+        let limiter = Limiter::new(RateLimit {
+            per_second: 2.0,
+            burst: 3.0,
+        });
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.take(1, t0).is_ok());
+        }
+        let wait = limiter.take(1, t0).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(500));
+        assert!(limiter.take(2, t0).is_ok(), "each key has its own bucket");
+        assert!(limiter.take(1, t0 + Duration::from_millis(500)).is_ok());
+        assert!(limiter.take(1, t0 + Duration::from_millis(500)).is_err());
+        // A long pause refills to the burst, no more.
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert!(limiter.take(1, later).is_ok());
+        }
+        assert!(limiter.take(1, later).is_err());
+    }
+
+    #[test]
+    fn scopes_by_method_and_route() {
+        assert_eq!(needs(&Method::GET, "/v1/entries"), (Scope::Read, true));
+        assert_eq!(needs(&Method::GET, "/metrics"), (Scope::Read, false));
+        assert_eq!(needs(&Method::POST, "/v1/entries"), (Scope::Write, false));
+        assert_eq!(needs(&Method::POST, "/v1/events"), (Scope::Write, false));
+        assert_eq!(needs(&Method::DELETE, "/v1/entries"), (Scope::Admin, false));
+    }
+
+    #[test]
+    fn keys_come_from_the_query_string() {
+        assert_eq!(
+            query_key(Some("after=3&key=hawk_ab%2Bc")).as_deref(),
+            Some("hawk_ab+c")
+        );
+        assert_eq!(query_key(Some("after=3")), None);
+        assert_eq!(query_key(None), None);
+    }
+}
