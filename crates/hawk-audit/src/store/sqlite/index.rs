@@ -7,7 +7,7 @@
 //! loads complete blocks from `action_blocks`, whichever process wrote them. The
 //! newest, incomplete block is always read from the snapshot of the query at hand.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::Connection;
 
@@ -42,6 +42,15 @@ impl ActionName {
     pub(super) fn lower(&self) -> &str {
         &self.lower
     }
+}
+
+/// A set of actions, as the index counts it.
+#[derive(Debug)]
+pub(super) enum ActionSet {
+    /// These actions.
+    Only(Vec<i64>),
+    /// Every action but these (cheaper to count when the set is most of them).
+    AllBut(Vec<i64>),
 }
 
 #[derive(Debug, Default)]
@@ -105,41 +114,72 @@ impl ActionIndex {
         &self.names
     }
 
-    /// Entries of any of `actions` in blocks `0..k` (`k` at most `complete`).
-    pub(super) fn before(&self, actions: &[i64], k: u64) -> u64 {
-        debug_assert!(k <= self.complete);
-        actions
+    /// `matching` as the index counts it fastest: listed, or as every action but a
+    /// listed few when a short term matches most of them.
+    pub(super) fn action_set(&self, matching: &[i64]) -> ActionSet {
+        if matching.len() * 2 <= self.names.len() {
+            return ActionSet::Only(matching.to_vec());
+        }
+        let matched: HashSet<i64> = matching.iter().copied().collect();
+        let others = self
+            .names
             .iter()
-            .filter_map(|a| self.series.get(a))
-            .map(|s| s.before(k))
-            .sum()
+            .map(|a| a.id)
+            .filter(|id| !matched.contains(id))
+            .collect();
+        ActionSet::AllBut(others)
     }
 
-    /// The actions of `actions` with at least one entry in block `k`.
-    pub(super) fn present_in(&self, actions: &[i64], k: u64) -> Vec<i64> {
-        actions
-            .iter()
-            .copied()
-            .filter(|a| {
-                self.series
-                    .get(a)
-                    .is_some_and(|s| s.before(k + 1) > s.before(k))
-            })
-            .collect()
+    /// Entries of the set in blocks `0..k` (`k` at most `complete`).
+    pub(super) fn count_before(&self, set: &ActionSet, k: u64) -> u64 {
+        match set {
+            ActionSet::Only(actions) => self.before(actions, k),
+            // Complete blocks hold exactly BLOCK entries each (ids are dense from 1).
+            ActionSet::AllBut(others) => k * BLOCK - self.before(others, k),
+        }
     }
 
-    /// The smallest `k` in `1..=limit` with `before(actions, k) >= rank`: the block
+    /// The set's actions with an entry in block `k`, when they are few enough to be
+    /// worth listing; `None` for a set given by its complement.
+    pub(super) fn present_in(&self, set: &ActionSet, k: u64) -> Option<Vec<i64>> {
+        match set {
+            ActionSet::Only(actions) => Some(
+                actions
+                    .iter()
+                    .copied()
+                    .filter(|a| {
+                        self.series
+                            .get(a)
+                            .is_some_and(|s| s.before(k + 1) > s.before(k))
+                    })
+                    .collect(),
+            ),
+            ActionSet::AllBut(_) => None,
+        }
+    }
+
+    /// The smallest `k` in `1..=limit` with `count_before(set, k) >= rank`: the block
     /// `k - 1` holds the match of that (1-based, oldest-first) rank.
-    pub(super) fn block_of_rank(&self, actions: &[i64], rank: u64, limit: u64) -> u64 {
+    pub(super) fn block_of_rank(&self, set: &ActionSet, rank: u64, limit: u64) -> u64 {
         let (mut lo, mut hi) = (1, limit);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.before(actions, mid) >= rank {
+            if self.count_before(set, mid) >= rank {
                 hi = mid;
             } else {
                 lo = mid + 1;
             }
         }
         lo
+    }
+
+    /// Entries of any of `actions` in blocks `0..k` (`k` at most `complete`).
+    fn before(&self, actions: &[i64], k: u64) -> u64 {
+        debug_assert!(k <= self.complete);
+        actions
+            .iter()
+            .filter_map(|a| self.series.get(a))
+            .map(|s| s.before(k))
+            .sum()
     }
 }

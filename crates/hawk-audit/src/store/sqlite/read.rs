@@ -178,8 +178,10 @@ fn search_page(
     // Blocks 0..full lie wholly at or below `as_of`; the tail after them is read from
     // this snapshot.
     let full = as_of / BLOCK;
-    let tail = tail_counts(conn, matching, full, as_of, head)?;
-    let before_tail = index.before(matching, full);
+    let wanted: HashSet<i64> = matching.iter().copied().collect();
+    let set = index.action_set(matching);
+    let tail = tail_counts(conn, &wanted, full, as_of, head)?;
+    let before_tail = index.count_before(&set, full);
     let total = before_tail + tail.iter().map(|(_, n)| n).sum::<u64>();
     let Some((low, high)) = window.ranks(total) else {
         return Ok((total, Vec::new()));
@@ -189,12 +191,12 @@ fn search_page(
     while rank >= low {
         let (block, before, count, present) = if rank > before_tail {
             let present = tail.iter().map(|&(a, _)| a).collect();
-            (full, before_tail, total - before_tail, present)
+            (full, before_tail, total - before_tail, Some(present))
         } else {
-            let block = index.block_of_rank(matching, rank, full) - 1;
-            let before = index.before(matching, block);
-            let count = index.before(matching, block + 1) - before;
-            (block, before, count, index.present_in(matching, block))
+            let block = index.block_of_rank(&set, rank, full) - 1;
+            let before = index.count_before(&set, block);
+            let count = index.count_before(&set, block + 1) - before;
+            (block, before, count, index.present_in(&set, block))
         };
         // The block's matches rank before+1 ..= before+count; walking it from the
         // top, skip those above `rank` and stop at `low`.
@@ -202,7 +204,7 @@ fn search_page(
         let take = (before + count + 1 - low.max(before + 1)) as usize;
         let first_id = block * BLOCK + 1;
         let last_id = ((block + 1) * BLOCK).min(as_of);
-        let newest_first = ids_in_block(conn, &present, first_id, last_id, take)?;
+        let newest_first = ids_in_block(conn, present, &wanted, first_id, last_id, take)?;
         if newest_first.len() != take {
             return Err(Error::Storage(format!(
                 "action index out of step with block {block}; reopen the log"
@@ -217,7 +219,7 @@ fn search_page(
 /// Matching actions' counts among ids `full * BLOCK + 1 ..= as_of`.
 fn tail_counts(
     conn: &Connection,
-    matching: &[i64],
+    wanted: &HashSet<i64>,
     full: u64,
     as_of: u64,
     head: u64,
@@ -240,7 +242,6 @@ fn tail_counts(
             &[&((full * BLOCK) as i64), &(as_of as i64)],
         )?
     };
-    let wanted: HashSet<i64> = matching.iter().copied().collect();
     Ok(counts
         .into_iter()
         .filter(|(a, _)| wanted.contains(a))
@@ -255,24 +256,26 @@ fn pairs(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<(i64
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The newest `take` ids in `first..=last` (one block) of entries with one of
-/// `actions`, newest first. A few actions are sought in their own index; many are
-/// filtered from a pass down the block that stops once it has `take`, with one
-/// statement for every term (so it stays prepared).
+/// The newest `take` ids in `first..=last` (one block) of entries with a `wanted`
+/// action, newest first. When the block's matching actions are known and few
+/// (`present`), each is sought in its own index; otherwise a pass down the block
+/// filters rows and stops once it has `take`, with one statement for every term (so
+/// it stays prepared).
 fn ids_in_block(
     conn: &Connection,
-    actions: &[i64],
+    present: Option<Vec<i64>>,
+    wanted: &HashSet<i64>,
     first: u64,
     last: u64,
     take: usize,
 ) -> Result<Vec<u64>> {
     let range = [first as i64, last as i64];
-    if actions.is_empty() || take == 0 {
+    if take == 0 {
         return Ok(Vec::new());
     }
     let mut ids = Vec::with_capacity(take);
-    if actions.len() > SEEK_LIMIT {
-        let wanted: HashSet<i64> = actions.iter().copied().collect();
+    let seek = present.filter(|actions| actions.len() <= SEEK_LIMIT);
+    let Some(actions) = seek else {
         let mut stmt = conn.prepare_cached(
             "SELECT id, action_id FROM entries WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC",
         )?;
@@ -284,11 +287,14 @@ fn ids_in_block(
             }
         }
         return Ok(ids);
+    };
+    if actions.is_empty() {
+        return Ok(ids);
     }
     let sql = format!(
         "SELECT id FROM entries WHERE action_id IN ({}) AND id BETWEEN ?1 AND ?2
          ORDER BY id DESC LIMIT ?3",
-        id_list(actions)
+        id_list(&actions)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([range[0], range[1], take as i64], |row| {
