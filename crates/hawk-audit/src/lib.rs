@@ -40,6 +40,7 @@ mod audit;
 mod entry;
 mod error;
 mod events;
+pub mod merkle;
 mod query;
 mod store;
 pub mod workload;
