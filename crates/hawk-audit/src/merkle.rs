@@ -12,11 +12,14 @@
 //! [`entry_bytes`], so its leaf hash is [`leaf_hash`].
 //!
 //! - [`Frontier`] keeps the roots of the perfect subtrees along the right edge
-//!   (O(log n) hashes), so appending and computing the root stay cheap.
+//!   (O(log n) hashes), so appending and computing the root stay cheap;
+//!   [`Frontier::push_with`] also reports each perfect subtree as it completes.
 //! - [`inclusion_proof`] and [`consistency_proof`] build the proofs of RFC 9162
 //!   sections 2.1.3.1 and 2.1.4.1 from any [`NodeSource`]; [`verify_inclusion`] and
 //!   [`verify_consistency`] are the verification algorithms of sections 2.1.3.2 and
 //!   2.1.4.2, step by step, and need nothing but this module's hash functions.
+//!   [`subtree_from_perfect`] lets a source answer from stored perfect subtrees in
+//!   O(log n) reads per proof element.
 //!
 //! ```
 //! use hawk_audit::merkle::{self, Frontier};
@@ -115,7 +118,8 @@ fn split(n: u64) -> u64 {
 /// answers from what it keeps: every range asked for is a node of the tree of the
 /// size being proved, so it is either a perfect subtree (`end - start` a power of
 /// two, `start` a multiple of it, never changing once complete) or one that ends at
-/// that tree size.
+/// that tree size. [`subtree_from_perfect`] answers such a range from perfect subtrees
+/// alone, such as those [`Frontier::push_with`] reports as they complete.
 pub trait NodeSource {
     /// Why reading failed (for a slice: it cannot).
     type Error;
@@ -141,6 +145,18 @@ impl NodeSource for [Hash] {
     }
 }
 
+impl<S: NodeSource + ?Sized> NodeSource for &S {
+    type Error = S::Error;
+
+    fn leaf_count(&self) -> u64 {
+        (**self).leaf_count()
+    }
+
+    fn subtree_hash(&self, start: u64, end: u64) -> Result<Hash, S::Error> {
+        (**self).subtree_hash(start, end)
+    }
+}
+
 fn mth(leaves: &[Hash]) -> Hash {
     match leaves {
         [] => EMPTY_ROOT,
@@ -150,6 +166,37 @@ fn mth(leaves: &[Hash]) -> Hash {
             hash_children(&mth(&leaves[..k]), &mth(&leaves[k..]))
         }
     }
+}
+
+/// The hash of a node of a tree (a range a [`NodeSource`] is asked for) from the
+/// perfect subtrees it is made of: one per set bit of `end - start`, largest first.
+///
+/// `perfect(level, index)` gives the hash of the perfect subtree over the `2^level`
+/// leaves from `index << level` (level 0: a leaf hash). The range must be a node of
+/// some tree, so that each piece is aligned: perfect, or ending at that tree's size.
+pub fn subtree_from_perfect<E>(
+    start: u64,
+    end: u64,
+    mut perfect: impl FnMut(u32, u64) -> Result<Hash, E>,
+) -> Result<Hash, E> {
+    let width = end.saturating_sub(start);
+    let mut pieces = Vec::with_capacity(width.count_ones() as usize);
+    let mut at = start;
+    for level in (0..64).rev() {
+        let w = 1u64 << level;
+        if width & w != 0 {
+            debug_assert!(at.is_multiple_of(w), "{start}..{end} is not a node");
+            pieces.push(perfect(level, at >> level)?);
+            at += w;
+        }
+    }
+    let Some(mut root) = pieces.pop() else {
+        return Ok(EMPTY_ROOT);
+    };
+    while let Some(left) = pieces.pop() {
+        root = hash_children(&left, &root);
+    }
+    Ok(root)
 }
 
 /// Why a proof could not be built.
@@ -434,16 +481,32 @@ impl Frontier {
     ///
     /// When the tree already holds `u64::MAX` leaves.
     pub fn push(&mut self, leaf_hash: Hash) {
+        self.push_with(leaf_hash, |_, _, _| {});
+    }
+
+    /// Appends a leaf hash and calls `completed(level, index, hash)` for each perfect
+    /// subtree it completes (the `2^level` leaves from `index << level`), the leaf
+    /// itself (level 0) first, then upwards: what a store keeps to answer
+    /// [`subtree_from_perfect`].
+    ///
+    /// # Panics
+    ///
+    /// When the tree already holds `u64::MAX` leaves.
+    pub fn push_with(&mut self, leaf_hash: Hash, mut completed: impl FnMut(u32, u64, &Hash)) {
+        let index = self.size;
+        let size = index.checked_add(1).expect("tree size overflow");
         let mut node = leaf_hash;
-        let mut size = self.size;
+        completed(0, index, &node);
         // Each trailing one bit is a perfect subtree of the same height: merge it.
-        while size & 1 == 1 {
+        let mut level = 0;
+        while index >> level & 1 == 1 {
             let left = self.nodes.pop().expect("one node per set bit");
             node = hash_children(&left, &node);
-            size >>= 1;
+            level += 1;
+            completed(level, index >> level, &node);
         }
         self.nodes.push(node);
-        self.size = self.size.checked_add(1).expect("tree size overflow");
+        self.size = size;
     }
 
     /// The root of the tree: `MTH` of every leaf appended ([`EMPTY_ROOT`] when none).

@@ -1,4 +1,5 @@
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use proptest::prelude::*;
@@ -339,29 +340,67 @@ fn consistency_proofs_match_reference_vectors() {
     }
 }
 
-/// A slice that records which subtrees it was asked for.
-struct Recording<'a> {
-    leaves: &'a [Hash],
-    asked: RefCell<Vec<(u64, u64)>>,
+/// A source that records which subtrees it was asked for.
+struct Recording<S> {
+    inner: S,
+    asked: RefCell<Vec<Range>>,
 }
 
-impl<'a> Recording<'a> {
-    fn new(leaves: &'a [Hash]) -> Self {
+impl<S> Recording<S> {
+    fn new(inner: S) -> Self {
         Recording {
-            leaves,
+            inner,
             asked: RefCell::new(Vec::new()),
         }
     }
 }
 
-impl NodeSource for Recording<'_> {
-    type Error = Infallible;
+impl<S: NodeSource> NodeSource for Recording<S> {
+    type Error = S::Error;
     fn leaf_count(&self) -> u64 {
-        self.leaves.leaf_count()
+        self.inner.leaf_count()
     }
-    fn subtree_hash(&self, start: u64, end: u64) -> Result<Hash, Infallible> {
+    fn subtree_hash(&self, start: u64, end: u64) -> Result<Hash, S::Error> {
         self.asked.borrow_mut().push((start, end));
-        self.leaves.subtree_hash(start, end)
+        self.inner.subtree_hash(start, end)
+    }
+}
+
+/// What a store would keep: every perfect subtree, as `Frontier::push_with` reports
+/// them, keyed by (level, index).
+struct Stored {
+    leaves: u64,
+    nodes: HashMap<(u32, u64), Hash>,
+}
+
+impl Stored {
+    fn new(leaves: &[Hash]) -> Self {
+        let mut nodes = HashMap::new();
+        let mut frontier = Frontier::new();
+        for leaf in leaves {
+            frontier.push_with(*leaf, |level, index, hash| {
+                assert!(nodes.insert((level, index), *hash).is_none());
+            });
+        }
+        Stored {
+            leaves: leaves.len() as u64,
+            nodes,
+        }
+    }
+}
+
+impl NodeSource for Stored {
+    type Error = (u32, u64);
+    fn leaf_count(&self) -> u64 {
+        self.leaves
+    }
+    fn subtree_hash(&self, start: u64, end: u64) -> Result<Hash, (u32, u64)> {
+        subtree_from_perfect(start, end, |level, index| {
+            self.nodes
+                .get(&(level, index))
+                .copied()
+                .ok_or((level, index))
+        })
     }
 }
 
@@ -370,7 +409,7 @@ fn proofs_hold_the_reference_nodes() {
     let leaves: Vec<Hash> = (0u64..100).map(|i| hash_leaf(&i.to_be_bytes())).collect();
     let node = |&(start, end): &(u64, u64)| reference_mth(&leaves[start as usize..end as usize]);
     for &(size, index, want) in INCLUSION_NODES {
-        let source = Recording::new(&leaves);
+        let source = Recording::new(&leaves[..]);
         let proof = inclusion_proof(index, size, &source).unwrap();
         assert_eq!(
             proof,
@@ -381,7 +420,7 @@ fn proofs_hold_the_reference_nodes() {
         assert_eq!(source.asked.borrow().len(), want.len());
     }
     for &(m, n, want) in CONSISTENCY_NODES {
-        let source = Recording::new(&leaves);
+        let source = Recording::new(&leaves[..]);
         let proof = consistency_proof(m, n, &source).unwrap();
         assert_eq!(
             proof,
@@ -541,6 +580,8 @@ static LEAF_HASHES: LazyLock<Vec<Hash>> = LazyLock::new(|| {
         .collect()
 });
 
+static STORED: LazyLock<Stored> = LazyLock::new(|| Stored::new(&LEAF_HASHES));
+
 /// `ROOTS_BY_SIZE[n]`: the root of the first `n` leaves, from the frontier.
 static ROOTS_BY_SIZE: LazyLock<Vec<Hash>> = LazyLock::new(|| {
     let mut frontier = Frontier::new();
@@ -657,8 +698,11 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let index = index.index(size as usize) as u64;
-        let source = Recording::new(&LEAF_HASHES[..]);
+        let source = Recording::new(&*STORED);
         let proof = inclusion_proof(index, size, &source).unwrap();
+        if seed % 4 == 0 {
+            prop_assert_eq!(&inclusion_proof(index, size, &LEAF_HASHES[..]).unwrap(), &proof);
+        }
         for &(start, end) in source.asked.borrow().iter() {
             prop_assert!(is_node(start, end, size), "asked {start}..{end} of {size}");
         }
@@ -703,8 +747,11 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let m = m.index(n as usize + 1) as u64;
-        let source = Recording::new(&LEAF_HASHES[..]);
+        let source = Recording::new(&*STORED);
         let proof = consistency_proof(m, n, &source).unwrap();
+        if seed % 4 == 0 {
+            prop_assert_eq!(&consistency_proof(m, n, &LEAF_HASHES[..]).unwrap(), &proof);
+        }
         for &(start, end) in source.asked.borrow().iter() {
             prop_assert!(is_node(start, end, n), "asked {start}..{end} of {n}");
         }
@@ -777,4 +824,68 @@ fn sizes_are_bound_by_the_root_not_the_path() {
         &proof,
         &ROOTS_BY_SIZE[7]
     ));
+}
+
+#[test]
+fn push_reports_each_perfect_subtree_once() {
+    let leaves: Vec<Hash> = (0u64..300).map(|i| hash_leaf(&i.to_le_bytes())).collect();
+    let mut frontier = Frontier::new();
+    let mut seen = HashMap::new();
+    for (n, leaf) in leaves.iter().enumerate() {
+        let mut levels = Vec::new();
+        frontier.push_with(*leaf, |level, index, hash| {
+            levels.push(level);
+            assert!(
+                seen.insert((level, index), *hash).is_none(),
+                "{level} {index}"
+            );
+        });
+        // The leaf, then one level up for each subtree it completes.
+        let completed = (n as u64 + 1).trailing_zeros();
+        assert_eq!(levels, (0..=completed).collect::<Vec<_>>());
+    }
+    assert_eq!(seen.len(), 2 * 300 - 300u64.count_ones() as usize);
+    for ((level, index), hash) in &seen {
+        let start = (*index as usize) << level;
+        let range = &leaves[start..start + (1 << level)];
+        assert_eq!(*hash, reference_mth(range), "{level} {index}");
+    }
+}
+
+#[test]
+fn stored_nodes_and_leaves_give_the_same_proofs() {
+    // Every proof in every tree up to 64 leaves, from the leaves and from stored nodes.
+    let leaves = &LEAF_HASHES[..64];
+    let stored = Stored::new(leaves);
+    for n in 0..=64u64 {
+        let root = ROOTS_BY_SIZE[n as usize];
+        assert_eq!(Frontier::from_source(n, &stored).unwrap().root(), root);
+        for i in 0..n {
+            let proof = inclusion_proof(i, n, leaves).unwrap();
+            assert_eq!(inclusion_proof(i, n, &stored).unwrap(), proof, "{i} of {n}");
+            assert!(verify_inclusion(&leaves[i as usize], i, n, &proof, &root));
+        }
+        for m in 0..=n {
+            let proof = consistency_proof(m, n, leaves).unwrap();
+            assert_eq!(
+                consistency_proof(m, n, &stored).unwrap(),
+                proof,
+                "{m} -> {n}"
+            );
+            let root_m = ROOTS_BY_SIZE[m as usize];
+            assert!(
+                verify_consistency(m, n, &root_m, &root, &proof),
+                "{m} -> {n}"
+            );
+        }
+    }
+    assert_eq!(subtree_from_perfect(3, 3, |_, _| Err(())), Ok(EMPTY_ROOT));
+    // The roots the property tests check against, at a few large sizes.
+    for n in [1000, 1537, 2047, 2048] {
+        assert_eq!(
+            ROOTS_BY_SIZE[n],
+            reference_mth(&LEAF_HASHES[..n]),
+            "size {n}"
+        );
+    }
 }
