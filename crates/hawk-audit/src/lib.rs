@@ -41,6 +41,7 @@ mod entry;
 mod error;
 mod events;
 mod keys;
+pub mod merkle;
 mod query;
 mod store;
 pub mod workload;
