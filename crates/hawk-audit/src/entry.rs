@@ -114,8 +114,8 @@ impl Subject for Ref {
     }
 }
 
-/// An entry to be recorded: built by [`Audit::entry`](crate::Audit::entry) or by hand,
-/// checked against every rule when recorded.
+/// An entry to be recorded with [`Audit::record`](crate::Audit::record), built with
+/// the methods below and checked against every rule when recorded.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct NewEntry {
