@@ -5,7 +5,7 @@ use std::sync::{RwLock, RwLockReadGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql};
 
-use super::index::ActionIndex;
+use super::index::{ActionIndex, ActionSet};
 use super::schema::BLOCK;
 use crate::entry::{Entry, time_from_micros};
 use crate::error::{Error, Result};
@@ -198,11 +198,22 @@ fn search_page(
             let count = index.count_before(&set, block + 1) - before;
             (block, before, count, index.present_in(&set, block))
         };
-        // The block's matches rank before+1 ..= before+count; walking it from the
+        // With a few actions, one ranged seek reads every block down to the one
+        // holding `low` (a sparse term would otherwise take a step per match).
+        let (first_block, before, count, present) = match &set {
+            ActionSet::Only(actions) if actions.len() <= SEEK_LIMIT && low <= before => {
+                let low_block = index.block_of_rank(&set, low, full) - 1;
+                let low_before = index.count_before(&set, low_block);
+                let count = before + count - low_before;
+                (low_block, low_before, count, Some(actions.clone()))
+            }
+            _ => (block, before, count, present),
+        };
+        // The matches read rank before+1 ..= before+count; walking them from the
         // top, skip those above `rank` and stop at `low`.
         let skip = (before + count - rank) as usize;
         let take = (before + count + 1 - low.max(before + 1)) as usize;
-        let first_id = block * BLOCK + 1;
+        let first_id = first_block * BLOCK + 1;
         let last_id = ((block + 1) * BLOCK).min(as_of);
         let newest_first = ids_in_block(conn, present, &wanted, first_id, last_id, take)?;
         if newest_first.len() != take {
