@@ -243,6 +243,14 @@ impl Audit {
         self.store.head().await
     }
 
+    /// The log's Merkle tree as stored: how many entries it covers and its root, in
+    /// lowercase hex (see [`merkle`](crate::merkle)). It grows in the transaction that
+    /// appends the entries, so it always covers exactly the committed log.
+    pub async fn tree_head(&self) -> Result<(u64, String)> {
+        let frontier = self.store.frontier().await?;
+        Ok((frontier.size(), crate::merkle::to_hex(&frontier.root())))
+    }
+
     /// Up to `limit` (1–10,000) entries with ids above `after`, oldest first; with
     /// `account`, only that account's. Walk forward by passing the last id back as
     /// `after` (live tail, export).

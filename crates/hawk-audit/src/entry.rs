@@ -36,6 +36,9 @@ pub struct Entry {
     pub account_id: Option<String>,
     /// Free-form details, always a JSON object.
     pub metadata: Map<String, Value>,
+    /// The entry's leaf hash in the log's Merkle tree, lowercase hex
+    /// ([`merkle::leaf_hash`](crate::merkle::leaf_hash)); it covers every field above.
+    pub hash: String,
 }
 
 /// Formats a time as RFC 3339 UTC with exactly six fractional digits.

@@ -12,7 +12,7 @@ use hawk_audit::{Audit, Entry, Result, format_time};
 pub const CHUNK: u64 = 1000;
 
 /// The CSV header: HawkEx's columns, then Hawk's own.
-pub const CSV_HEADER: [&str; 9] = [
+pub const CSV_HEADER: [&str; 10] = [
     "id",
     "actor_id",
     "actor_type",
@@ -22,6 +22,7 @@ pub const CSV_HEADER: [&str; 9] = [
     "inserted_at",
     "account_id",
     "metadata",
+    "hash",
 ];
 
 /// An export format.
@@ -111,6 +112,7 @@ impl Format {
                         time,
                         opt(&e.account_id),
                         metadata,
+                        e.hash.clone(),
                     ])
                     .expect("writing to memory cannot fail");
                 }
@@ -206,7 +208,7 @@ mod tests {
     fn csv_header_holds_hawkex_columns_then_hawks() {
         assert_eq!(
             String::from_utf8(Format::Csv.header()).unwrap(),
-            "id,actor_id,actor_type,action,resource_id,resource_type,inserted_at,account_id,metadata\n"
+            "id,actor_id,actor_type,action,resource_id,resource_type,inserted_at,account_id,metadata,hash\n"
         );
         assert!(Format::Ndjson.header().is_empty());
         assert!(Format::Csv.encode(&[]).is_empty());

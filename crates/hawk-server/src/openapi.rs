@@ -108,6 +108,9 @@ pub(crate) struct EntrySchema {
     account_id: Option<String>,
     /// Free-form details.
     metadata: BTreeMap<String, Value>,
+    /// The entry's leaf hash in the log's Merkle tree: lowercase hex of
+    /// SHA-256(0x00 ‖ entry_bytes), covering every field above.
+    hash: String,
 }
 
 /// An entry to record. Ids may be given as strings or integers; unknown fields are

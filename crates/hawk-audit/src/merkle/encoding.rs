@@ -246,6 +246,7 @@ mod tests {
                 .as_object()
                 .cloned()
                 .unwrap(),
+            hash: String::new(),
         }
     }
 
@@ -552,6 +553,7 @@ mod tests {
                 resource_id: ri,
                 account_id: acc,
                 metadata: metadata.into_iter().collect(),
+                hash: String::new(),
             })
     }
 

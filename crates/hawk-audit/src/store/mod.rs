@@ -97,6 +97,13 @@ impl Store {
         }
     }
 
+    /// The stored right edge of the log's Merkle tree.
+    pub(crate) async fn frontier(&self) -> Result<crate::merkle::Frontier> {
+        match self {
+            Store::Sqlite(s) => s.frontier().await,
+        }
+    }
+
     pub(crate) async fn account_chunk(
         &self,
         account: String,

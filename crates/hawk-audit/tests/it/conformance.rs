@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use futures_util::{StreamExt, TryStreamExt};
+use hawk_audit::merkle::{EMPTY_ROOT, Frontier, leaf_hash, to_hex};
 use hawk_audit::{Audit, Entry, Error, Events, NewEntry, Options, Recent, Ref, Rule, Scope};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -35,6 +36,9 @@ conformance!(
     head_watch_follows_every_commit,
     api_keys_are_stored_hashed_scoped_and_revocable,
     account_search_and_suggestions_see_one_account,
+    entries_carry_their_leaf_hash,
+    tree_head_covers_every_entry_across_handles,
+    older_logs_are_hashed_when_opened,
 );
 
 async fn track(audit: &Audit, action: &str) -> Entry {
@@ -889,4 +893,189 @@ async fn account_search_and_suggestions_see_one_account(db: TestDb) {
     }
     let err = audit.account_actions("", "", 5).await.unwrap_err();
     assert_eq!(err.as_invalid().map(|i| i.field()), Some("account_id"));
+}
+
+/// Every entry from the oldest on, in id order.
+async fn all_entries(audit: &Audit) -> Vec<Entry> {
+    let mut all: Vec<Entry> = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |e| e.id);
+        let chunk = audit.entries_after(after, 1000, None).await.unwrap();
+        if chunk.is_empty() {
+            return all;
+        }
+        all.extend(chunk);
+    }
+}
+
+fn assert_hashed(entries: &[Entry]) {
+    for e in entries {
+        assert_eq!(e.hash, to_hex(&leaf_hash(e)), "entry {}", e.id);
+    }
+}
+
+/// The tree head recomputed from the entries' leaf hashes, in id order.
+fn tree_of(entries: &[Entry]) -> (u64, String) {
+    let mut frontier = Frontier::new();
+    for e in entries {
+        frontier.push(leaf_hash(e));
+    }
+    (frontier.size(), to_hex(&frontier.root()))
+}
+
+async fn entries_carry_their_leaf_hash(db: TestDb) {
+    let audit = db.open().await;
+    assert_eq!(audit.tree_head().await.unwrap(), (0, to_hex(&EMPTY_ROOT)));
+    let user = Ref::new("user", 42);
+    let mut stored = vec![
+        track(&audit, "system.tick").await,
+        audit
+            .record(
+                NewEntry::new("doc.shared")
+                    .actor(Some(&user))
+                    .resource(Some(&Ref::new("document", "d-1")))
+                    .account("acme")
+                    .metadata(json!({
+                        "z": [1, 2.5, -0.0, 1e300, 18446744073709551615u64, "é\u{0}"],
+                        "a": {"nested": {"b": null, "a": true}},
+                        "float": 0.1,
+                        "emoji": "🦅"
+                    })),
+            )
+            .await
+            .unwrap(),
+    ];
+    stored.extend(
+        audit
+            .record_batch(vec![
+                NewEntry::new("a.b").account("globex"),
+                NewEntry::new("  trimmed  ").actor(Some(&Ref::new("svc", " id "))),
+            ])
+            .await
+            .unwrap(),
+    );
+    let t = OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(1_800_000_000_123_457);
+    stored.extend(
+        audit
+            .import(vec![(t, NewEntry::new("imported"))])
+            .await
+            .unwrap(),
+    );
+    assert_hashed(&stored);
+    let hashes: BTreeSet<&str> = stored.iter().map(|e| e.hash.as_str()).collect();
+    assert_eq!(hashes.len(), stored.len(), "every hash differs");
+
+    let read = all_entries(&audit).await;
+    assert_eq!(read, stored, "read back exactly as returned, hash included");
+    let mut page = audit.recent(Recent::page(1, 50)).await.unwrap().entries;
+    page.reverse();
+    assert_eq!(page, stored);
+    assert_hashed(&audit.for_account("acme").await.unwrap());
+    let json = serde_json::to_value(&stored[1]).unwrap();
+    assert_eq!(json["hash"], stored[1].hash);
+    let text = serde_json::to_string(&stored[1]).unwrap();
+    assert!(
+        text.ends_with(&format!(r#"}},"hash":"{}"}}"#, stored[1].hash)),
+        "hash comes last, after metadata: {text}"
+    );
+    assert_eq!(audit.tree_head().await.unwrap(), tree_of(&read));
+}
+
+async fn tree_head_covers_every_entry_across_handles(db: TestDb) {
+    // Separate handles have separate writers, as separate processes do: each must
+    // notice that the tree grew elsewhere before it appends.
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        handles.push(db.open().await);
+    }
+    for round in 0..3 {
+        let tasks: Vec<_> = (0..60)
+            .map(|i| {
+                let audit = handles[i % 4].clone();
+                tokio::spawn(async move {
+                    if i % 20 == 5 {
+                        // Fails at commit, possibly in a transaction shared with
+                        // others: their entries are committed again without it.
+                        let late = OffsetDateTime::UNIX_EPOCH;
+                        let failed = audit.import(vec![(late, NewEntry::new("too.old"))]);
+                        assert!(failed.await.is_err());
+                        vec![]
+                    } else if i % 7 == 0 {
+                        let batch = (0..3)
+                            .map(|j| NewEntry::new(format!("batch.{j}")).account("acme"))
+                            .collect();
+                        audit.record_batch(batch).await.unwrap()
+                    } else {
+                        vec![track(&audit, &format!("writer.{}", i % 4)).await]
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_hashed(&task.await.unwrap());
+        }
+        // A failed append leaves the tree as it was.
+        let late = OffsetDateTime::UNIX_EPOCH;
+        let failed = handles[round].import(vec![(late, NewEntry::new("too.old"))]);
+        assert!(failed.await.is_err());
+        let entries = all_entries(&handles[0]).await;
+        let want = tree_of(&entries);
+        assert_eq!(want.0, entries.len() as u64);
+        assert_eq!(want.0, handles[0].head().await.unwrap());
+        for audit in &handles {
+            assert_eq!(audit.tree_head().await.unwrap(), want, "round {round}");
+        }
+    }
+    let reopened = db.open().await;
+    let entries = all_entries(&reopened).await;
+    // Per round: 9 batches of 3 (i % 7 == 0), 3 failed imports, 48 single entries.
+    assert_eq!(entries.len(), 3 * (9 * 3 + 48));
+    assert_hashed(&entries);
+    assert_eq!(reopened.tree_head().await.unwrap(), tree_of(&entries));
+}
+
+async fn older_logs_are_hashed_when_opened(db: TestDb) {
+    let audit = db.open().await;
+    for i in 0..25 {
+        audit
+            .record(
+                NewEntry::new(format!("old.{}", i % 3))
+                    .account(format!("acct{}", i % 2))
+                    .metadata(json!({"i": i, "f": f64::from(i) / 3.0})),
+            )
+            .await
+            .unwrap();
+    }
+    let before = all_entries(&audit).await;
+    let head = audit.tree_head().await.unwrap();
+    audit.close().await;
+
+    // Turn the file into what a build before hashes wrote: schema version 3, no hash
+    // column, no tree.
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE entries DROP COLUMN hash;
+             DROP TABLE tree_frontier;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+
+    let audit = db.open().await;
+    let after = all_entries(&audit).await;
+    assert_eq!(after, before, "the same hashes as when they were written");
+    assert_hashed(&after);
+    assert_eq!(audit.tree_head().await.unwrap(), head);
+    // And the log grows from there.
+    let next = track(&audit, "new.one").await;
+    assert_eq!(next.id, 26);
+    let all = all_entries(&audit).await;
+    assert_hashed(&all);
+    assert_eq!(audit.tree_head().await.unwrap(), tree_of(&all));
+    let version: i64 = rusqlite::Connection::open(db.path())
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
 }

@@ -24,6 +24,11 @@ impl TestDb {
             .expect("open the test database")
     }
 
+    /// The database file.
+    pub(crate) fn path(&self) -> std::path::PathBuf {
+        self._dir.path().join("hawk.db")
+    }
+
     pub(crate) async fn open_with(&self, options: Options) -> Audit {
         Audit::open_with(&self.url, options)
             .await

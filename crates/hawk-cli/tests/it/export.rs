@@ -37,7 +37,8 @@ fn export_writes_csv_and_ndjson_oldest_first() {
             "resource_type",
             "inserted_at",
             "account_id",
-            "metadata"
+            "metadata",
+            "hash"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -47,6 +48,11 @@ fn export_writes_csv_and_ndjson_oldest_first() {
         (&rows[0][1], &rows[0][3], &rows[0][8]),
         ("7", "doc.shared", r#"{"a":"x,y"}"#)
     );
+    let hashes: Vec<&str> = rows.iter().map(|r| &r[9]).collect();
+    assert!(hashes.iter().all(|h| is_hash(h)), "{hashes:?}");
+    let ndjson = log.ok(&["export", "--format", "ndjson"]);
+    let first: Value = serde_json::from_str(ndjson.lines().next().unwrap()).unwrap();
+    assert_eq!(first["hash"], hashes[0]);
 
     // (args, ids)
     let cases: &[(&[&str], &[u64])] = &[
@@ -95,6 +101,10 @@ fn export_writes_csv_and_ndjson_oldest_first() {
         path.to_str().unwrap(),
     ]);
     assert_eq!(summary["entries"], 3);
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[test]

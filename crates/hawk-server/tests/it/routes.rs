@@ -724,7 +724,8 @@ async fn export_streams_csv_and_ndjson_oldest_first() {
             "resource_type",
             "inserted_at",
             "account_id",
-            "metadata"
+            "metadata",
+            "hash"
         ]
     );
     let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
@@ -737,6 +738,12 @@ async fn export_streams_csv_and_ndjson_oldest_first() {
     let metadata: Value = serde_json::from_str(&rows[0][8]).unwrap();
     assert_eq!(metadata["note"], "a, \"quoted\" value");
     assert_eq!((&rows[1][1], &rows[1][7]), ("", ""), "nulls are empty");
+    let hash = &rows[0][9];
+    assert!(
+        hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{hash:?}"
+    );
+    assert_ne!(&rows[0][9], &rows[1][9]);
 
     // (uri, ids)
     let cases: Vec<(&str, Vec<u64>)> = vec![

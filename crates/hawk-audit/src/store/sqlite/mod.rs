@@ -128,6 +128,10 @@ impl SqliteStore {
         self.readers.read(|conn, _| read::head(conn)).await
     }
 
+    pub(crate) async fn frontier(&self) -> Result<crate::merkle::Frontier> {
+        self.readers.read(|conn, _| read::frontier(conn)).await
+    }
+
     pub(crate) async fn account_chunk(
         &self,
         account: String,

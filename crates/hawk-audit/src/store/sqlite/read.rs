@@ -9,17 +9,21 @@ use super::index::{ActionIndex, ActionSet};
 use super::schema::BLOCK;
 use crate::entry::{Entry, time_from_micros};
 use crate::error::{Error, Result};
+use crate::merkle::{Frontier, to_hex};
 use crate::query::{ActionCount, Page, Recent, Term, rank_suggestions};
 use crate::store::Filter;
 
 /// Columns of an entry, in the order `entry_from_row` reads them. The action name is a
 /// scalar subquery rather than a join so the planner always walks `entries` by index.
-const ENTRY_COLUMNS: &str = "e.id, e.inserted_at, e.actor_type, e.actor_id,
+pub(super) const ENTRY_COLUMNS: &str = "e.id, e.inserted_at, e.actor_type, e.actor_id,
     (SELECT name FROM actions WHERE id = e.action_id), e.resource_type, e.resource_id,
-    e.account_id, e.metadata";
+    e.account_id, e.metadata, e.hash";
 
-fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
+/// An entry from a row of `ENTRY_COLUMNS`; a row not hashed yet (only while the
+/// migration that adds hashes runs) gets an empty `hash`.
+pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     let metadata: String = row.get(8)?;
+    let hash: Option<Vec<u8>> = row.get(9)?;
     Ok(Entry {
         id: row.get::<_, i64>(0)? as u64,
         inserted_at: time_from_micros(row.get(1)?),
@@ -32,7 +36,21 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
         metadata: serde_json::from_str(&metadata).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
         })?,
+        hash: hash.as_deref().map(to_hex).unwrap_or_default(),
     })
+}
+
+/// The stored tree frontier (the empty tree when none is stored).
+pub(super) fn frontier(conn: &Connection) -> Result<Frontier> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT bytes FROM tree_frontier WHERE id = 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    match bytes {
+        None => Ok(Frontier::new()),
+        Some(bytes) => Frontier::from_bytes(&bytes)
+            .map_err(|e| Error::Storage(format!("the stored tree frontier is unreadable: {e}"))),
+    }
 }
 
 /// The newest id, 0 for an empty log.

@@ -2,9 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 
+use super::read::{ENTRY_COLUMNS, entry_from_row};
+use super::writer::store_frontier;
 use crate::error::{Error, Result};
+use crate::merkle::{Frontier, leaf_hash};
 
 /// How long a connection waits for another process's write lock before SQLite gives
 /// up; the writer retries on top of this, so "database is locked" never reaches a user.
@@ -69,7 +72,21 @@ const MIGRATIONS: &[&str] = &[
          created_at INTEGER NOT NULL,
          revoked_at INTEGER
      );",
+    // 4: tamper evidence. Each entry's leaf hash in the log's Merkle tree, and the
+    // tree's right edge (`merkle::Frontier`), updated in the transaction that appends.
+    // `migrate` hashes the entries that existed before this migration.
+    "ALTER TABLE entries ADD COLUMN hash BLOB;
+     CREATE TABLE tree_frontier (
+         id    INTEGER PRIMARY KEY CHECK (id = 1),
+         bytes BLOB NOT NULL
+     );",
 ];
+
+/// The migration that adds leaf hashes; entries older than it are hashed in Rust.
+const HASH_MIGRATION: usize = 4;
+
+/// Entries read per step when hashing the entries of an older log.
+const BACKFILL_CHUNK: i64 = 10_000;
 
 /// Entries per block of `action_blocks`; the `1024` in migration 2 must match.
 pub(super) const BLOCK: u64 = 1024;
@@ -141,7 +158,35 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        if i + 1 == HASH_MIGRATION {
+            backfill_hashes(&tx)?;
+        }
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Hashes every entry, in id order, as it reads back, and stores the tree they make:
+/// a log written before hashes existed becomes verifiable from here on.
+fn backfill_hashes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let mut frontier = Frontier::new();
+    let mut select = tx.prepare(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+    ))?;
+    let mut update = tx.prepare("UPDATE entries SET hash = ?1 WHERE id = ?2")?;
+    let mut after = 0i64;
+    loop {
+        let chunk = select
+            .query_map(params![after, BACKFILL_CHUNK], entry_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let Some(last) = chunk.last() else { break };
+        after = last.id as i64;
+        for entry in &chunk {
+            let leaf = leaf_hash(entry);
+            update.execute(params![&leaf[..], entry.id as i64])?;
+            frontier.push(leaf);
+        }
+    }
+    store_frontier(tx, &frontier)?;
     Ok(())
 }

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
+use crate::merkle::{Frontier, leaf_hash, to_hex};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
 const MAX_GROUP: usize = 8192;
@@ -46,6 +47,54 @@ struct Writer {
     /// Action name → id. Actions are never renamed or removed, so an id learned from
     /// a committed transaction stays true, whichever process committed it.
     action_ids: HashMap<String, i64>,
+    /// The tree frontier as of the last commit seen; its size says which tree it is,
+    /// and it is reloaded when the newest id differs (another process appended).
+    frontier: Option<Frontier>,
+}
+
+/// One append on its way into the log: the entries as they are returned, completed by
+/// the commit (id, time, hash), and each one's metadata as stored.
+struct Job {
+    entries: Vec<Entry>,
+    metadata_json: Vec<String>,
+    times: Option<Vec<i64>>,
+    reply: oneshot::Sender<Result<Vec<Entry>>>,
+}
+
+impl Job {
+    fn new(append: Append) -> Self {
+        let (entries, metadata_json) = append
+            .entries
+            .into_iter()
+            .map(|e| {
+                let entry = Entry {
+                    id: 0,
+                    inserted_at: time::OffsetDateTime::UNIX_EPOCH,
+                    actor_type: e.actor_type,
+                    actor_id: e.actor_id,
+                    action: e.action,
+                    resource_type: e.resource_type,
+                    resource_id: e.resource_id,
+                    account_id: e.account_id,
+                    metadata: e.metadata,
+                    hash: String::new(),
+                };
+                (entry, e.metadata_json)
+            })
+            .unzip();
+        Job {
+            entries,
+            metadata_json,
+            times: append.times,
+            reply: append.reply,
+        }
+    }
+
+    /// Answers the caller with the entries as committed.
+    fn answer(self, result: Result<()>) {
+        // A caller that went away still had its entry committed.
+        let _ = self.reply.send(result.map(|()| self.entries));
+    }
 }
 
 impl Writer {
@@ -53,6 +102,7 @@ impl Writer {
         Writer {
             conn,
             action_ids: HashMap::new(),
+            frontier: None,
         }
     }
 
@@ -87,60 +137,50 @@ impl Writer {
     }
 
     fn commit_group(&mut self, group: Vec<Append>) {
-        let batches: Vec<(&[ValidEntry], Option<&[i64]>)> = group
-            .iter()
-            .map(|job| (job.entries.as_slice(), job.times.as_deref()))
-            .collect();
-        match self.commit_with_retry(&batches) {
-            Ok(stamps) => {
-                for (job, stamps) in group.into_iter().zip(stamps) {
-                    // A caller that went away still had its entry committed.
-                    let _ = job.reply.send(Ok(stored_entries(job.entries, stamps)));
+        let mut jobs: Vec<Job> = group.into_iter().map(Job::new).collect();
+        match self.commit_with_retry(&mut jobs) {
+            Ok(()) => {
+                for job in jobs {
+                    job.answer(Ok(()));
                 }
             }
-            Err(err) if group.len() == 1 => {
-                let job = group.into_iter().next().expect("one job");
-                let _ = job.reply.send(Err(err));
+            Err(err) if jobs.len() == 1 => {
+                let job = jobs.pop().expect("one job");
+                job.answer(Err(err));
             }
             // One append's failure (a historical time out of order, say) must not fail
             // the others that happened to share its transaction: commit each alone.
             Err(_) => {
-                for job in group {
-                    let batch = [(job.entries.as_slice(), job.times.as_deref())];
-                    let result = self.commit_with_retry(&batch);
-                    let result = result.map(|mut stamps| {
-                        stored_entries(job.entries, stamps.pop().unwrap_or_default())
-                    });
-                    let _ = job.reply.send(result);
+                for mut job in jobs {
+                    let result = self.commit_with_retry(std::slice::from_mut(&mut job));
+                    job.answer(result);
                 }
             }
         }
     }
 
-    fn commit_with_retry(
-        &mut self,
-        batches: &[(&[ValidEntry], Option<&[i64]>)],
-    ) -> Result<Vec<Vec<Stamp>>> {
+    fn commit_with_retry(&mut self, jobs: &mut [Job]) -> Result<()> {
         let mut attempt = 0;
         loop {
-            match self.commit(batches) {
+            match self.commit(jobs) {
                 Err(CommitError::Sqlite(err)) if is_busy(&err) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     tracing::warn!(attempt, "database busy beyond the timeout; retrying");
                     thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
                 }
                 Err(err) => return Err(err.into()),
-                Ok(entries) => return Ok(entries),
+                Ok(()) => return Ok(()),
             }
         }
     }
 
-    fn commit(
-        &mut self,
-        batches: &[(&[ValidEntry], Option<&[i64]>)],
-    ) -> Result<Vec<Vec<Stamp>>, CommitError> {
+    /// Commits every job in one transaction, completing its entries in place: id,
+    /// time and leaf hash, the values that are stored and hashed.
+    fn commit(&mut self, jobs: &mut [Job]) -> Result<(), CommitError> {
         let Writer {
-            conn, action_ids, ..
+            conn,
+            action_ids,
+            frontier: cached,
         } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (last_id, last_time): (i64, i64) = tx
@@ -153,22 +193,27 @@ impl Writer {
                 rusqlite::Error::QueryReturnedNoRows => Ok((0, i64::MIN)),
                 err => Err(err),
             })?;
+        let mut frontier = match cached {
+            Some(frontier) if frontier.size() == last_id as u64 => frontier.clone(),
+            _ => load_frontier(&tx, last_id as u64)?,
+        };
         // Time never goes backwards as ids grow, even if the clock does.
         let now = micros(time::OffsetDateTime::now_utc()).max(last_time);
         let mut next_id = last_id + 1;
         let mut prev_time = last_time;
         let mut learned: Vec<(String, i64)> = Vec::new();
         let mut tally = Tally::default();
-        let mut results = Vec::with_capacity(batches.len());
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
-                     resource_type, resource_id, account_id, metadata, account_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     resource_type, resource_id, account_id, metadata, account_seq, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            for (entries, times) in batches {
-                let mut stored = Vec::with_capacity(entries.len());
-                for (i, entry) in entries.iter().enumerate() {
+            for job in jobs.iter_mut() {
+                let times = job.times.as_deref();
+                for (i, (entry, metadata_json)) in
+                    job.entries.iter_mut().zip(&job.metadata_json).enumerate()
+                {
                     let at = match times {
                         None => now,
                         Some(times) => {
@@ -191,6 +236,12 @@ impl Writer {
                         None => None,
                     };
                     tally.count_action(next_id, action_id);
+                    // The hash covers the entry exactly as it is returned and read back.
+                    entry.id = next_id as u64;
+                    entry.inserted_at = time_from_micros(at);
+                    let leaf = leaf_hash(entry);
+                    entry.hash = to_hex(&leaf);
+                    frontier.push(leaf);
                     insert.execute(params![
                         next_id,
                         at,
@@ -200,21 +251,47 @@ impl Writer {
                         entry.resource_type,
                         entry.resource_id,
                         entry.account_id,
-                        entry.metadata_json,
+                        metadata_json,
                         account_seq,
+                        &leaf[..],
                     ])?;
-                    stored.push(Stamp { id: next_id, at });
                     next_id += 1;
                 }
-                results.push(stored);
             }
         }
         tally.write(&tx)?;
+        store_frontier(&tx, &frontier)?;
         tx.commit()?;
-        // Only now are the new dictionary ids true for everyone.
+        // Only now are the new dictionary ids and the grown tree true for everyone.
         action_ids.extend(learned);
-        Ok(results)
+        *cached = Some(frontier);
+        Ok(())
     }
+}
+
+/// The stored frontier, which must cover exactly the `size` entries in the log.
+fn load_frontier(tx: &rusqlite::Transaction<'_>, size: u64) -> Result<Frontier, CommitError> {
+    let frontier = super::read::frontier(tx).map_err(CommitError::Other)?;
+    if frontier.size() != size {
+        return Err(CommitError::Other(Error::Storage(format!(
+            "the stored tree covers {} entries but the log holds {size}",
+            frontier.size()
+        ))));
+    }
+    Ok(frontier)
+}
+
+/// Writes the frontier back, in the transaction that grew it.
+pub(super) fn store_frontier(
+    tx: &rusqlite::Transaction<'_>,
+    frontier: &Frontier,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO tree_frontier (id, bytes) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes",
+    )?
+    .execute([frontier.to_bytes()])?;
+    Ok(())
 }
 
 /// The dictionary id of `name`, adding it within `tx` if it is new.
@@ -307,34 +384,10 @@ impl Tally {
     }
 }
 
-/// What the store gave one entry at commit.
-#[derive(Debug, Clone, Copy)]
-struct Stamp {
-    id: i64,
-    at: i64,
-}
-
-fn stored_entries(entries: Vec<ValidEntry>, stamps: Vec<Stamp>) -> Vec<Entry> {
-    entries
-        .into_iter()
-        .zip(stamps)
-        .map(|(entry, stamp)| Entry {
-            id: stamp.id as u64,
-            inserted_at: time_from_micros(stamp.at),
-            actor_type: entry.actor_type,
-            actor_id: entry.actor_id,
-            action: entry.action,
-            resource_type: entry.resource_type,
-            resource_id: entry.resource_id,
-            account_id: entry.account_id,
-            metadata: entry.metadata,
-        })
-        .collect()
-}
-
 enum CommitError {
     Sqlite(rusqlite::Error),
     Invalid(Invalid),
+    Other(Error),
 }
 
 impl From<rusqlite::Error> for CommitError {
@@ -348,6 +401,7 @@ impl From<CommitError> for Error {
         match err {
             CommitError::Sqlite(err) => err.into(),
             CommitError::Invalid(invalid) => invalid.into(),
+            CommitError::Other(err) => err,
         }
     }
 }
