@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use crate::helpers::{TestDb, conformance};
 
 conformance!(
+    entries_refuse_update_and_delete_in_sql,
     empty_log_answers_with_empty_pages,
     track_returns_the_durable_entry,
     ids_are_dense_newest_first_with_exact_totals,
@@ -1051,11 +1052,13 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
     audit.close().await;
 
     // Turn the file into what a build before hashes wrote: schema version 3, no hash
-    // column, no tree.
+    // column, no tree, no append-only triggers.
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
         conn.execute_batch(
-            "ALTER TABLE entries DROP COLUMN hash;
+            "DROP TRIGGER entries_refuse_update;
+             DROP TRIGGER entries_refuse_delete;
+             ALTER TABLE entries DROP COLUMN hash;
              DROP TABLE tree_frontier;
              PRAGMA user_version = 3;",
         )
@@ -1077,5 +1080,32 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5, "every migration applied, the triggers last");
+}
+
+async fn entries_refuse_update_and_delete_in_sql(db: TestDb) {
+    let audit = db.open().await;
+    let kept = track(&audit, "kept.as.is").await;
+    let conn = rusqlite::Connection::open(db.path()).unwrap();
+    for (sql, verb) in [
+        (
+            "UPDATE entries SET actor_id = 'mallory' WHERE id = 1",
+            "UPDATE",
+        ),
+        ("UPDATE entries SET hash = NULL", "UPDATE"),
+        ("DELETE FROM entries WHERE id = 1", "DELETE"),
+        ("DELETE FROM entries", "DELETE"),
+    ] {
+        let err = conn.execute(sql, []).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("append-only: {verb} refused")),
+            "{sql}: {err}"
+        );
+    }
+    drop(conn);
+    let page = audit.recent(Recent::default()).await.unwrap();
+    assert_eq!(page.entries, vec![kept]);
+    // Appending still works, and so do the counters kept beside the entries.
+    assert_eq!(track(&audit, "kept.as.is").await.id, 2);
+    assert_eq!(audit.actions("kept", 5).await.unwrap()[0].count, 2);
 }

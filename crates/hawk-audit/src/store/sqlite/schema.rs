@@ -80,6 +80,13 @@ const MIGRATIONS: &[&str] = &[
          id    INTEGER PRIMARY KEY CHECK (id = 1),
          bytes BLOB NOT NULL
      );",
+    // 5: append-only in the database itself: whoever holds the file cannot change or
+    // remove an entry through SQL without first dropping these triggers (which the
+    // Merkle tree then exposes).
+    "CREATE TRIGGER entries_refuse_update BEFORE UPDATE ON entries
+     BEGIN SELECT RAISE(ABORT, 'entries are append-only: UPDATE refused'); END;
+     CREATE TRIGGER entries_refuse_delete BEFORE DELETE ON entries
+     BEGIN SELECT RAISE(ABORT, 'entries are append-only: DELETE refused'); END;",
 ];
 
 /// The migration that adds leaf hashes; entries older than it are hashed in Rust.
