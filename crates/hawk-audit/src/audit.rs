@@ -10,7 +10,7 @@ use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
 use crate::keys::{self, KeyInfo, Scope};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
-use crate::store::{Filter, Location, Store};
+use crate::store::{Filter, ImportMark, Location, Store};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";
@@ -79,32 +79,49 @@ impl Audit {
     /// Records one entry built with [`NewEntry`]'s builder (account, metadata …).
     pub async fn record(&self, entry: NewEntry) -> Result<Entry> {
         let valid = entry.validate()?;
-        let mut stored = self.store.append(vec![valid], None).await?;
+        let mut stored = self.store.append(vec![valid], None, None).await?;
         Ok(stored.pop().expect("the store returns one entry per input"))
     }
 
     /// Records up to 10,000 entries atomically: all are stored, in order, or none.
     pub async fn record_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<Entry>> {
         let valid = validate_batch(entries)?;
-        self.store.append(valid, None).await
+        self.store.append(valid, None, None).await
     }
 
     /// Records historical entries with their original times (importing another log,
     /// demo data). Times must not decrease, nor be earlier than the newest entry's.
     pub async fn import(&self, entries: Vec<(OffsetDateTime, NewEntry)>) -> Result<Vec<Entry>> {
-        let (times, entries): (Vec<i64>, Vec<NewEntry>) = entries
-            .into_iter()
-            .map(|(at, entry)| (micros(at), entry))
-            .unzip();
-        if let Some(i) = times.windows(2).position(|w| w[1] < w[0]) {
-            return Err(
-                Invalid::new("inserted_at", Rule::Malformed("must not decrease"))
-                    .at(i + 1)
-                    .into(),
-            );
-        }
-        let valid = validate_batch(entries)?;
-        self.store.append(valid, Some(times)).await
+        let (valid, times) = validate_historical(entries)?;
+        self.store.append(valid, Some(times), None).await
+    }
+
+    /// How far the import of `source` got: the `position` of its last committed
+    /// [`import_from`](Self::import_from), or `None` if it never ran.
+    pub async fn import_position(&self, source: &str) -> Result<Option<String>> {
+        self.store.import_position(source.to_owned()).await
+    }
+
+    /// Imports one batch of a resumable import, as [`import`](Self::import) does, and
+    /// moves the position of `source` from `from` to `to` in the same transaction: an
+    /// interrupted import resumes after its last committed batch, and a re-run of a
+    /// finished one writes nothing. Fails, writing nothing, when the stored position is
+    /// no longer `from` (another import of the same source got there first).
+    pub async fn import_from(
+        &self,
+        source: &str,
+        from: Option<&str>,
+        to: &str,
+        entries: Vec<(OffsetDateTime, NewEntry)>,
+    ) -> Result<Vec<Entry>> {
+        let (valid, times) = validate_historical(entries)?;
+        let mark = ImportMark {
+            source: source.to_owned(),
+            from: from.map(str::to_owned),
+            to: to.to_owned(),
+            entries: valid.len(),
+        };
+        self.store.append(valid, Some(times), Some(mark)).await
     }
 
     /// A page of entries, newest first, with exact totals.
@@ -349,6 +366,24 @@ impl Audit {
     }
 }
 
+/// Validates historical entries and checks their times do not decrease.
+fn validate_historical(
+    entries: Vec<(OffsetDateTime, NewEntry)>,
+) -> Result<(Vec<ValidEntry>, Vec<i64>)> {
+    let (times, entries): (Vec<i64>, Vec<NewEntry>) = entries
+        .into_iter()
+        .map(|(at, entry)| (micros(at), entry))
+        .unzip();
+    if let Some(i) = times.windows(2).position(|w| w[1] < w[0]) {
+        return Err(
+            Invalid::new("inserted_at", Rule::Malformed("must not decrease"))
+                .at(i + 1)
+                .into(),
+        );
+    }
+    Ok((validate_batch(entries)?, times))
+}
+
 fn validate_batch(entries: Vec<NewEntry>) -> Result<Vec<ValidEntry>> {
     if entries.is_empty() || entries.len() > MAX_BATCH {
         return Err(Invalid::new(
@@ -375,6 +410,6 @@ impl Sink for Store {
             .iter()
             .map(|e| e.to_entry().validate())
             .collect::<Result<Vec<_>, Invalid>>()?;
-        self.append(entries, None).await.map(drop)
+        self.append(entries, None, None).await.map(drop)
     }
 }

@@ -18,6 +18,16 @@ pub(crate) struct Filter {
     pub(crate) term: Option<Term>,
 }
 
+/// An import's step through its source, committed in the transaction of the entries
+/// it read: the position moves from `from` (`None`: never imported) to `to`.
+#[derive(Debug, Clone)]
+pub(crate) struct ImportMark {
+    pub(crate) source: String,
+    pub(crate) from: Option<String>,
+    pub(crate) to: String,
+    pub(crate) entries: usize,
+}
+
 /// Where a log lives, parsed from its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Location {
@@ -73,9 +83,10 @@ impl Store {
         &self,
         entries: Vec<ValidEntry>,
         times: Option<Vec<i64>>,
+        mark: Option<ImportMark>,
     ) -> Result<Vec<Entry>> {
         match self {
-            Store::Sqlite(s) => s.append(entries, times).await,
+            Store::Sqlite(s) => s.append(entries, times, mark).await,
         }
     }
 
@@ -183,6 +194,13 @@ impl Store {
     pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
         match self {
             Store::Sqlite(s) => s.keys().await,
+        }
+    }
+
+    /// Where the import of `source` stopped; `None` if it never ran.
+    pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {
+        match self {
+            Store::Sqlite(s) => s.import_position(source).await,
         }
     }
 }

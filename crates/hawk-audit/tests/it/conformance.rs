@@ -31,6 +31,7 @@ conformance!(
     entries_survive_reopening,
     many_handles_write_one_file,
     imports_keep_time_order,
+    resumable_imports_write_each_batch_once,
     listener_records_bus_events,
     entries_after_walks_forward_in_id_order,
     entries_after_refuses_bad_limits_and_accounts,
@@ -608,6 +609,64 @@ async fn imports_keep_time_order(db: TestDb) {
     assert_eq!(audit.head().await.unwrap(), 2);
     // Live entries after an import still move forward in time.
     assert!(track(&audit, "live").await.inserted_at >= t(5));
+}
+
+async fn resumable_imports_write_each_batch_once(db: TestDb) {
+    let audit = db.open().await;
+    let t = |s: i64| OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_700_000_000 + s);
+    assert_eq!(audit.import_position("src").await.unwrap(), None);
+    let first = vec![
+        (t(0), NewEntry::new("a.one")),
+        (t(1), NewEntry::new("a.two")),
+    ];
+    audit.import_from("src", None, "2", first).await.unwrap();
+    assert_eq!(
+        audit.import_position("src").await.unwrap().as_deref(),
+        Some("2")
+    );
+
+    // A second reader of the old position (a concurrent or repeated run) is refused
+    // and writes nothing.
+    let again = vec![(t(2), NewEntry::new("a.three"))];
+    let err = audit
+        .import_from("src", None, "3", again.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    assert_eq!(audit.head().await.unwrap(), 2);
+
+    // A bad entry in a batch leaves the position where it was.
+    let bad = vec![(t(2), NewEntry::new("  "))];
+    let err = audit
+        .import_from("src", Some("2"), "3", bad)
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_invalid().unwrap().field(), "action");
+    assert_eq!(
+        audit.import_position("src").await.unwrap().as_deref(),
+        Some("2")
+    );
+
+    audit
+        .import_from("src", Some("2"), "3", again)
+        .await
+        .unwrap();
+    // Sources are independent, and the position survives reopening.
+    audit
+        .import_from("other", None, "x", vec![(t(3), NewEntry::new("b.one"))])
+        .await
+        .unwrap();
+    audit.close().await;
+    let audit = db.open().await;
+    assert_eq!(
+        audit.import_position("src").await.unwrap().as_deref(),
+        Some("3")
+    );
+    assert_eq!(
+        audit.import_position("other").await.unwrap().as_deref(),
+        Some("x")
+    );
+    assert_eq!(audit.head().await.unwrap(), 4);
 }
 
 async fn listener_records_bus_events(db: TestDb) {

@@ -21,7 +21,7 @@ use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Result};
 use crate::keys::{KeyInfo, NewKey};
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::Filter;
+use crate::store::{Filter, ImportMark};
 
 pub(crate) use writer::Append;
 
@@ -73,12 +73,14 @@ impl SqliteStore {
         &self,
         entries: Vec<ValidEntry>,
         times: Option<Vec<i64>>,
+        mark: Option<ImportMark>,
     ) -> Result<Vec<Entry>> {
         let (reply, answer) = oneshot::channel();
         self.writer
             .send(Append {
                 entries,
                 times,
+                mark,
                 reply,
             })
             .await
@@ -188,6 +190,12 @@ impl SqliteStore {
 
     pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
         self.readers.read(|conn, _| keys::list(conn)).await
+    }
+
+    pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {
+        self.readers
+            .read(move |conn, _| read::import_position(conn, &source))
+            .await
     }
 }
 

@@ -536,3 +536,11 @@ pub(super) fn entries_after(
         }
     }
 }
+
+/// Where the import of `source` stopped, if it ever ran.
+pub(super) fn import_position(conn: &Connection, source: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT position FROM imports WHERE source = ?1")?
+        .query_row([source], |row| row.get(0))
+        .optional()?)
+}

@@ -87,6 +87,13 @@ const MIGRATIONS: &[&str] = &[
      BEGIN SELECT RAISE(ABORT, 'entries are append-only: UPDATE refused'); END;
      CREATE TRIGGER entries_refuse_delete BEFORE DELETE ON entries
      BEGIN SELECT RAISE(ABORT, 'entries are append-only: DELETE refused'); END;",
+    // 6: how far each import has read its source, written in the transaction of the
+    // entries it imported, so a re-run or a resumed import writes nothing twice.
+    "CREATE TABLE imports (
+         source   TEXT PRIMARY KEY,
+         position TEXT NOT NULL,
+         entries  INTEGER NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// The migration that adds leaf hashes; entries older than it are hashed in Rust.

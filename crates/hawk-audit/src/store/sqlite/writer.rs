@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
+use crate::store::ImportMark;
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
 const MAX_GROUP: usize = 8192;
@@ -31,6 +32,8 @@ pub(crate) struct Append {
     /// Historical commit times (µs), one per entry, for imports and demo data;
     /// `None`: the store stamps the commit time.
     pub(crate) times: Option<Vec<i64>>,
+    /// An import's new position in its source, committed with these entries.
+    pub(crate) mark: Option<ImportMark>,
     pub(crate) reply: oneshot::Sender<Result<Vec<Entry>>>,
 }
 
@@ -58,6 +61,7 @@ struct Job {
     entries: Vec<Entry>,
     metadata_json: Vec<String>,
     times: Option<Vec<i64>>,
+    mark: Option<ImportMark>,
     reply: oneshot::Sender<Result<Vec<Entry>>>,
 }
 
@@ -86,6 +90,7 @@ impl Job {
             entries,
             metadata_json,
             times: append.times,
+            mark: append.mark,
             reply: append.reply,
         }
     }
@@ -260,6 +265,9 @@ impl Writer {
             }
         }
         tally.write(&tx)?;
+        for mark in jobs.iter().filter_map(|job| job.mark.as_ref()) {
+            advance_import(&tx, mark)?;
+        }
         store_frontier(&tx, &frontier)?;
         tx.commit()?;
         // Only now are the new dictionary ids and the grown tree true for everyone.
@@ -291,6 +299,28 @@ pub(super) fn store_frontier(
          ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes",
     )?
     .execute([frontier.to_bytes()])?;
+    Ok(())
+}
+
+/// Moves an import's position forward, provided it is still where the batch was read
+/// from: two imports of one source at once cannot both write the same records.
+fn advance_import(tx: &rusqlite::Transaction<'_>, mark: &ImportMark) -> Result<(), CommitError> {
+    let current: Option<String> = tx
+        .prepare_cached("SELECT position FROM imports WHERE source = ?1")?
+        .query_row([&mark.source], |row| row.get(0))
+        .optional()?;
+    if current != mark.from {
+        return Err(CommitError::Other(Error::Storage(format!(
+            "another import of {} committed since this one read its position; run it again",
+            mark.source
+        ))));
+    }
+    tx.prepare_cached(
+        "INSERT INTO imports (source, position, entries) VALUES (?1, ?2, ?3)
+         ON CONFLICT (source) DO UPDATE
+         SET position = excluded.position, entries = entries + excluded.entries",
+    )?
+    .execute(params![mark.source, mark.to, mark.entries as i64])?;
     Ok(())
 }
 
