@@ -4,6 +4,7 @@
 //! Exit status: 0 success, 2 bad input or usage, 1 anything else. Errors are one
 //! line on stderr, `hawk: <message>`.
 
+mod import;
 mod output;
 
 use std::fmt;
@@ -135,6 +136,12 @@ enum Command {
         /// Write to FILE instead of stdout.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Import a HawkEx CSV export, or Hawk's own CSV or NDJSON export, oldest first;
+    /// a re-run imports nothing twice.
+    Import {
+        /// The file to read.
+        source: PathBuf,
     },
     /// Write the reference workload: seeded, deterministic demo data.
     Demo {
@@ -414,6 +421,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(path) = output {
                 out.export_summary(exported, &path)?;
             }
+        }
+        Command::Import { source } => {
+            let audit = open(&cli.db).await?;
+            let bar = output::progress_bar(0);
+            let summary = import::import_file(&audit, &source, |progress| match progress {
+                import::Progress::Total(n) => bar.set_length(n),
+                import::Progress::Imported(n) => bar.inc(n),
+            })
+            .await?;
+            bar.finish_and_clear();
+            out.import_summary(&summary)?;
         }
         Command::Demo { entries } => {
             let audit = open(&cli.db).await?;

@@ -123,6 +123,20 @@ impl Out {
         )
     }
 
+    /// The last line of `import`.
+    pub(crate) fn import_summary(&mut self, summary: &crate::import::Summary) -> io::Result<()> {
+        if self.json {
+            return self.json_line(summary);
+        }
+        writeln!(
+            self.w,
+            "imported {} from {} ({} imported before)",
+            count(summary.imported, "entry", "entries"),
+            summary.source,
+            summary.skipped
+        )
+    }
+
     /// The last line of `demo`.
     pub(crate) fn demo_summary(&mut self, entries: u64, elapsed: Duration) -> io::Result<()> {
         let seconds = elapsed.as_secs_f64();

@@ -6,6 +6,7 @@ mod errors;
 mod export;
 mod flags;
 mod helpers;
+mod import;
 mod keys;
 mod parallel;
 mod queries;
