@@ -85,13 +85,7 @@ pub(crate) async fn import_file(
     let source = format!("file:{}", canonical.display());
     let mut file = File::open(&canonical).with_context(|| format!("opening {}", path.display()))?;
     let format = sniff(&mut file, path)?;
-    let position = audit.import_position(&source).await?;
-    let after = match &position {
-        None => None,
-        Some(p) => Some(Key::parse_position(p).with_context(|| {
-            format!("the stored position of {source} is not one this Hawk writes: {p:?}")
-        })?),
-    };
+    let (position, after) = stored_position(audit, &source).await?;
 
     // First pass: every record's key and place, to order them and count the work.
     let mut index = Vec::new();
@@ -117,41 +111,258 @@ pub(crate) async fn import_file(
     progress(Progress::Total(index.len() as u64));
 
     // Second pass, in key order: read each record again from its offset.
-    let mut from = position;
-    let mut imported = 0;
+    let mut batches = Batches::new(audit, source, position);
     for chunk in index.chunks(BATCH) {
         let mut batch = Vec::with_capacity(chunk.len());
-        for &(_, offset, _) in chunk {
+        for &(_, offset, line) in chunk {
             let mut record = None;
             for_each_record(&mut file, &format, path, offset, |r| {
                 record = Some(r);
                 Ok(false)
             })?;
-            batch.push(record.expect("a record indexed in the first pass"));
+            let mut record = record.expect("a record indexed in the first pass");
+            record.line = line;
+            batch.push(record);
         }
-        let to = batch.last().expect("chunks are not empty").key.position();
-        let lines: Vec<u64> = chunk.iter().map(|&(_, _, line)| line).collect();
-        let entries = batch.into_iter().map(|r| (r.at, r.entry)).collect();
-        audit
-            .import_from(&source, from.as_deref(), &to, entries)
-            .await
-            .map_err(|err| {
-                let at = err.as_invalid().and_then(|i| i.index()).map(|i| lines[i]);
-                let err = anyhow::Error::new(err);
-                match at {
-                    Some(line) => err.context(format!("{} line {line}", path.display())),
-                    None => err.context(format!("importing {}", path.display())),
-                }
-            })?;
-        imported += chunk.len() as u64;
-        progress(Progress::Imported(chunk.len() as u64));
-        from = Some(to);
+        let n = batches
+            .commit(batch, |line| format!("{} line {line}", path.display()))
+            .await?;
+        progress(Progress::Imported(n));
     }
     Ok(Summary {
         source: canonical.display().to_string(),
-        imported,
+        imported: batches.imported,
         skipped,
     })
+}
+
+/// Commits records, in key order, a batch at a time, each with the position it reaches.
+struct Batches<'a> {
+    audit: &'a Audit,
+    source: String,
+    position: Option<String>,
+    imported: u64,
+}
+
+impl<'a> Batches<'a> {
+    fn new(audit: &'a Audit, source: String, position: Option<String>) -> Self {
+        Batches {
+            audit,
+            source,
+            position,
+            imported: 0,
+        }
+    }
+
+    /// Commits `batch`; a record it refuses is named by `name(record.line)`.
+    async fn commit(
+        &mut self,
+        batch: Vec<Record>,
+        name: impl Fn(u64) -> String,
+    ) -> anyhow::Result<u64> {
+        let Some(last) = batch.last() else {
+            return Ok(0);
+        };
+        let to = last.key.position();
+        let lines: Vec<u64> = batch.iter().map(|r| r.line).collect();
+        let n = batch.len() as u64;
+        let entries = batch.into_iter().map(|r| (r.at, r.entry)).collect();
+        self.audit
+            .import_from(&self.source, self.position.as_deref(), &to, entries)
+            .await
+            .map_err(|err| {
+                let at = err.as_invalid().and_then(|i| i.index()).map(|i| lines[i]);
+                let context = at.map_or_else(|| format!("importing {}", self.source), &name);
+                anyhow::Error::new(err).context(context)
+            })?;
+        self.position = Some(to);
+        self.imported += n;
+        Ok(n)
+    }
+}
+
+/// The stored position of `source`, as a key.
+async fn stored_position(
+    audit: &Audit,
+    source: &str,
+) -> anyhow::Result<(Option<String>, Option<Key>)> {
+    let position = audit.import_position(source).await?;
+    let key = match &position {
+        None => None,
+        Some(p) => Some(Key::parse_position(p).with_context(|| {
+            format!("the stored position of {source} is not one this Hawk writes: {p:?}")
+        })?),
+    };
+    Ok((position, key))
+}
+
+/// Imports a HawkEx table (`hawk_ex_audit_logs` by default) from a PostgreSQL server,
+/// in keyset batches by `(inserted_at, id)`, which HawkEx's index on `inserted_at`
+/// serves without sorting the table.
+pub(crate) async fn import_table(
+    audit: &Audit,
+    url: &str,
+    table: &str,
+    mut progress: impl FnMut(Progress),
+) -> anyhow::Result<Summary> {
+    let table = Table::parse(table)?;
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| BadInput(format!("source: not a PostgreSQL URL ({e})")))?;
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .with_context(|| format!("connecting to {}", describe_server(&config)))?;
+    let connection = tokio::spawn(connection);
+    // Times read and compared as UTC, which is what HawkEx's naive timestamps hold.
+    client.batch_execute("SET TIME ZONE 'UTC'").await?;
+    let column_type: String = client
+        .query_opt(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+             WHERE attrelid = to_regclass($1) AND attname = 'inserted_at' AND NOT attisdropped",
+            &[&table.0],
+        )
+        .await?
+        .map(|row| row.get(0))
+        .ok_or_else(|| {
+            BadInput(format!(
+                "--table: {} has no table {} with an inserted_at column",
+                describe_server(&config),
+                table.0
+            ))
+        })?;
+    let source = format!("{}#{}", describe_server(&config), table.0);
+    let (position, after) = stored_position(audit, &source).await?;
+    let after = after.unwrap_or(Key {
+        micros: i64::MIN,
+        id: i64::MIN,
+    });
+    let after_time = |key: Key| -> String {
+        if key.micros == i64::MIN {
+            "-infinity".to_owned()
+        } else {
+            hawk_audit::format_time(
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(key.micros) * 1000)
+                    .expect("a stored position is a valid time"),
+            )
+        }
+    };
+    // Rows past the position: later times, or the same time and a larger id.
+    let past = format!(
+        "inserted_at >= $1::text::{column_type}
+         AND NOT (inserted_at = $1::text::{column_type} AND id::bigint <= $2)"
+    );
+    let total: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM {} WHERE {past}", table.0),
+            &[&after_time(after), &after.id],
+        )
+        .await?
+        .get(0);
+    let skipped: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {}", table.0), &[])
+        .await?
+        .get(0);
+    progress(Progress::Total(total as u64));
+    let select = client
+        .prepare(&format!(
+            "SELECT id::bigint, actor_id::text, actor_type::text, action::text,
+                    resource_id::text, resource_type::text, metadata::text,
+                    (extract(epoch FROM inserted_at) * 1000000)::bigint
+             FROM {} WHERE {past}
+             ORDER BY inserted_at, id LIMIT {BATCH}",
+            table.0
+        ))
+        .await?;
+    let mut batches = Batches::new(audit, source.clone(), position);
+    let mut at = after;
+    loop {
+        let rows = client.query(&select, &[&after_time(at), &at.id]).await?;
+        let mut batch = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.get(0);
+            let text = |i: usize| row.get::<_, Option<String>>(i);
+            let mut fields = Map::new();
+            for (name, i) in [
+                ("actor_id", 1),
+                ("actor_type", 2),
+                ("action", 3),
+                ("resource_id", 4),
+                ("resource_type", 5),
+            ] {
+                if let Some(value) = text(i) {
+                    fields.insert(name.to_owned(), Value::String(value));
+                }
+            }
+            if let Some(raw) = text(6) {
+                let metadata: Value = serde_json::from_str(&raw)
+                    .map_err(|e| BadInput(format!("{} id {id}: metadata: {e}", table.0)))?;
+                fields.insert("metadata".to_owned(), metadata);
+            }
+            let micros: i64 = row.get(7);
+            let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+                .map_err(|_| BadInput(format!("{} id {id}: inserted_at: out of range", table.0)))?;
+            fields.insert(
+                "inserted_at".to_owned(),
+                Value::String(hawk_audit::format_time(time)),
+            );
+            fields.insert("id".to_owned(), Value::String(id.to_string()));
+            let record = ndjson_record(fields, 0, id as u64)
+                .map_err(|msg| BadInput(format!("{} id {id}: {msg}", table.0)))?;
+            batch.push(record);
+        }
+        let Some(last) = batch.last() else { break };
+        at = last.key;
+        let n = batches
+            .commit(batch, |id| format!("{} id {id}", table.0))
+            .await?;
+        progress(Progress::Imported(n));
+    }
+    drop(client);
+    let _ = connection.await;
+    Ok(Summary {
+        source,
+        imported: batches.imported,
+        skipped: (skipped - total).max(0) as u64,
+    })
+}
+
+/// A table name, optionally schema-qualified, made of plain identifiers only (it is
+/// spliced into SQL).
+struct Table(String);
+
+impl Table {
+    fn parse(name: &str) -> anyhow::Result<Table> {
+        let plain = |part: &str| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let parts: Vec<&str> = name.split('.').collect();
+        if parts.len() > 2 || !parts.iter().all(|p| plain(p)) {
+            return Err(BadInput(format!(
+                "--table: must be a plain table name, optionally with its schema (letters, digits and _), not {name:?}"
+            ))
+            .into());
+        }
+        Ok(Table(name.to_owned()))
+    }
+}
+
+/// `postgres://HOST:PORT/DB` without the user or password, to name a server.
+fn describe_server(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    format!("postgres://{host}:{port}/{db}")
 }
 
 /// How an import is getting on.

@@ -137,11 +137,14 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Import a HawkEx CSV export, or Hawk's own CSV or NDJSON export, oldest first;
-    /// a re-run imports nothing twice.
+    /// Import a HawkEx table (a postgres:// URL) or CSV export, or Hawk's own CSV or
+    /// NDJSON export, oldest first; a re-run imports nothing twice.
     Import {
-        /// The file to read.
-        source: PathBuf,
+        /// A file, or the PostgreSQL database that holds HawkEx's table.
+        source: String,
+        /// The HawkEx table to read from a postgres:// source.
+        #[arg(long, default_value = "hawk_ex_audit_logs", value_name = "NAME")]
+        table: String,
     },
     /// Write the reference workload: seeded, deterministic demo data.
     Demo {
@@ -422,14 +425,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 out.export_summary(exported, &path)?;
             }
         }
-        Command::Import { source } => {
+        Command::Import { source, table } => {
             let audit = open(&cli.db).await?;
             let bar = output::progress_bar(0);
-            let summary = import::import_file(&audit, &source, |progress| match progress {
+            let progress = |progress| match progress {
                 import::Progress::Total(n) => bar.set_length(n),
                 import::Progress::Imported(n) => bar.inc(n),
-            })
-            .await?;
+            };
+            let summary =
+                if source.starts_with("postgres://") || source.starts_with("postgresql://") {
+                    import::import_table(&audit, &source, &table, progress).await?
+                } else {
+                    import::import_file(&audit, std::path::Path::new(&source), progress).await?
+                };
             bar.finish_and_clear();
             out.import_summary(&summary)?;
         }

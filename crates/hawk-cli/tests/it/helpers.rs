@@ -119,3 +119,75 @@ pub(crate) fn failed(out: &Output, code: i32) -> String {
 pub(crate) fn ids(entries: &[Value]) -> Vec<u64> {
     entries.iter().map(|e| e["id"].as_u64().unwrap()).collect()
 }
+
+/// A fresh PostgreSQL database on the test server (`HAWK_TEST_POSTGRES`, default the
+/// local one), dropped when this value is. `None`, after a loud message, when no server
+/// answers, unless `CI` is set: there it must be reachable and the test fails.
+pub(crate) struct PgDb {
+    admin: String,
+    name: String,
+}
+
+impl PgDb {
+    pub(crate) fn create() -> Option<PgDb> {
+        let admin = std::env::var("HAWK_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("hawk_t_cli_{}_{nanos}", std::process::id());
+        let created = Command::new("psql")
+            .args([&admin, "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(format!("CREATE DATABASE {name}"))
+            .output();
+        match created {
+            Ok(out) if out.status.success() => Some(PgDb { admin, name }),
+            other => {
+                let why = match other {
+                    Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
+                    Err(err) => format!("psql: {err}"),
+                };
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "PostgreSQL at {admin} is required under CI: {why}"
+                );
+                eprintln!("SKIPPED: no PostgreSQL at {admin} ({why}); set HAWK_TEST_POSTGRES");
+                None
+            }
+        }
+    }
+
+    /// The database's URL.
+    pub(crate) fn url(&self) -> String {
+        match self.admin.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{}", self.name),
+            None => panic!("HAWK_TEST_POSTGRES must end with /DATABASE"),
+        }
+    }
+
+    /// Runs SQL through psql, which must succeed.
+    pub(crate) fn sql(&self, sql: &str) {
+        let out = Command::new("psql")
+            .args([&self.url(), "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("running psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([&self.admin, "-q", "-c"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .output();
+    }
+}

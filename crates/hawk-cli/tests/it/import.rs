@@ -1,7 +1,7 @@
 //! `hawk import`: HawkEx's CSV export and Hawk's own exports, oldest first, and a
 //! re-run that imports nothing twice.
 
-use crate::helpers::{Log, failed, ids};
+use crate::helpers::{Log, PgDb, failed, ids};
 
 /// A HawkEx CSV export as PostgreSQL's `COPY … CSV HEADER` writes it: rows in no
 /// particular order, naive UTC timestamps of one-second resolution, empty cells null.
@@ -156,4 +156,93 @@ fn bad_records_are_named_and_write_nothing() {
     }
     assert_eq!(log.total_count(), 0);
     assert!(failed(&log.run(&["import", "missing.csv"]), 1).contains("missing.csv"));
+}
+
+/// HawkEx's table, as its Ecto migration makes it: naive second-resolution times.
+const HAWK_EX_TABLE: &str = "
+    CREATE TABLE hawk_ex_audit_logs (
+        id            bigserial PRIMARY KEY,
+        actor_id      varchar(255),
+        actor_type    varchar(255),
+        action        varchar(255) NOT NULL,
+        resource_id   varchar(255),
+        resource_type varchar(255),
+        metadata      jsonb NOT NULL DEFAULT '{}',
+        inserted_at   timestamp(0) without time zone NOT NULL
+    );
+    CREATE INDEX ON hawk_ex_audit_logs (inserted_at);";
+
+#[test]
+fn hawk_ex_table_imports_in_its_order_in_batches_and_only_once() {
+    let Some(pg) = PgDb::create() else { return };
+    pg.sql(HAWK_EX_TABLE);
+    // 2,500 rows, three per second, inserted in a scrambled order so ids and times
+    // disagree: more than two batches, with ties on time across batch boundaries.
+    pg.sql(
+        "INSERT INTO hawk_ex_audit_logs
+             (actor_id, actor_type, action, resource_id, resource_type, metadata, inserted_at)
+         SELECT CASE WHEN g % 5 = 0 THEN NULL ELSE 'u' || g % 7 END,
+                CASE WHEN g % 5 = 0 THEN NULL ELSE 'Elixir.MyApp.User' END,
+                'thing.' || g % 13, 'acc_' || g % 11,
+                CASE WHEN g % 2 = 0 THEN 'Elixir.MyApp.Account' ELSE 'Elixir.MyApp.Project' END,
+                jsonb_build_object('g', g),
+                timestamp '2025-01-01' + (g / 3) * interval '1 second'
+         FROM generate_series(1, 2500) AS g ORDER BY md5(g::text)",
+    );
+    let log = Log::new();
+    let url = pg.url();
+    let summary = log.json(&["import", &url]);
+    assert_eq!(
+        (summary["imported"].as_u64(), summary["skipped"].as_u64()),
+        (Some(2500), Some(0))
+    );
+
+    // Newest first here is HawkEx's order: inserted_at descending, then id.
+    let page = log.json(&["recent", "--per-page", "1000"]);
+    assert_eq!(page["total_count"], 2500);
+    let first: Vec<i64> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["metadata"]["g"].as_i64().unwrap())
+        .collect();
+    let mut expected: Vec<(i64, i64, i64)> = Vec::new();
+    // The rows' ids follow the scrambled insert order, so ask PostgreSQL for them.
+    let out = std::process::Command::new("psql")
+        .args([&url, "-At", "-c"])
+        .arg("SELECT extract(epoch FROM inserted_at)::bigint, id, (metadata->>'g')::int FROM hawk_ex_audit_logs")
+        .output()
+        .unwrap();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: Vec<i64> = line.split('|').map(|x| x.parse().unwrap()).collect();
+        expected.push((v[0], v[1], v[2]));
+    }
+    expected.sort_unstable_by_key(|&(time, id, _)| std::cmp::Reverse((time, id)));
+    let expected: Vec<i64> = expected.iter().take(1000).map(|r| r.2).collect();
+    assert_eq!(first, expected);
+    // 2,500 / 3 seconds after midnight, as UTC, to the microsecond.
+    assert_eq!(page["entries"][0]["inserted_at"], "2025-01-01T00:13:53.000000Z");
+
+    // A re-run imports nothing; rows added later come in on the next run.
+    let again = log.json(&["import", &url]);
+    assert_eq!(
+        (again["imported"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(2500))
+    );
+    pg.sql(
+        "INSERT INTO hawk_ex_audit_logs (action, inserted_at)
+         VALUES ('late.one', '2025-01-02 00:00:00'), ('late.two', '2025-01-02 00:00:00')",
+    );
+    let more = log.json(&["import", &url]);
+    assert_eq!(
+        (more["imported"].as_u64(), more["skipped"].as_u64()),
+        (Some(2), Some(2500))
+    );
+    assert_eq!(log.total_count(), 2502);
+
+    let message = failed(&log.run(&["import", &url, "--table", "x;drop"]), 2);
+    assert!(
+        message.starts_with("--table: must be a plain table name"),
+        "{message}"
+    );
 }
