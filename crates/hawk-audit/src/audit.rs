@@ -10,7 +10,7 @@ use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
 use crate::keys::{self, KeyInfo, Scope};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
-use crate::store::{Filter, ImportMark, Location, Store};
+use crate::store::{Filter, ImportMark, Location, Pruned, Store};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";
@@ -94,6 +94,15 @@ impl Audit {
     pub async fn import(&self, entries: Vec<(OffsetDateTime, NewEntry)>) -> Result<Vec<Entry>> {
         let (valid, times) = validate_historical(entries)?;
         self.store.append(valid, Some(times), None).await
+    }
+
+    /// Retention: removes every entry older than `before`, in one transaction, and
+    /// appends an entry (action `hawk.pruned`) that records what went. Totals stay
+    /// exact and the remaining log stays verifiable: the tree of the removed entries is
+    /// kept, and [`Pruned::root`] is the root a checkpoint at the prune point has.
+    /// `None`, writing nothing, when no entry is that old.
+    pub async fn prune(&self, before: OffsetDateTime) -> Result<Option<Pruned>> {
+        self.store.prune(micros(before)).await
     }
 
     /// How far the import of `source` got: the `position` of its last committed

@@ -28,6 +28,20 @@ pub(crate) struct ImportMark {
     pub(crate) entries: usize,
 }
 
+/// What a prune removed, and the entry that records it.
+#[derive(Debug, Clone)]
+pub struct Pruned {
+    /// How many entries were removed.
+    pub removed: u64,
+    /// The newest id removed; the log now starts after it.
+    pub through_id: u64,
+    /// The root of the tree of ids `1..=through_id`, which the remaining entries
+    /// extend: a checkpoint of that size still verifies.
+    pub root: crate::merkle::Hash,
+    /// The entry that records the prune (action `hawk.pruned`).
+    pub entry: Entry,
+}
+
 /// Where a log lives, parsed from its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Location {
@@ -194,6 +208,13 @@ impl Store {
     pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
         match self {
             Store::Sqlite(s) => s.keys().await,
+        }
+    }
+
+    /// Removes the entries older than `before` (µs); `None` when none is.
+    pub(crate) async fn prune(&self, before: i64) -> Result<Option<Pruned>> {
+        match self {
+            Store::Sqlite(s) => s.prune(before).await,
         }
     }
 

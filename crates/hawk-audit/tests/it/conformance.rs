@@ -1111,7 +1111,7 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
     audit.close().await;
 
     // Turn the file into what a build before hashes wrote: schema version 3, no hash
-    // column, no tree, no append-only triggers.
+    // column, no tree, no append-only triggers (nor what later migrations add).
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
         conn.execute_batch(
@@ -1119,6 +1119,10 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
              DROP TRIGGER entries_refuse_delete;
              ALTER TABLE entries DROP COLUMN hash;
              DROP TABLE tree_frontier;
+             DROP TABLE imports;
+             DROP TABLE prunes;
+             DROP TABLE pruned_actions;
+             ALTER TABLE accounts DROP COLUMN pruned;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -1139,7 +1143,7 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 5, "every migration applied, the triggers last");
+    assert_eq!(version, 7, "every migration applied");
 }
 
 async fn entries_refuse_update_and_delete_in_sql(db: TestDb) {

@@ -28,22 +28,22 @@ const ACTIONS: &[&str] = &[
     "export.started",
     "rare.event",
 ];
-const TERMS: &[&str] = &[
+pub(crate) const TERMS: &[&str] = &[
     "", "user", "INVOICE", "e", "%_", "ÉTÉ", "rare", "nothing", ".",
 ];
-const ACCOUNTS: &[&str] = &["a", "b", "c"];
+pub(crate) const ACCOUNTS: &[&str] = &["a", "b", "c"];
 
 #[derive(Debug, Clone)]
-struct Query {
+pub(crate) struct Query {
     page: u64,
     per_page: u64,
     term: usize,
     /// How far back from the newest entry to pin `as_of` (0: not pinned).
-    back: u64,
+    pub(crate) back: u64,
     account: Option<usize>,
 }
 
-fn query() -> impl Strategy<Value = Query> {
+pub(crate) fn query() -> impl Strategy<Value = Query> {
     (
         prop_oneof![1u64..4, 1u64..200],
         prop_oneof![Just(1u64), 1u64..60, Just(1000u64)],
@@ -61,7 +61,7 @@ fn query() -> impl Strategy<Value = Query> {
 }
 
 /// Entry `i` of the data set, from the seed: deterministic, skewed, multi-block.
-fn make(seed: u64, i: u64) -> NewEntry {
+pub(crate) fn make(seed: u64, i: u64) -> NewEntry {
     let h = seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(i.wrapping_mul(0xBF58_476D_1CE4_E5B9));
@@ -80,7 +80,7 @@ fn make(seed: u64, i: u64) -> NewEntry {
     entry
 }
 
-fn naive(all: &[Entry], q: &Query, as_of: u64) -> (u64, Vec<Entry>) {
+pub(crate) fn naive(all: &[Entry], q: &Query, as_of: u64) -> (u64, Vec<Entry>) {
     let term = TERMS[q.term].trim().to_lowercase();
     let matching: Vec<&Entry> = all
         .iter()
@@ -101,7 +101,7 @@ fn naive(all: &[Entry], q: &Query, as_of: u64) -> (u64, Vec<Entry>) {
     (matching.len() as u64, page)
 }
 
-async fn fast(audit: &Audit, q: &Query, as_of: u64) -> (u64, Vec<Entry>) {
+pub(crate) async fn fast(audit: &Audit, q: &Query, as_of: u64) -> (u64, Vec<Entry>) {
     let mut opts = Recent::page(q.page, q.per_page).search(TERMS[q.term]);
     if q.back > 0 {
         opts = opts.as_of(as_of);

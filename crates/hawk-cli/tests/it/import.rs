@@ -221,7 +221,10 @@ fn hawk_ex_table_imports_in_its_order_in_batches_and_only_once() {
     let expected: Vec<i64> = expected.iter().take(1000).map(|r| r.2).collect();
     assert_eq!(first, expected);
     // 2,500 / 3 seconds after midnight, as UTC, to the microsecond.
-    assert_eq!(page["entries"][0]["inserted_at"], "2025-01-01T00:13:53.000000Z");
+    assert_eq!(
+        page["entries"][0]["inserted_at"],
+        "2025-01-01T00:13:53.000000Z"
+    );
 
     // A re-run imports nothing; rows added later come in on the next run.
     let again = log.json(&["import", &url]);

@@ -21,9 +21,9 @@ use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Result};
 use crate::keys::{KeyInfo, NewKey};
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::{Filter, ImportMark};
+use crate::store::{Filter, ImportMark, Pruned};
 
-pub(crate) use writer::Append;
+pub(crate) use writer::{Append, Prune, Work};
 
 /// Read connections kept open; more readers wait for one.
 const READERS: usize = 4;
@@ -31,7 +31,7 @@ const READERS: usize = 4;
 const WRITE_QUEUE: usize = 1024;
 
 pub(crate) struct SqliteStore {
-    writer: mpsc::Sender<Append>,
+    writer: mpsc::Sender<Work>,
     readers: Arc<Readers>,
     /// The newest id this process committed (or saw at open); never decreases.
     head: watch::Sender<u64>,
@@ -77,12 +77,12 @@ impl SqliteStore {
     ) -> Result<Vec<Entry>> {
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Append {
+            .send(Work::Append(Append {
                 entries,
                 times,
                 mark,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| Error::Closed)?;
         let stored = answer.await.map_err(|_| Error::Closed)??;
@@ -190,6 +190,26 @@ impl SqliteStore {
 
     pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
         self.readers.read(|conn, _| keys::list(conn)).await
+    }
+
+    pub(crate) async fn prune(&self, before: i64) -> Result<Option<Pruned>> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Work::Prune(Prune { before, reply }))
+            .await
+            .map_err(|_| Error::Closed)?;
+        let pruned = answer.await.map_err(|_| Error::Closed)??;
+        if let Some(pruned) = &pruned {
+            let id = pruned.entry.id;
+            self.head.send_if_modified(|head| {
+                let newer = id > *head;
+                if newer {
+                    *head = id;
+                }
+                newer
+            });
+        }
+        Ok(pruned)
     }
 
     pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {

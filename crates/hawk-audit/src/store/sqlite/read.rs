@@ -96,10 +96,14 @@ pub(super) fn page(
         offset: opts.offset(),
         per_page: opts.per_page,
     };
+    // Ids below the oldest were pruned; a pin at or below it sees nothing.
+    let oldest = bound(conn, "ASC")?.unwrap_or(1);
+    if as_of < oldest {
+        return Ok(Page::new(Vec::new(), opts, 0, as_of));
+    }
     let (total, entries) = match (&filter.account, &filter.term) {
         (None, None) => {
             // Ids are dense above the oldest one, so the page is an id range.
-            let oldest = bound(conn, "ASC")?.unwrap_or(1);
             let total = (as_of + 1).saturating_sub(oldest);
             let entries = match window.ranks(total) {
                 None => Vec::new(),
@@ -121,7 +125,7 @@ pub(super) fn page(
         (None, Some(term)) => {
             let index = fresh_index(conn, index, newest)?;
             let matching = matching_ids(&index, term);
-            search_page(conn, &index, &matching, as_of, newest, window)?
+            search_page(conn, &index, &matching, as_of, newest, oldest, window)?
         }
         (Some(account), None) => account_page(conn, account, as_of, newest, window)?,
         (Some(account), Some(term)) => {
@@ -188,22 +192,26 @@ fn search_page(
     matching: &[i64],
     as_of: u64,
     head: u64,
+    oldest: u64,
     window: Window,
 ) -> Result<(u64, Vec<Entry>)> {
     if matching.is_empty() {
         return Ok((0, Vec::new()));
     }
     // Blocks 0..full lie wholly at or below `as_of`; the tail after them is read from
-    // this snapshot.
+    // this snapshot. Counts and ranks here include pruned entries (the oldest ones, so
+    // the lowest ranks): the page's ranks are shifted past them.
     let full = as_of / BLOCK;
     let wanted: HashSet<i64> = matching.iter().copied().collect();
     let set = index.action_set(matching);
-    let tail = tail_counts(conn, &wanted, full, as_of, head)?;
+    let tail = tail_counts(conn, &wanted, full, as_of, head, oldest)?;
     let before_tail = index.count_before(&set, full);
     let total = before_tail + tail.iter().map(|(_, n)| n).sum::<u64>();
-    let Some((low, high)) = window.ranks(total) else {
-        return Ok((total, Vec::new()));
+    let pruned = pruned_count(conn, &set, oldest)?;
+    let Some((low, high)) = window.ranks(total - pruned) else {
+        return Ok((total - pruned, Vec::new()));
     };
+    let (low, high) = (low + pruned, high + pruned);
     let mut ids = Vec::with_capacity(window.per_page as usize);
     let mut rank = high;
     while rank >= low {
@@ -242,7 +250,31 @@ fn search_page(
         ids.extend_from_slice(&newest_first[skip..]);
         rank = before;
     }
-    Ok((total, entries_by_ids(conn, &ids)?))
+    Ok((total - pruned, entries_by_ids(conn, &ids)?))
+}
+
+/// How many entries of the set the prunes removed (all of ids `1..oldest`).
+fn pruned_count(conn: &Connection, set: &ActionSet, oldest: u64) -> Result<u64> {
+    if oldest <= 1 {
+        return Ok(0);
+    }
+    let (actions, complement) = match set {
+        ActionSet::Only(actions) => (actions, false),
+        ActionSet::AllBut(others) => (others, true),
+    };
+    let listed: i64 = conn.query_row(
+        &format!(
+            "SELECT coalesce(sum(count), 0) FROM pruned_actions WHERE action_id IN ({})",
+            id_list(actions)
+        ),
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(if complement {
+        oldest - 1 - listed as u64
+    } else {
+        listed as u64
+    })
 }
 
 /// Matching actions' counts among ids `full * BLOCK + 1 ..= as_of`.
@@ -252,6 +284,7 @@ fn tail_counts(
     full: u64,
     as_of: u64,
     head: u64,
+    oldest: u64,
 ) -> Result<Vec<(i64, u64)>> {
     if as_of == full * BLOCK {
         return Ok(Vec::new());
@@ -263,6 +296,26 @@ fn tail_counts(
             "SELECT action_id, count FROM action_blocks WHERE block = ?1",
             &[&(full as i64)],
         )?
+    } else if oldest > full * BLOCK + 1 {
+        // Part of the tail was pruned: its counts are the block's, which still include
+        // the pruned entries, less the entries after `as_of`.
+        let mut counts: std::collections::HashMap<i64, u64> = pairs(
+            conn,
+            "SELECT action_id, count FROM action_blocks WHERE block = ?1",
+            &[&(full as i64)],
+        )?
+        .into_iter()
+        .collect();
+        let later = pairs(
+            conn,
+            "SELECT action_id, count(*) FROM entries WHERE id > ?1 AND id <= ?2
+             GROUP BY action_id",
+            &[&(as_of as i64), &(((full + 1) * BLOCK) as i64)],
+        )?;
+        for (action, n) in later {
+            *counts.entry(action).or_default() -= n;
+        }
+        counts.into_iter().collect()
     } else {
         pairs(
             conn,
@@ -356,10 +409,14 @@ fn account_page(
     head: u64,
     window: Window,
 ) -> Result<(u64, Vec<Entry>)> {
-    let total: Option<i64> = if as_of == head {
-        conn.prepare_cached("SELECT count FROM accounts WHERE account_id = ?1")?
-            .query_row([account], |row| row.get(0))
-            .optional()?
+    // Sequence numbers count pruned entries too (the oldest ones): `pruned` of them.
+    let (count, pruned): (i64, i64) = conn
+        .prepare_cached("SELECT count, pruned FROM accounts WHERE account_id = ?1")?
+        .query_row([account], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?
+        .unwrap_or((0, 0));
+    let newest_seq: Option<i64> = if as_of == head {
+        Some(count)
     } else {
         conn.prepare_cached(
             "SELECT account_seq FROM entries WHERE account_id = ?1 AND id <= ?2
@@ -368,10 +425,12 @@ fn account_page(
         .query_row(rusqlite::params![account, as_of as i64], |row| row.get(0))
         .optional()?
     };
-    let total = total.unwrap_or(0) as u64;
+    let total = newest_seq.map_or(0, |seq| (seq - pruned).max(0)) as u64;
+    let pruned = pruned as u64;
     let entries = match window.ranks(total) {
         None => Vec::new(),
         Some((low, high)) => {
+            let (low, high) = (low + pruned, high + pruned);
             let sql = format!(
                 "SELECT {ENTRY_COLUMNS} FROM entries e
                  WHERE e.account_id = ?1 AND e.account_seq BETWEEN ?2 AND ?3

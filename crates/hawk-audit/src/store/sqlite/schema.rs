@@ -94,6 +94,27 @@ const MIGRATIONS: &[&str] = &[
          position TEXT NOT NULL,
          entries  INTEGER NOT NULL
      ) WITHOUT ROWID;",
+    // 7: retention. `hawk prune` removes the oldest entries in one transaction and
+    // keeps, per prune, the tree those entries made (so the rest stays verifiable) and
+    // what each action and account lost (so totals stay exact). The delete trigger
+    // lets through only ids a prune covers.
+    "CREATE TABLE prunes (
+         through_id INTEGER PRIMARY KEY,
+         last_time  INTEGER NOT NULL,
+         before     INTEGER NOT NULL,
+         removed    INTEGER NOT NULL,
+         frontier   BLOB NOT NULL,
+         pruned_at  INTEGER NOT NULL
+     );
+     CREATE TABLE pruned_actions (
+         action_id INTEGER PRIMARY KEY REFERENCES actions(id),
+         count     INTEGER NOT NULL
+     );
+     ALTER TABLE accounts ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0;
+     DROP TRIGGER entries_refuse_delete;
+     CREATE TRIGGER entries_refuse_delete BEFORE DELETE ON entries
+     WHEN old.id > (SELECT coalesce(max(through_id), 0) FROM prunes)
+     BEGIN SELECT RAISE(ABORT, 'entries are append-only: DELETE refused'); END;",
 ];
 
 /// The migration that adds leaf hashes; entries older than it are hashed in Rust.

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
-use crate::store::ImportMark;
+use crate::store::{ImportMark, Pruned};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
 const MAX_GROUP: usize = 8192;
@@ -37,8 +37,20 @@ pub(crate) struct Append {
     pub(crate) reply: oneshot::Sender<Result<Vec<Entry>>>,
 }
 
+/// Removes the entries older than `before` (µs) and records that it did.
+pub(crate) struct Prune {
+    pub(crate) before: i64,
+    pub(crate) reply: oneshot::Sender<Result<Option<Pruned>>>,
+}
+
+/// What the writer thread is asked to do.
+pub(crate) enum Work {
+    Append(Append),
+    Prune(Prune),
+}
+
 /// Starts the writer thread; it stops when every sender is dropped.
-pub(super) fn spawn(conn: Connection, jobs: mpsc::Receiver<Append>) -> thread::JoinHandle<()> {
+pub(super) fn spawn(conn: Connection, jobs: mpsc::Receiver<Work>) -> thread::JoinHandle<()> {
     thread::Builder::new()
         .name("hawk-sqlite-writer".into())
         .spawn(move || Writer::new(conn).run(jobs))
@@ -111,26 +123,40 @@ impl Writer {
         }
     }
 
-    fn run(mut self, mut jobs: mpsc::Receiver<Append>) {
+    fn run(mut self, mut jobs: mpsc::Receiver<Work>) {
         let mut last_group = 1;
         while let Some(first) = jobs.blocking_recv() {
+            let first = match first {
+                Work::Append(append) => append,
+                Work::Prune(prune) => {
+                    self.prune(prune);
+                    continue;
+                }
+            };
             let mut group = vec![first];
             let mut size = group[0].entries.len();
             let mut waits = 0;
+            // A prune waits for the appends queued before it, then runs alone.
+            let mut prune = None;
             loop {
-                while size < MAX_GROUP {
+                while size < MAX_GROUP && prune.is_none() {
                     match jobs.try_recv() {
-                        Ok(job) => {
+                        Ok(Work::Append(job)) => {
                             size += job.entries.len();
                             group.push(job);
                         }
+                        Ok(Work::Prune(next)) => prune = Some(next),
                         Err(_) => break,
                     }
                 }
                 // Callers answered by the last commit are still sending their next
                 // append: when the last group was larger, wait a moment for them, so
                 // one fsync serves them all instead of a lone early arrival.
-                if size >= MAX_GROUP || group.len() * 2 > last_group || waits == GATHER_WAITS {
+                if size >= MAX_GROUP
+                    || prune.is_some()
+                    || group.len() * 2 > last_group
+                    || waits == GATHER_WAITS
+                {
                     break;
                 }
                 waits += 1;
@@ -138,7 +164,15 @@ impl Writer {
             }
             last_group = group.len();
             self.commit_group(group);
+            if let Some(prune) = prune {
+                self.prune(prune);
+            }
         }
+    }
+
+    fn prune(&mut self, prune: Prune) {
+        let result = self.with_retry(|writer| writer.try_prune(prune.before));
+        let _ = prune.reply.send(result);
     }
 
     fn commit_group(&mut self, group: Vec<Append>) {
@@ -165,16 +199,24 @@ impl Writer {
     }
 
     fn commit_with_retry(&mut self, jobs: &mut [Job]) -> Result<()> {
+        self.with_retry(|writer| writer.commit(jobs))
+    }
+
+    /// Runs `work`, again after a pause while another process holds the file.
+    fn with_retry<T>(
+        &mut self,
+        mut work: impl FnMut(&mut Self) -> Result<T, CommitError>,
+    ) -> Result<T> {
         let mut attempt = 0;
         loop {
-            match self.commit(jobs) {
+            match work(self) {
                 Err(CommitError::Sqlite(err)) if is_busy(&err) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     tracing::warn!(attempt, "database busy beyond the timeout; retrying");
                     thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
                 }
                 Err(err) => return Err(err.into()),
-                Ok(()) => return Ok(()),
+                Ok(done) => return Ok(done),
             }
         }
     }
@@ -182,99 +224,288 @@ impl Writer {
     /// Commits every job in one transaction, completing its entries in place: id,
     /// time and leaf hash, the values that are stored and hashed.
     fn commit(&mut self, jobs: &mut [Job]) -> Result<(), CommitError> {
-        let Writer {
-            conn,
-            action_ids,
-            frontier: cached,
-        } = self;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (last_id, last_time): (i64, i64) = tx
-            .query_row(
-                "SELECT id, inserted_at FROM entries ORDER BY id DESC LIMIT 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .or_else(|err| match err {
-                rusqlite::Error::QueryReturnedNoRows => Ok((0, i64::MIN)),
-                err => Err(err),
-            })?;
-        let mut frontier = match cached {
-            Some(frontier) if frontier.size() == last_id as u64 => frontier.clone(),
-            _ => load_frontier(&tx, last_id as u64)?,
-        };
-        // Time never goes backwards as ids grow, even if the clock does.
-        let now = micros(time::OffsetDateTime::now_utc()).max(last_time);
-        let mut next_id = last_id + 1;
-        let mut prev_time = last_time;
-        let mut learned: Vec<(String, i64)> = Vec::new();
-        let mut tally = Tally::default();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
-                     resource_type, resource_id, account_id, metadata, account_seq, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for job in jobs.iter_mut() {
-                let times = job.times.as_deref();
-                for (i, (entry, metadata_json)) in
-                    job.entries.iter_mut().zip(&job.metadata_json).enumerate()
-                {
-                    let at = match times {
-                        None => now,
-                        Some(times) => {
-                            let at = times[i];
-                            if at < prev_time {
-                                return Err(CommitError::Invalid(Invalid::new(
-                                    "inserted_at",
-                                    Rule::Malformed(
-                                        "must not be earlier than the newest entry's time",
-                                    ),
-                                )));
-                            }
-                            at
-                        }
-                    };
-                    prev_time = at;
-                    let action_id = action_id(action_ids, &tx, &entry.action, &mut learned)?;
-                    let account_seq = match &entry.account_id {
-                        Some(account) => Some(tally.next_account_seq(&tx, account)?),
-                        None => None,
-                    };
-                    tally.count_action(next_id, action_id);
-                    // The hash covers the entry exactly as it is returned and read back.
-                    entry.id = next_id as u64;
-                    entry.inserted_at = time_from_micros(at);
-                    let leaf = leaf_hash(entry);
-                    entry.hash = to_hex(&leaf);
-                    frontier.push(leaf);
-                    insert.execute(params![
-                        next_id,
-                        at,
-                        entry.actor_type,
-                        entry.actor_id,
-                        action_id,
-                        entry.resource_type,
-                        entry.resource_id,
-                        entry.account_id,
-                        metadata_json,
-                        account_seq,
-                        &leaf[..],
-                    ])?;
-                    next_id += 1;
-                }
-            }
-        }
-        tally.write(&tx)?;
-        for mark in jobs.iter().filter_map(|job| job.mark.as_ref()) {
-            advance_import(&tx, mark)?;
-        }
-        store_frontier(&tx, &frontier)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (frontier, learned) = append_in(&tx, &self.action_ids, self.frontier.as_ref(), jobs)?;
         tx.commit()?;
         // Only now are the new dictionary ids and the grown tree true for everyone.
-        action_ids.extend(learned);
-        *cached = Some(frontier);
+        self.action_ids.extend(learned);
+        self.frontier = Some(frontier);
         Ok(())
     }
+
+    /// Removes every entry older than `before` (µs) in one transaction, keeping the
+    /// tree they made (its frontier, in `prunes`) and the counts exact, and appends an
+    /// entry that records the prune. `None`: no entry is that old.
+    fn try_prune(&mut self, before: i64) -> Result<Option<Pruned>, CommitError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some((oldest, newest)) = id_bounds(&tx)? else {
+            return Ok(None);
+        };
+        // Times never decrease as ids grow: find the last id older than `before`.
+        let time_of = |id: i64| -> rusqlite::Result<i64> {
+            tx.prepare_cached("SELECT inserted_at FROM entries WHERE id = ?1")?
+                .query_row([id], |row| row.get(0))
+        };
+        let (mut lo, mut hi) = (oldest - 1, newest);
+        while lo < hi {
+            let mid = lo + (hi - lo + 1) / 2;
+            if time_of(mid)? < before {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        let through = lo;
+        if through < oldest {
+            return Ok(None);
+        }
+        let last_time = time_of(through)?;
+
+        // The tree of ids 1..=through, from the last prune's and the leaves since.
+        let mut frontier = pruned_frontier(&tx, oldest - 1)?;
+        {
+            let mut hashes =
+                tx.prepare("SELECT hash FROM entries WHERE id BETWEEN ?1 AND ?2 ORDER BY id")?;
+            let mut rows = hashes.query([oldest, through])?;
+            while let Some(row) = rows.next()? {
+                let hash: Vec<u8> = row.get(0)?;
+                let leaf = hash.try_into().map_err(|_| {
+                    CommitError::Other(Error::Storage(
+                        "an entry's stored hash is not 32 bytes".into(),
+                    ))
+                })?;
+                frontier.push(leaf);
+            }
+        }
+        let root = frontier.root();
+        let removed = (through - oldest + 1) as u64;
+
+        // Counts that stay exact: what each action and account loses.
+        let actions = grouped(
+            &tx,
+            "SELECT action_id, count(*) FROM entries WHERE id <= ?1 GROUP BY action_id",
+            through,
+        )?;
+        let accounts: Vec<(String, i64)> = {
+            let mut stmt = tx.prepare(
+                "SELECT account_id, count(*) FROM entries
+                 WHERE id <= ?1 AND account_id IS NOT NULL GROUP BY account_id",
+            )?;
+            stmt.query_map([through], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        tx.execute(
+            "INSERT INTO prunes (through_id, last_time, before, removed, frontier, pruned_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                through,
+                last_time,
+                before,
+                removed as i64,
+                frontier.to_bytes(),
+                micros(time::OffsetDateTime::now_utc())
+            ],
+        )?;
+        // The delete trigger lets through exactly the ids a `prunes` row covers.
+        tx.execute("DELETE FROM entries WHERE id <= ?1", [through])?;
+        for (action_id, n) in actions {
+            tx.execute(
+                "UPDATE actions SET count = count - ?1 WHERE id = ?2",
+                params![n, action_id],
+            )?;
+            tx.execute(
+                "INSERT INTO pruned_actions (action_id, count) VALUES (?1, ?2)
+                 ON CONFLICT (action_id) DO UPDATE SET count = count + excluded.count",
+                params![action_id, n],
+            )?;
+        }
+        for (account, n) in accounts {
+            tx.execute(
+                "UPDATE accounts SET pruned = pruned + ?1 WHERE account_id = ?2",
+                params![n, account],
+            )?;
+        }
+
+        let record = crate::entry::NewEntry::new(PRUNE_ACTION)
+            .metadata(serde_json::json!({
+                "before": crate::entry::format_time(time_from_micros(before)),
+                "removed": removed,
+                "first_id": oldest,
+                "through_id": through,
+                "tree_size": through,
+                "root": to_hex(&root),
+            }))
+            .validate()
+            .map_err(CommitError::Invalid)?;
+        let (reply, _) = oneshot::channel();
+        let mut jobs = [Job::new(Append {
+            entries: vec![record],
+            times: None,
+            mark: None,
+            reply,
+        })];
+        let (tree, learned) = append_in(&tx, &self.action_ids, self.frontier.as_ref(), &mut jobs)?;
+        tx.commit()?;
+        self.action_ids.extend(learned);
+        self.frontier = Some(tree);
+        let [job] = jobs;
+        Ok(Some(Pruned {
+            removed,
+            through_id: through as u64,
+            root,
+            entry: job.entries.into_iter().next().expect("one entry"),
+        }))
+    }
+}
+
+/// The action of the entry a prune appends.
+pub(crate) const PRUNE_ACTION: &str = "hawk.pruned";
+
+/// The oldest and newest ids, `None` for an empty log.
+fn id_bounds(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Option<(i64, i64)>> {
+    tx.query_row("SELECT min(id), max(id) FROM entries", [], |row| {
+        Ok(row
+            .get::<_, Option<i64>>(0)?
+            .zip(row.get::<_, Option<i64>>(1)?))
+    })
+}
+
+/// The frontier of the tree of ids `1..=size`, all of them pruned: kept by the prune
+/// that removed them (the empty tree for size 0).
+fn pruned_frontier(tx: &rusqlite::Transaction<'_>, size: i64) -> Result<Frontier, CommitError> {
+    if size == 0 {
+        return Ok(Frontier::new());
+    }
+    let bytes: Vec<u8> = tx
+        .query_row(
+            "SELECT frontier FROM prunes WHERE through_id = ?1",
+            [size],
+            |row| row.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| {
+            CommitError::Other(Error::Storage(format!(
+                "entries 1..={size} are gone but no prune recorded their tree"
+            )))
+        })?;
+    Frontier::from_bytes(&bytes).map_err(|e| {
+        CommitError::Other(Error::Storage(format!(
+            "a stored prune frontier is unreadable: {e}"
+        )))
+    })
+}
+
+fn grouped(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    through: i64,
+) -> rusqlite::Result<Vec<(i64, i64)>> {
+    let mut stmt = tx.prepare(sql)?;
+    stmt.query_map([through], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect()
+}
+
+/// Appends every job within `tx`, completing its entries in place: id, time and leaf
+/// hash, the values that are stored and hashed. Returns the grown tree and the
+/// actions added to the dictionary, true once `tx` commits.
+fn append_in(
+    tx: &rusqlite::Transaction<'_>,
+    action_ids: &HashMap<String, i64>,
+    cached: Option<&Frontier>,
+    jobs: &mut [Job],
+) -> Result<(Frontier, Vec<(String, i64)>), CommitError> {
+    let (last_id, last_time): (i64, i64) = tx
+        .query_row(
+            "SELECT id, inserted_at FROM entries ORDER BY id DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .or_else(|err| match err {
+            // No entries: a new log, or one whose every entry a prune removed.
+            rusqlite::Error::QueryReturnedNoRows => tx
+                .query_row(
+                    "SELECT through_id, last_time FROM prunes ORDER BY through_id DESC LIMIT 1",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map(|found| found.unwrap_or((0, i64::MIN))),
+            err => Err(err),
+        })?;
+    let mut frontier = match cached {
+        Some(frontier) if frontier.size() == last_id as u64 => frontier.clone(),
+        _ => load_frontier(tx, last_id as u64)?,
+    };
+    // Time never goes backwards as ids grow, even if the clock does.
+    let now = micros(time::OffsetDateTime::now_utc()).max(last_time);
+    let mut next_id = last_id + 1;
+    let mut prev_time = last_time;
+    let mut learned: Vec<(String, i64)> = Vec::new();
+    let mut tally = Tally::default();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
+                 resource_type, resource_id, account_id, metadata, account_seq, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for job in jobs.iter_mut() {
+            let times = job.times.as_deref();
+            for (i, (entry, metadata_json)) in
+                job.entries.iter_mut().zip(&job.metadata_json).enumerate()
+            {
+                let at = match times {
+                    None => now,
+                    Some(times) => {
+                        let at = times[i];
+                        if at < prev_time {
+                            return Err(CommitError::Invalid(Invalid::new(
+                                "inserted_at",
+                                Rule::Malformed("must not be earlier than the newest entry's time"),
+                            )));
+                        }
+                        at
+                    }
+                };
+                prev_time = at;
+                let action_id = action_id(action_ids, tx, &entry.action, &mut learned)?;
+                let account_seq = match &entry.account_id {
+                    Some(account) => Some(tally.next_account_seq(tx, account)?),
+                    None => None,
+                };
+                tally.count_action(next_id, action_id);
+                // The hash covers the entry exactly as it is returned and read back.
+                entry.id = next_id as u64;
+                entry.inserted_at = time_from_micros(at);
+                let leaf = leaf_hash(entry);
+                entry.hash = to_hex(&leaf);
+                frontier.push(leaf);
+                insert.execute(params![
+                    next_id,
+                    at,
+                    entry.actor_type,
+                    entry.actor_id,
+                    action_id,
+                    entry.resource_type,
+                    entry.resource_id,
+                    entry.account_id,
+                    metadata_json,
+                    account_seq,
+                    &leaf[..],
+                ])?;
+                next_id += 1;
+            }
+        }
+    }
+    tally.write(tx)?;
+    for mark in jobs.iter().filter_map(|job| job.mark.as_ref()) {
+        advance_import(tx, mark)?;
+    }
+    store_frontier(tx, &frontier)?;
+    Ok((frontier, learned))
 }
 
 /// The stored frontier, which must cover exactly the `size` entries in the log.
