@@ -555,13 +555,17 @@ fn micros(at: OffsetDateTime) -> i64 {
 }
 
 /// RFC 3339, or PostgreSQL's text form of a timestamp (`2025-01-02 03:04:05.123456`,
-/// optionally with `+00`), a time without a zone being UTC as HawkEx stores it.
-fn parse_time(raw: &str) -> Option<OffsetDateTime> {
+/// optionally with `+00`), or a date alone (its midnight); a time without a zone is
+/// UTC, as HawkEx stores it.
+pub(crate) fn parse_time(raw: &str) -> Option<OffsetDateTime> {
     let raw = raw.trim();
     if let Ok(t) = OffsetDateTime::parse(raw, &Rfc3339) {
         return Some(t);
     }
     let mut s = raw.replacen(' ', "T", 1);
+    if s.len() == 10 {
+        s.push_str("T00:00:00");
+    }
     let zone_at = s[10.min(s.len())..]
         .find(['+', '-', 'Z', 'z'])
         .map(|i| i + 10.min(s.len()));
@@ -589,7 +593,8 @@ mod tests {
         assert_eq!(utc("2025-01-01 12:00:00.5+00"), Some((noon, 500_000)));
         assert_eq!(utc("2025-01-01 14:00:00+02:00"), Some((noon, 0)));
         assert_eq!(utc("yesterday"), None);
-        assert_eq!(utc("2025-01-01"), None);
+        assert_eq!(utc("2025-01-01"), Some((noon - 12 * 3600, 0)));
+        assert_eq!(utc("2025-13-01"), None);
     }
 
     #[test]

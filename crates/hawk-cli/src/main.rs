@@ -146,6 +146,13 @@ enum Command {
         #[arg(long, default_value = "hawk_ex_audit_logs", value_name = "NAME")]
         table: String,
     },
+    /// Remove every entry older than DATE, in one step that is itself recorded as an
+    /// entry (hawk.pruned); totals stay exact and the rest stays verifiable.
+    Prune {
+        /// RFC 3339 time or YYYY-MM-DD (UTC midnight): entries before it go.
+        #[arg(long, value_name = "DATE")]
+        before: String,
+    },
     /// Write the reference workload: seeded, deterministic demo data.
     Demo {
         /// How many entries to write.
@@ -440,6 +447,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 };
             bar.finish_and_clear();
             out.import_summary(&summary)?;
+        }
+        Command::Prune { before } => {
+            let when = import::parse_time(&before).ok_or_else(|| {
+                BadInput(format!(
+                    "--before: not a time: {before:?} (RFC 3339, or YYYY-MM-DD for UTC midnight)"
+                ))
+            })?;
+            let audit = open(&cli.db).await?;
+            let pruned = audit.prune(when).await?;
+            out.prune_summary(pruned.as_ref())?;
         }
         Command::Demo { entries } => {
             let audit = open(&cli.db).await?;

@@ -137,6 +137,34 @@ impl Out {
         )
     }
 
+    /// What `prune` removed.
+    pub(crate) fn prune_summary(&mut self, pruned: Option<&hawk_audit::Pruned>) -> io::Result<()> {
+        let Some(pruned) = pruned else {
+            if self.json {
+                return self.json_line(&serde_json::json!({ "removed": 0 }));
+            }
+            return writeln!(self.w, "no entry is that old; nothing removed");
+        };
+        let root = hawk_audit::merkle::to_hex(&pruned.root);
+        if self.json {
+            return self.json_line(&serde_json::json!({
+                "removed": pruned.removed,
+                "through_id": pruned.through_id,
+                "root": root,
+                "entry": pruned.entry,
+            }));
+        }
+        writeln!(
+            self.w,
+            "removed {} (ids up to {}), recorded as entry {}; the tree of ids 1..={} has \
+             root {root}",
+            count(pruned.removed, "entry", "entries"),
+            pruned.through_id,
+            pruned.entry.id,
+            pruned.through_id
+        )
+    }
+
     /// The last line of `demo`.
     pub(crate) fn demo_summary(&mut self, entries: u64, elapsed: Duration) -> io::Result<()> {
         let seconds = elapsed.as_secs_f64();

@@ -9,6 +9,7 @@ mod helpers;
 mod import;
 mod keys;
 mod parallel;
+mod prune;
 mod queries;
 mod serve;
 mod track;

@@ -1,0 +1,46 @@
+//! `hawk prune --before DATE`: the oldest entries go in one recorded step.
+
+use crate::helpers::{Log, failed, ids};
+
+#[test]
+fn prune_removes_the_oldest_and_records_it() {
+    let log = Log::new();
+    let file = log.path("old.csv");
+    std::fs::write(
+        &file,
+        "id,action,resource_type,resource_id,inserted_at\n\
+         1,a.one,account,acme,2024-12-31 10:00:00\n\
+         2,a.two,account,acme,2024-12-31 23:59:59\n\
+         3,a.three,account,acme,2025-01-01 00:00:00\n\
+         4,b.four,,,2025-06-01 00:00:00\n",
+    )
+    .unwrap();
+    log.ok(&["import", file.to_str().unwrap()]);
+
+    let message = failed(&log.run(&["prune", "--before", "last tuesday"]), 2);
+    assert!(message.starts_with("--before: not a time"), "{message}");
+    assert_eq!(log.total_count(), 4);
+    let none = log.json(&["prune", "--before", "2024-01-01"]);
+    assert_eq!(none["removed"], 0);
+    assert_eq!(log.total_count(), 4);
+
+    let pruned = log.json(&["prune", "--before", "2025-01-01"]);
+    assert_eq!(
+        (pruned["removed"].as_u64(), pruned["through_id"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(pruned["entry"]["action"], "hawk.pruned");
+    assert_eq!(pruned["entry"]["metadata"]["root"], pruned["root"]);
+    assert_eq!(ids(&log.all()), [5, 4, 3]);
+    let account = log.json(&["account", "acme", "--page", "1"]);
+    assert_eq!(account["total_count"], 1);
+    assert_eq!(account["entries"][0]["action"], "a.three");
+    let actions = log.json(&["actions", "a."]);
+    let names: Vec<&str> = actions["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a.three"], "pruned actions are no longer suggested");
+}
