@@ -4,4 +4,5 @@ mod helpers;
 
 mod conformance;
 mod fast_paths;
+mod faults;
 mod model;
