@@ -66,14 +66,22 @@ impl Server {
             .spawn()
             .expect("start hawk serve");
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut started = String::new();
-        stderr.read_line(&mut started).expect("read stderr");
-        let port = started
-            .split("http://127.0.0.1:")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("a port in {started:?}"));
+        // The line that says where it listens; anything logged before it is skipped.
+        let mut port = None;
+        let mut seen = String::new();
+        while port.is_none() {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).expect("read stderr") == 0 {
+                panic!("hawk serve exited before listening: {seen}");
+            }
+            port = line
+                .split("http://127.0.0.1:")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|port| port.parse().ok());
+            seen.push_str(&line);
+        }
+        let port = port.expect("a port");
         // Keep draining stderr so a chatty child never blocks on a full pipe.
         thread::spawn(move || {
             let mut sink = String::new();
@@ -96,7 +104,7 @@ impl Drop for Server {
 }
 
 /// `POST /v1/entries` on a fresh connection. `None` when the server went away before
-/// answering (the write may or may not have committed).
+/// answering in full (the write may or may not have committed).
 fn post(port: u16, body: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
@@ -109,11 +117,18 @@ fn post(port: u16, body: &str) -> Option<(u16, String)> {
         body.len()
     )
     .ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).ok()?;
+    let reply = String::from_utf8(reply).ok()?;
     let status = reply.get(9..12)?.parse().ok()?;
-    let (_, body) = reply.split_once("\r\n\r\n")?;
-    Some((status, body.to_owned()))
+    let (head, body) = reply.split_once("\r\n\r\n")?;
+    // A kill can cut a reply short: only a complete one is an answer.
+    let length: usize = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    })?;
+    (body.len() == length).then(|| (status, body.to_owned()))
 }
 
 /// One entry to send, tagged so that it can be told apart from every other.
