@@ -1,6 +1,8 @@
 //! A full disk under `POST /v1/entries`: every client gets an error or its stored
-//! entry, never a false success; nothing acknowledged is lost; once there is room
-//! again the same server writes on, with the next ids.
+//! entry, never a false success; nothing acknowledged is lost; events accepted
+//! meanwhile wait in the audit listener, which retries (counted in `/metrics`); once
+//! there is room again they are recorded and the same server writes on, with the
+//! next ids.
 //!
 //! The file is capped with `Options::max_size_bytes` (SQLite's `max_page_count` on the
 //! writer's connection) and grown past the cap by a ballast table on another
@@ -106,8 +108,40 @@ async fn a_full_disk_answers_errors_never_false_successes_and_recovers() {
         "a refused post wrote something"
     );
 
-    // Room again: the same server takes writes with the next ids, no restart.
+    // Events accepted meanwhile wait in the audit listener, which retries.
+    const EVENTS: u64 = 20;
+    for i in 0..EVENTS {
+        let event = json!({"name": "disk.event", "payload": {"i": i}}).to_string();
+        assert_eq!(
+            app.post("/v1/events", &event).await.status,
+            StatusCode::ACCEPTED
+        );
+    }
+    let mut retries = 0;
+    for _ in 0..100 {
+        retries = metric(&app, "hawk_listener_retries_total").await;
+        if retries > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(retries > 0, "the listener never tried the full disk");
+    assert_eq!(app.head().await, head);
+
+    // Room again: the listener records its events by itself, in order, once each, and
+    // the same server takes writes with the next ids; no restart.
     ballast(&app.path(), "DELETE FROM ballast");
+    app.audit.flush().await;
+    let events = app.audit.entries_after(head, 1000, None).await.unwrap();
+    let order: Vec<u64> = events
+        .iter()
+        .map(|e| e.metadata["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(order, (0..EVENTS).collect::<Vec<_>>());
+    assert!(events.iter().all(|e| e.action == "disk.event"));
+    assert_eq!(metric(&app, "hawk_listener_recorded_total").await, EVENTS);
+    let head = head + EVENTS;
+
     let (resumed, refused) = posts(&app, 1000).await;
     assert!(refused.is_empty(), "{refused:?}");
     let mut ids: Vec<u64> = resumed.iter().map(|e| e["id"].as_u64().unwrap()).collect();
@@ -123,4 +157,12 @@ async fn a_full_disk_answers_errors_never_false_successes_and_recovers() {
         let id = entry["id"].as_u64().unwrap();
         assert_eq!(&listed[(total - id) as usize], entry, "entry {id}");
     }
+}
+
+/// A counter's value in `/metrics`.
+async fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = app.get("/metrics").await.text;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {text}"))
 }
