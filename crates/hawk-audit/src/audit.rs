@@ -29,12 +29,23 @@ const STREAM_CHUNK: u64 = 1000;
 pub struct Options {
     /// A bus whose events the audit listener records as entries.
     pub events: Option<Events>,
+    /// The most bytes the log's file may grow to through this handle; `None`: no cap.
+    pub max_size_bytes: Option<u64>,
 }
 
 impl Options {
     /// Record every event of `bus` with the supervised audit listener.
     pub fn events(mut self, bus: Events) -> Self {
         self.events = Some(bus);
+        self
+    }
+
+    /// Caps the file at `bytes` (rounded down to whole pages, never below its size
+    /// when opened). An append that would grow it further fails with a storage error
+    /// and writes nothing, as on a full disk; appends succeed again once space inside
+    /// the file is freed, without reopening.
+    pub fn max_size_bytes(mut self, bytes: u64) -> Self {
+        self.max_size_bytes = Some(bytes);
         self
     }
 }
@@ -55,7 +66,7 @@ impl Audit {
     /// Opens the log at `url` with `options`; with a bus, the audit listener is
     /// subscribed before this returns.
     pub async fn open_with(url: &str, options: Options) -> Result<Audit> {
-        let store = Arc::new(Store::open(Location::parse(url)?).await?);
+        let store = Arc::new(Store::open(Location::parse(url)?, options.max_size_bytes).await?);
         let listener = match options.events {
             Some(bus) => Some(Arc::new(Listener::start(bus, Arc::clone(&store)).await)),
             None => None,

@@ -134,7 +134,7 @@ impl Events {
     }
 }
 
-fn check_event(name: String, payload: Value) -> Result<Event, Invalid> {
+pub(crate) fn check_event(name: String, payload: Value) -> Result<Event, Invalid> {
     let name = parse_action(&name).map_err(|e| e.renamed("name"))?;
     let (_, payload) = checked_metadata(payload).map_err(|e| e.renamed("payload"))?;
     match payload.get("account_id") {
@@ -396,6 +396,10 @@ mod fault_tests {
         down: AtomicBool,
         /// Seqs whose batch panics (once each) before anything is written.
         panic_at: std::sync::Mutex<Vec<u64>>,
+        /// When set to k, every k-th call panics before anything is written.
+        panic_every: AtomicU64,
+        calls: AtomicU64,
+        panics: AtomicU64,
     }
 
     impl Sink for FaultySink {
@@ -409,6 +413,12 @@ mod fault_tests {
             };
             if let Some(seq) = trip {
                 panic!("injected panic at event {seq}");
+            }
+            let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let every = self.panic_every.load(Ordering::SeqCst);
+            if every > 0 && call.is_multiple_of(every) {
+                self.panics.fetch_add(1, Ordering::SeqCst);
+                panic!("injected panic in call {call}");
             }
             if self.down.load(Ordering::SeqCst)
                 || self
@@ -429,12 +439,17 @@ mod fault_tests {
     ) -> (tempfile::TempDir, String, Arc<FaultySink>, Events, Listener) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
-        let store = Store::open(Location::parse(&url).unwrap()).await.unwrap();
+        let store = Store::open(Location::parse(&url).unwrap(), None)
+            .await
+            .unwrap();
         let sink = Arc::new(FaultySink {
             store,
             failures_left: AtomicU32::new(failures),
             down: AtomicBool::new(false),
             panic_at: std::sync::Mutex::new(panic_at),
+            panic_every: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
         });
         let bus = Events::with_capacity(capacity);
         let listener = Listener::start(bus.clone(), Arc::clone(&sink)).await;
@@ -480,6 +495,50 @@ mod fault_tests {
         assert_recorded_once_in_order(&url, 200).await;
         let stats = listener.stats();
         assert_eq!((stats.recorded, stats.restarts), (200, 3));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_handler_panicking_every_third_batch_under_concurrent_emits_loses_nothing() {
+        const EMITTERS: u64 = 8;
+        const EACH: u64 = 250;
+        let (_dir, url, sink, bus, listener) = setup(0, vec![], 8).await;
+        sink.panic_every.store(3, Ordering::SeqCst);
+        let mut emitters = tokio::task::JoinSet::new();
+        for e in 0..EMITTERS {
+            let bus = bus.clone();
+            emitters.spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..EACH {
+                    let payload = json!({ "e": e, "i": i, "account_id": format!("a{e}") });
+                    seqs.push((
+                        bus.emit("load.tick", payload.clone()).await.unwrap(),
+                        payload,
+                    ));
+                }
+                seqs
+            });
+        }
+        let mut by_seq: Vec<(u64, Value)> = emitters.join_all().await.concat();
+        by_seq.sort_by_key(|(seq, _)| *seq);
+        listener.flush().await;
+
+        // The log was empty and the listener its only writer: entry n is event n.
+        let audit = Audit::open(&url).await.unwrap();
+        let total = EMITTERS * EACH;
+        let stored = audit.entries_after(0, total + 1, None).await.unwrap();
+        assert_eq!(stored.len() as u64, total, "lost or duplicated events");
+        for (entry, (seq, payload)) in stored.iter().zip(&by_seq) {
+            assert_eq!(entry.id, *seq);
+            assert_eq!(
+                &Value::Object(entry.metadata.clone()),
+                payload,
+                "event {seq}"
+            );
+        }
+        let stats = listener.stats();
+        let panics = sink.panics.load(Ordering::SeqCst);
+        assert!(panics >= 3, "only {panics} panics: the load was too light");
+        assert_eq!((stats.recorded, stats.restarts), (total, panics));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

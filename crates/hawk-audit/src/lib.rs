@@ -40,6 +40,9 @@ mod audit;
 mod entry;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 pub mod merkle;
 mod query;

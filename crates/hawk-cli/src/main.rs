@@ -119,6 +119,12 @@ enum Command {
         #[arg(long, default_value_t = 50, value_name = "N",
               value_parser = clap::value_parser!(u32).range(1..))]
         rate_limit: u32,
+        /// Refuse writes that would grow the database file beyond BYTES, as on a full
+        /// disk (clients get an error); writing resumes by itself once space inside
+        /// the file is freed.
+        #[arg(long, value_name = "BYTES",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        max_db_size: Option<u64>,
     },
     /// Create, list and revoke the API keys `hawk serve` asks for.
     Keys {
@@ -396,7 +402,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 listing.finish()?;
             }
         }
-        Command::Serve { listen, rate_limit } => serve(&cli.db, &listen, rate_limit).await?,
+        Command::Serve {
+            listen,
+            rate_limit,
+            max_db_size,
+        } => serve(&cli.db, &listen, rate_limit, max_db_size).await?,
         Command::Keys { command } => {
             let audit = open(&cli.db).await?;
             match command {
@@ -513,14 +523,23 @@ async fn bench(opts: &hawk_bench::Options) -> anyhow::Result<hawk_bench::Report>
 
 /// Serves the HTTP API until SIGINT or SIGTERM, then finishes the requests in flight
 /// and records every pending event before returning.
-async fn serve(url: &str, listen: &str, rate_limit: u32) -> anyhow::Result<()> {
+async fn serve(
+    url: &str,
+    listen: &str,
+    rate_limit: u32,
+    max_db_size: Option<u64>,
+) -> anyhow::Result<()> {
     let addr = tokio::net::lookup_host(listen)
         .await
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| BadInput(format!("--listen: not an address: {listen:?}")))?;
     let bus = Events::new();
-    let audit = Audit::open_with(url, Options::default().events(bus.clone())).await?;
+    let mut options = Options::default().events(bus.clone());
+    if let Some(bytes) = max_db_size {
+        options = options.max_size_bytes(bytes);
+    }
+    let audit = Audit::open_with(url, options).await?;
     let keys = audit.has_keys().await?;
     if !keys {
         hawk_server::require_loopback(&addr).map_err(BadInput)?;

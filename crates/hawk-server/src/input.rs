@@ -5,10 +5,11 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use hawk_audit::NewEntry;
 use serde_json::{Map, Value};
 
+use crate::MAX_HTTP_BATCH;
 use crate::error::ApiError;
 
 /// A JSON body, parsed but not yet interpreted.
@@ -65,21 +66,24 @@ pub(crate) struct Params(Vec<(String, String)>);
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed",
-                    "the query string is not valid URL encoding",
-                )
-            })?;
-        Ok(Params(pairs))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Params::from_uri(&parts.uri)
     }
 }
 
 impl Params {
+    /// The parameters of `uri`'s query string.
+    pub(crate) fn from_uri(uri: &Uri) -> Result<Params, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                "the query string is not valid URL encoding",
+            )
+        })?;
+        Ok(Params(pairs))
+    }
+
     /// The last value given for `name`.
     pub(crate) fn str(&self, name: &str) -> Option<&str> {
         self.0
@@ -102,6 +106,39 @@ impl Params {
                 ApiError::bad_param(name, format!("must be a whole number, not {raw:?}"))
             }),
         }
+    }
+}
+
+/// The body of `POST /v1/entries`: one entry or a batch.
+pub(crate) enum NewEntries {
+    One(NewEntry),
+    Batch(Vec<NewEntry>),
+}
+
+/// Reads `POST /v1/entries`: an object is one entry, an array of 1 to
+/// `MAX_HTTP_BATCH` a batch (an error in an item names its index).
+pub(crate) fn new_entries(body: Value) -> Result<NewEntries, ApiError> {
+    match body {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > MAX_HTTP_BATCH {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "out_of_range",
+                    format!(
+                        "entries: a batch holds 1 to {MAX_HTTP_BATCH} entries, not {}",
+                        items.len()
+                    ),
+                )
+                .field("entries"));
+            }
+            let entries = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| new_entry(item).map_err(|e| e.at(i)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(NewEntries::Batch(entries))
+        }
+        other => new_entry(other).map(NewEntries::One),
     }
 }
 

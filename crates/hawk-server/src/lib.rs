@@ -28,6 +28,9 @@ mod auth;
 mod dashboard;
 mod error;
 pub mod export;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod input;
 mod metrics;
 mod openapi;

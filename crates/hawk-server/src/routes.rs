@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
 use hawk_audit::{ActionCount, Entry, Page, Recent};
 use serde::Serialize;
-use serde_json::Value;
 
+use crate::AppState;
 use crate::auth::Access;
 use crate::error::ApiError;
 use crate::export::{self, Format};
@@ -19,7 +19,6 @@ use crate::input::{self, JsonBody, Params};
 use crate::openapi::{
     AccountQuery, ActionsQuery, EntriesQuery, ErrorBody, ExportQuery, SearchQuery,
 };
-use crate::{AppState, MAX_HTTP_BATCH};
 
 /// Entries per chunk of a streamed response: fewer, larger writes.
 const STREAM_CHUNK: usize = 256;
@@ -42,30 +41,14 @@ pub(crate) async fn create_entries(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    match body {
-        Value::Array(items) => {
-            if items.is_empty() || items.len() > MAX_HTTP_BATCH {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "out_of_range",
-                    format!(
-                        "entries: a batch holds 1 to {MAX_HTTP_BATCH} entries, not {}",
-                        items.len()
-                    ),
-                )
-                .field("entries"));
-            }
-            let entries = items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| input::new_entry(item).map_err(|e| e.at(i)))
-                .collect::<Result<Vec<_>, _>>()?;
+    match input::new_entries(body)? {
+        input::NewEntries::Batch(entries) => {
             let stored = state.audit.record_batch(entries).await?;
             state.metrics.add_entries(stored.len());
             Ok((StatusCode::CREATED, Json(stored)).into_response())
         }
-        other => {
-            let stored = state.audit.record(input::new_entry(other)?).await?;
+        input::NewEntries::One(entry) => {
+            let stored = state.audit.record(entry).await?;
             state.metrics.add_entries(1);
             Ok((StatusCode::CREATED, Json(stored)).into_response())
         }
@@ -98,7 +81,7 @@ pub(crate) async fn list_entries(
 }
 
 /// Paging options from the query; absent ones take the library's defaults.
-fn recent(params: &Params) -> Result<Recent, ApiError> {
+pub(crate) fn recent(params: &Params) -> Result<Recent, ApiError> {
     let defaults = Recent::default();
     Ok(Recent {
         page: params.u64("page")?.unwrap_or(defaults.page),

@@ -81,15 +81,16 @@ pub(crate) enum Store {
 }
 
 impl Store {
-    /// Opens the store at `location`, creating and migrating it as needed.
-    pub(crate) async fn open(location: Location) -> Result<Store> {
+    /// Opens the store at `location`, creating and migrating it as needed; appends
+    /// never grow it beyond `max_size_bytes`.
+    pub(crate) async fn open(location: Location, max_size_bytes: Option<u64>) -> Result<Store> {
         match location {
-            Location::Sqlite(path) => {
-                tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path))
-                    .await
-                    .map_err(Error::storage)?
-                    .map(Store::Sqlite)
-            }
+            Location::Sqlite(path) => tokio::task::spawn_blocking(move || {
+                sqlite::SqliteStore::open(&path, max_size_bytes)
+            })
+            .await
+            .map_err(Error::storage)?
+            .map(Store::Sqlite),
         }
     }
 

@@ -4,5 +4,6 @@ mod helpers;
 
 mod conformance;
 mod fast_paths;
+mod faults;
 mod model;
 mod prune;

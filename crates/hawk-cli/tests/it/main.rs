@@ -1,6 +1,7 @@
 //! Integration tests of the `hawk` binary: each test runs the real executable against
 //! its own SQLite file in a temporary directory.
 
+mod crash;
 mod demo;
 mod errors;
 mod export;

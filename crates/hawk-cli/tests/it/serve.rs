@@ -1,5 +1,6 @@
 //! `hawk serve`: refuses non-loopback addresses without API keys, serves on loopback,
-//! and on SIGTERM finishes what it accepted before exiting 0.
+//! and on SIGTERM finishes what it accepted before exiting 0; `--max-db-size` caps the
+//! file.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -152,4 +153,60 @@ fn serve_with_keys_binds_any_address_and_asks_for_a_key() {
     drop(child);
     let got = failed(&log.run(&["serve", "--rate-limit", "0"]), 2);
     assert!(got.contains("--rate-limit"), "{got}");
+}
+
+/// With `--max-db-size` below the file's size, a write that needs a new page is
+/// refused with a 500 and writes nothing; once space inside the file is freed the
+/// same server takes it.
+#[test]
+fn serve_with_max_db_size_refuses_growth_until_space_is_freed() {
+    let log = Log::new();
+    log.track("before.cap", &[]);
+    let conn = rusqlite::Connection::open(log.path("hawk.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE ballast (b BLOB NOT NULL);
+         INSERT INTO ballast (b) VALUES (zeroblob(200000));",
+    )
+    .unwrap();
+    let mut child = Server(
+        log.cmd(&["serve", "--listen", "127.0.0.1:0", "--max-db-size", "65536"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start hawk serve"),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut started = String::new();
+    stderr.read_line(&mut started).unwrap();
+    let port: u16 = started
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("a port in {started:?}"));
+    let batch = serde_json::Value::Array(
+        (0..200)
+            .map(|i| serde_json::json!({"action": "over.cap", "metadata": {"i": i, "pad": "x".repeat(100)}}))
+            .collect(),
+    )
+    .to_string();
+    let (status, body) = http(port, "POST", "/v1/entries", &batch);
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(parse_json(&body)["error"]["code"], "internal");
+    assert_eq!(
+        parse_json(&http(port, "GET", "/healthz", "").1)["head"],
+        1,
+        "a refused write wrote something"
+    );
+
+    conn.execute_batch("DELETE FROM ballast").unwrap();
+    let (status, body) = http(port, "POST", "/v1/entries", &batch);
+    assert_eq!(status, 201, "{body}");
+    let stored = parse_json(&body);
+    assert_eq!(stored[0]["id"], 2);
+    assert_eq!(stored[199]["id"], 201);
+    drop(child);
+
+    let got = failed(&log.run(&["serve", "--max-db-size", "0"]), 2);
+    assert!(got.contains("--max-db-size"), "{got}");
 }

@@ -60,10 +60,15 @@ impl Reply {
 
 impl TestApp {
     pub(crate) async fn new() -> TestApp {
+        TestApp::with_options(Options::default()).await
+    }
+
+    /// A fresh log opened with `options` (and a bus).
+    pub(crate) async fn with_options(options: Options) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
         let bus = Events::new();
-        let audit = Audit::open_with(&url, Options::default().events(bus.clone()))
+        let audit = Audit::open_with(&url, options.events(bus.clone()))
             .await
             .expect("open the log");
         TestApp {
@@ -72,6 +77,11 @@ impl TestApp {
             url,
             _dir: dir,
         }
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> std::path::PathBuf {
+        self._dir.path().join("hawk.db")
     }
 
     pub(crate) fn router(&self) -> Router {

@@ -2,12 +2,13 @@
 //! router in memory through `oneshot`, a table of cases per route; `socket` runs the
 //! real server on a loopback port for the streaming routes and shutdown; `auth` checks
 //! API keys: scopes, account isolation on every route and the rate limit; `browser`
-//! drives the dashboard in headless Chromium.
+//! drives the dashboard in headless Chromium; `faults` fills the disk under writes.
 
 mod helpers;
 
 mod auth;
 mod browser;
+mod faults;
 mod openapi;
 mod routes;
 mod socket;

@@ -38,8 +38,9 @@ pub(crate) struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) and migrates the file. Blocking.
-    pub(crate) fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating if missing) and migrates the file; the writer never grows it
+    /// beyond `max_size_bytes`. Blocking.
+    pub(crate) fn open(path: &Path, max_size_bytes: Option<u64>) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.is_dir()
         {
@@ -53,6 +54,9 @@ impl SqliteStore {
             .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
+        if let Some(bytes) = max_size_bytes {
+            schema::limit_size(&conn, bytes)?;
+        }
         let head = read::head(&conn)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         writer::spawn(conn, rx);

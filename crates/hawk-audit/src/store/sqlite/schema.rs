@@ -136,6 +136,20 @@ pub(super) fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Caps the file at `bytes`, in whole pages, for this connection (SQLite keeps the cap
+/// per connection, so it binds the writer). A transaction that needs a page beyond it
+/// fails with SQLITE_FULL and rolls back, exactly as on a full disk; pages freed inside
+/// the file are reused, so writes resume once there is room, without reopening.
+/// SQLite never sets the cap below the file's current size.
+pub(super) fn limit_size(conn: &Connection, bytes: u64) -> Result<()> {
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+    let pages = i64::try_from(bytes / page_size.max(1) as u64)
+        .unwrap_or(i64::MAX)
+        .max(1);
+    conn.pragma_update_and_check(None, "max_page_count", pages, |row| row.get::<_, i64>(0))?;
+    Ok(())
+}
+
 /// Switches the file to WAL mode (a no-op when it already is). The switch needs an
 /// exclusive lock, and SQLite answers "database is locked" at once instead of waiting
 /// when processes open a new file together, so it is retried here with backoff.
