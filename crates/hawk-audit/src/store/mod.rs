@@ -1,5 +1,6 @@
 //! The stores behind an [`Audit`](crate::Audit) handle. Only this module speaks SQL.
 
+mod postgres;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -22,10 +23,13 @@ pub(crate) struct Filter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Location {
     Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` connection URL, as given.
+    Postgres(String),
 }
 
 impl Location {
-    /// Parses `sqlite:PATH` (also `sqlite://PATH`).
+    /// Parses `sqlite:PATH` (also `sqlite://PATH`) and `postgres://…` (also
+    /// `postgresql://…`).
     pub(crate) fn parse(url: &str) -> Result<Location> {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
@@ -39,13 +43,11 @@ impl Location {
             return Ok(Location::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(Error::Storage(
-                "PostgreSQL is not supported by this build of Hawk yet; use sqlite:PATH".into(),
-            ));
+            return Ok(Location::Postgres(url.to_owned()));
         }
         Err(Invalid::new(
             "url",
-            Rule::Malformed("must start with sqlite: (e.g. sqlite:hawk.db)"),
+            Rule::Malformed("must start with sqlite: (e.g. sqlite:hawk.db) or postgres://"),
         )
         .into())
     }
@@ -54,6 +56,7 @@ impl Location {
 /// A concrete store; one variant per engine.
 pub(crate) enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
@@ -66,6 +69,7 @@ impl Store {
                     .map_err(Error::storage)?
                     .map(Store::Sqlite)
             }
+            Location::Postgres(url) => postgres::PgStore::open(&url).await.map(Store::Postgres),
         }
     }
 
@@ -76,24 +80,28 @@ impl Store {
     ) -> Result<Vec<Entry>> {
         match self {
             Store::Sqlite(s) => s.append(entries, times).await,
+            Store::Postgres(s) => s.append(entries, times).await,
         }
     }
 
     pub(crate) async fn page(&self, filter: Filter, opts: Recent) -> Result<Page> {
         match self {
             Store::Sqlite(s) => s.page(filter, opts).await,
+            Store::Postgres(s) => s.page(filter, opts).await,
         }
     }
 
     pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
         match self {
             Store::Sqlite(s) => s.actions(term, limit).await,
+            Store::Postgres(s) => s.actions(term, limit).await,
         }
     }
 
     pub(crate) async fn head(&self) -> Result<u64> {
         match self {
             Store::Sqlite(s) => s.head().await,
+            Store::Postgres(s) => s.head().await,
         }
     }
 
@@ -101,6 +109,7 @@ impl Store {
     pub(crate) async fn frontier(&self) -> Result<crate::merkle::Frontier> {
         match self {
             Store::Sqlite(s) => s.frontier().await,
+            Store::Postgres(s) => s.frontier().await,
         }
     }
 
@@ -112,6 +121,7 @@ impl Store {
     ) -> Result<Vec<Entry>> {
         match self {
             Store::Sqlite(s) => s.account_chunk(account, below, limit).await,
+            Store::Postgres(s) => s.account_chunk(account, below, limit).await,
         }
     }
 }
@@ -126,6 +136,7 @@ impl Store {
     ) -> Result<Vec<Entry>> {
         match self {
             Store::Sqlite(s) => s.entries_after(after, limit, account).await,
+            Store::Postgres(s) => s.entries_after(after, limit, account).await,
         }
     }
 
@@ -133,6 +144,7 @@ impl Store {
     pub(crate) fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64> {
         match self {
             Store::Sqlite(s) => s.subscribe_head(),
+            Store::Postgres(s) => s.subscribe_head(),
         }
     }
 }
@@ -142,6 +154,7 @@ impl Store {
     pub(crate) fn queue_depth(&self) -> usize {
         match self {
             Store::Sqlite(s) => s.queue_depth(),
+            Store::Postgres(s) => s.queue_depth(),
         }
     }
 
@@ -153,36 +166,42 @@ impl Store {
     ) -> Result<Vec<ActionCount>> {
         match self {
             Store::Sqlite(s) => s.account_actions(account, term, limit).await,
+            Store::Postgres(s) => s.account_actions(account, term, limit).await,
         }
     }
 
     pub(crate) async fn create_key(&self, key: NewKey, now: i64) -> Result<KeyInfo> {
         match self {
             Store::Sqlite(s) => s.create_key(key, now).await,
+            Store::Postgres(s) => s.create_key(key, now).await,
         }
     }
 
     pub(crate) async fn revoke_key(&self, id: u64, now: i64) -> Result<Option<KeyInfo>> {
         match self {
             Store::Sqlite(s) => s.revoke_key(id, now).await,
+            Store::Postgres(s) => s.revoke_key(id, now).await,
         }
     }
 
     pub(crate) async fn key_by_hash(&self, hash: String) -> Result<Option<KeyInfo>> {
         match self {
             Store::Sqlite(s) => s.key_by_hash(hash).await,
+            Store::Postgres(s) => s.key_by_hash(hash).await,
         }
     }
 
     pub(crate) async fn has_keys(&self) -> Result<bool> {
         match self {
             Store::Sqlite(s) => s.has_keys().await,
+            Store::Postgres(s) => s.has_keys().await,
         }
     }
 
     pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
         match self {
             Store::Sqlite(s) => s.keys().await,
+            Store::Postgres(s) => s.keys().await,
         }
     }
 }

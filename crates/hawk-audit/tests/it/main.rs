@@ -5,3 +5,4 @@ mod helpers;
 mod conformance;
 mod fast_paths;
 mod model;
+mod postgres;
