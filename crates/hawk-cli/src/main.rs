@@ -25,7 +25,7 @@ use crate::output::Out;
 #[derive(Debug, Parser)]
 #[command(name = "hawk", version)]
 struct Cli {
-    /// Database URL, e.g. sqlite:hawk.db.
+    /// Database URL: sqlite:PATH or postgres://USER@HOST/DB.
     #[arg(
         long,
         global = true,

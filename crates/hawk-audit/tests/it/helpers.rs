@@ -90,6 +90,25 @@ impl TestDb {
             .expect("open the test database")
     }
 
+    /// This PostgreSQL test database's URL with `user` as the role that connects.
+    pub(crate) fn url_as(&self, user: &str) -> String {
+        let scheme_end = self.url.find("://").expect("a URL") + 3;
+        let rest = &self.url[scheme_end..];
+        let host = match rest.find('@') {
+            Some(at) if rest.find('/').is_none_or(|slash| at < slash) => &rest[at + 1..],
+            _ => rest,
+        };
+        format!("{}{user}@{host}", &self.url[..scheme_end])
+    }
+
+    /// The name of this PostgreSQL test database.
+    pub(crate) fn name(&self) -> &str {
+        match &self.engine {
+            Engine::Postgres { name, .. } => name,
+            Engine::Sqlite(_) => panic!("a SQLite test database has no name"),
+        }
+    }
+
     /// Runs one SQL statement directly on the database, bypassing Hawk, as any SQL
     /// client holding the database could; the error message on failure.
     pub(crate) async fn execute_sql(&self, sql: &str) -> Result<u64, String> {
@@ -100,17 +119,13 @@ impl TestDb {
                     .map(|n| n as u64)
                     .map_err(|e| e.to_string())
             }
-            Engine::Postgres { .. } => {
-                let client = connect(&self.url).await.map_err(|e| e.to_string())?;
-                client
-                    .execute(sql, &[])
-                    .await
-                    .map_err(|e| match e.as_db_error() {
-                        Some(db) => db.message().to_owned(),
-                        None => e.to_string(),
-                    })
-            }
+            Engine::Postgres { .. } => execute_postgres(&self.url, sql).await,
         }
+    }
+
+    /// [`TestDb::execute_sql`] on PostgreSQL as role `user`.
+    pub(crate) async fn execute_sql_as(&self, user: &str, sql: &str) -> Result<u64, String> {
+        execute_postgres(&self.url_as(user), sql).await
     }
 }
 
@@ -140,6 +155,17 @@ impl Drop for TestDb {
             eprintln!("could not drop test database {name}");
         }
     }
+}
+
+async fn execute_postgres(url: &str, sql: &str) -> Result<u64, String> {
+    let client = connect(url).await.map_err(|e| e.to_string())?;
+    client
+        .execute(sql, &[])
+        .await
+        .map_err(|e| match e.as_db_error() {
+            Some(db) => db.message().to_owned(),
+            None => e.to_string(),
+        })
 }
 
 /// A plain connection (no pool), driven by a task of its own.

@@ -86,3 +86,57 @@ async fn entries_refuse_truncate_and_keep_a_prune_hook() {
     assert_eq!(audit.head().await.unwrap(), 1);
     assert_eq!(audit.entries_after(0, 10, None).await.unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_with_select_and_insert_only_appends_and_reads() {
+    let db = postgres_db!("a_role_with_select_and_insert_only_appends_and_reads");
+    let owner = db.open().await;
+    owner
+        .record(NewEntry::new("by.owner").account("acme"))
+        .await
+        .unwrap();
+    let role = format!("{}_app", db.name());
+    // The grants of README.md's PostgreSQL section.
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT CONNECT ON DATABASE {} TO {role}", db.name()),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!(
+            "GRANT SELECT ON hawk_schema, entries, actions, accounts, log_head, api_keys \
+             TO {role}"
+        ),
+        format!("GRANT INSERT ON entries TO {role}"),
+        format!("GRANT INSERT, UPDATE ON actions, accounts, log_head TO {role}"),
+        format!("GRANT INSERT, UPDATE ON api_keys TO {role}"),
+        format!("GRANT USAGE ON SEQUENCE api_keys_id_seq TO {role}"),
+    ] {
+        db.execute_sql(&sql).await.unwrap();
+    }
+
+    let app = Audit::open(&db.url_as(&role)).await.unwrap();
+    let entry = app
+        .record(NewEntry::new("by.app").account("acme"))
+        .await
+        .unwrap();
+    assert_eq!(entry.id, 2);
+    let page = app
+        .for_account_page("acme", Default::default())
+        .await
+        .unwrap();
+    assert_eq!(page.total_count, 2);
+    app.create_key(hawk_audit::Scope::Read, None).await.unwrap();
+    for sql in [
+        "UPDATE entries SET actor_id = 'mallory'",
+        "DELETE FROM entries",
+        "TRUNCATE entries",
+    ] {
+        let err = db.execute_sql_as(&role, sql).await.unwrap_err();
+        assert!(err.contains("permission denied"), "{sql}: {err}");
+    }
+    drop(app);
+    drop(owner);
+    db.execute_sql(&format!("DROP OWNED BY {role}"))
+        .await
+        .unwrap();
+    db.execute_sql(&format!("DROP ROLE {role}")).await.unwrap();
+}

@@ -84,6 +84,19 @@ pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// Applies pending migrations in one transaction under an advisory lock.
 pub(super) async fn migrate(client: &mut Client) -> Result<()> {
+    // An up-to-date database needs no lock and no DDL, so a role that may only read
+    // and append can open it.
+    let current: Option<i32> = client
+        .query_opt("SELECT version FROM hawk_schema WHERE id = 1", &[])
+        .await
+        .ok()
+        .flatten()
+        .map(|row| row.get(0));
+    match current.map(|v| usize::try_from(v).unwrap_or(usize::MAX)) {
+        Some(SCHEMA_VERSION) => return Ok(()),
+        Some(version) if version > SCHEMA_VERSION => return Err(too_new(version)),
+        _ => {}
+    }
     let tx = client.transaction().await.map_err(pg_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
@@ -104,10 +117,7 @@ pub(super) async fn migrate(client: &mut Client) -> Result<()> {
         .get(0);
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > SCHEMA_VERSION {
-        return Err(Error::Storage(format!(
-            "the database has schema version {version}, newer than this Hawk knows \
-             ({SCHEMA_VERSION}); upgrade Hawk"
-        )));
+        return Err(too_new(version));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.batch_execute(sql).await.map_err(pg_error)?;
@@ -128,4 +138,11 @@ pub(super) async fn migrate(client: &mut Client) -> Result<()> {
     }
     tx.commit().await.map_err(pg_error)?;
     Ok(())
+}
+
+fn too_new(version: usize) -> Error {
+    Error::Storage(format!(
+        "the database has schema version {version}, newer than this Hawk knows \
+         ({SCHEMA_VERSION}); upgrade Hawk"
+    ))
 }
