@@ -146,12 +146,16 @@ pub(super) async fn page(client: &mut Client, filter: &Filter, opts: &Recent) ->
             (total, entries)
         }
         (None, Some(term)) => {
-            let matching: Vec<(i32, u64)> = dictionary(&tx)
+            let (matching, others): (Vec<_>, Vec<_>) = dictionary(&tx)
                 .await?
                 .into_iter()
-                .filter(|(_, name, _)| term.matches(name))
-                .map(|(id, _, count)| (id, count))
-                .collect();
+                .map(|(id, name, count)| (id, count, term.matches(&name)))
+                .partition(|&(_, _, matches)| matches);
+            let matching = Actions {
+                ids: matching.iter().map(|&(id, _, _)| id).collect(),
+                count: matching.iter().map(|&(_, count, _)| count).sum(),
+                others: others.iter().map(|&(id, _, _)| id).collect(),
+            };
             search_page(&tx, &matching, as_of, newest, window).await?
         }
         (Some(account), None) => account_page(&tx, account, as_of, newest, window).await?,
@@ -169,45 +173,48 @@ pub(super) async fn page(client: &mut Client, filter: &Filter, opts: &Recent) ->
     Ok(Page::new(entries, opts, total, as_of))
 }
 
+/// The actions a search term matches, and the rest of the dictionary.
+struct Actions {
+    ids: Vec<i32>,
+    /// Entries of the matching actions in the whole log.
+    count: u64,
+    others: Vec<i32>,
+}
+
+/// Pages at most this deep (offset + per page) are read from the newest match down;
+/// deeper ones first locate their newest entry by rank.
+const SHALLOW: u64 = 1000;
+/// Points probed per round trip when locating a rank.
+const PROBES: u64 = 16;
+
 /// A search page. Each action numbers its entries 1, 2, 3 … (`action_seq`), so the
-/// total at `as_of` is the sum of each matching action's newest number at or below it,
-/// and for one action a page is a range of those numbers.
+/// number of an action's entries at or below any id is one index probe; the total at
+/// `as_of` is their sum over the matching actions, and for one action a page is a range
+/// of those numbers. For several, a shallow page is read newest first; a deep one
+/// first finds the id of its newest entry by a search over ids, counting with those
+/// probes, then reads down from there: its cost does not grow with the page number.
 async fn search_page<C: GenericClient>(
     client: &C,
-    matching: &[(i32, u64)],
+    matching: &Actions,
     as_of: u64,
     head: u64,
     window: Window,
 ) -> Result<(u64, Vec<Entry>)> {
-    if matching.is_empty() {
+    let ids = &matching.ids;
+    if ids.is_empty() {
         return Ok((0, Vec::new()));
     }
-    let ids: Vec<i32> = matching.iter().map(|&(id, _)| id).collect();
     let total = if as_of == head {
         // The dictionary's counts are exact in this snapshot.
-        matching.iter().map(|&(_, count)| count).sum()
+        matching.count
     } else {
-        let stmt = client
-            .prepare_cached(
-                "SELECT coalesce(sum(s.seq), 0)::bigint
-                 FROM unnest($1::integer[]) AS a(id)
-                 CROSS JOIN LATERAL (
-                     SELECT action_seq AS seq FROM entries
-                     WHERE action_id = a.id AND id <= $2
-                     ORDER BY id DESC LIMIT 1
-                 ) s",
-            )
-            .await?;
-        client
-            .query_one(&stmt, &[&ids, &(as_of as i64)])
-            .await?
-            .get::<_, i64>(0) as u64
+        counts_at(client, ids, &[as_of as i64]).await?[0]
     };
     let Some((low, high)) = window.ranks(total) else {
         return Ok((total, Vec::new()));
     };
-    let entries = if let [action] = ids[..] {
-        select(
+    if let [action] = ids[..] {
+        let entries = select(
             client,
             &format!(
                 "SELECT {ENTRY_COLUMNS} FROM entries e
@@ -216,37 +223,128 @@ async fn search_page<C: GenericClient>(
             ),
             &[&action, &(low as i64), &(high as i64)],
         )
-        .await?
+        .await?;
+        return Ok((total, entries));
+    }
+    // Dense matches are met soonest walking the log down; sparse ones by merging each
+    // action's own index.
+    let dense = matching.count.saturating_mul(10) >= head;
+    let entries = if window.offset + window.per_page <= SHALLOW {
+        newest_matches(client, ids, dense, as_of, window.offset, window.per_page).await?
     } else {
-        // Several actions: the newest `offset + per_page` matches come from each
-        // action's own index (a bounded scan apiece), merged by id.
-        let stmt = format!(
-            "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id IN (
-                 SELECT m.id FROM unnest($1::integer[]) AS a(id)
-                 CROSS JOIN LATERAL (
-                     SELECT id FROM entries
-                     WHERE action_id = a.id AND id <= $2
-                     ORDER BY id DESC LIMIT $3
-                 ) m
-                 ORDER BY m.id DESC LIMIT $4 OFFSET $5
-             )
-             ORDER BY e.id DESC"
-        );
-        let depth = (window.offset + window.per_page) as i64;
-        select(
-            client,
-            &stmt,
-            &[
-                &ids,
-                &(as_of as i64),
-                &depth,
-                &(window.per_page as i64),
-                &(window.offset as i64),
-            ],
-        )
-        .await?
+        let top = id_of_rank(client, matching, as_of, high).await?;
+        newest_matches(client, ids, dense, top, 0, high - low + 1).await?
     };
     Ok((total, entries))
+}
+
+/// For each of `at`: how many entries of `actions` have ids at or below it.
+async fn counts_at<C: GenericClient>(client: &C, actions: &[i32], at: &[i64]) -> Result<Vec<u64>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT coalesce((
+                 SELECT sum(s.seq) FROM unnest($1::integer[]) AS a(id)
+                 CROSS JOIN LATERAL (
+                     SELECT action_seq AS seq FROM entries
+                     WHERE action_id = a.id AND id <= x.at
+                     ORDER BY id DESC LIMIT 1
+                 ) s
+             ), 0)::bigint
+             FROM unnest($2::bigint[]) WITH ORDINALITY AS x(at, n)
+             ORDER BY x.n",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&actions, &at])
+        .await?
+        .iter()
+        .map(|row| row.get::<_, i64>(0) as u64)
+        .collect())
+}
+
+/// The id of the match of (1-based, oldest-first) `rank`, which is at most the number
+/// of matches at or below `as_of`: the smallest id with `rank` matches at or below it.
+/// Counted through the matching actions, or through the others when they are fewer
+/// (ids are dense, so the matches below an id are the entries less the others).
+async fn id_of_rank<C: GenericClient>(
+    client: &C,
+    matching: &Actions,
+    as_of: u64,
+    rank: u64,
+) -> Result<u64> {
+    let stmt = client.prepare_cached("SELECT min(id) FROM entries").await?;
+    let oldest = client
+        .query_one(&stmt, &[])
+        .await?
+        .get::<_, Option<i64>>(0)
+        .map_or(1, |id| id as u64);
+    let by_others = matching.others.len() < matching.ids.len();
+    // Matches at or below `lo` are fewer than `rank`; at or below `hi`, enough.
+    let (mut lo, mut hi) = (oldest - 1, as_of);
+    while hi - lo > 1 {
+        let step = (hi - lo).div_ceil(PROBES + 1);
+        let points: Vec<i64> = (1..=PROBES)
+            .map(|k| lo + k * step)
+            .take_while(|&p| p < hi)
+            .map(|p| p as i64)
+            .collect();
+        let counts = if by_others {
+            counts_at(client, &matching.others, &points)
+                .await?
+                .into_iter()
+                .zip(&points)
+                .map(|(others, &p)| (p as u64 + 1 - oldest) - others)
+                .collect()
+        } else {
+            counts_at(client, &matching.ids, &points).await?
+        };
+        match counts.iter().position(|&n| n >= rank) {
+            Some(0) => hi = points[0] as u64,
+            Some(i) => (lo, hi) = (points[i - 1] as u64, points[i] as u64),
+            None => lo = *points.last().expect("a point between lo and hi") as u64,
+        }
+    }
+    Ok(hi)
+}
+
+/// The matches at or below id `top`, newest first, skipping `skip` and taking `take`.
+async fn newest_matches<C: GenericClient>(
+    client: &C,
+    actions: &[i32],
+    dense: bool,
+    top: u64,
+    skip: u64,
+    take: u64,
+) -> Result<Vec<Entry>> {
+    let (top, skip, take) = (top as i64, skip as i64, take as i64);
+    if dense {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM entries e
+             WHERE e.action_id = ANY($1) AND e.id <= $2
+             ORDER BY e.id DESC LIMIT $3 OFFSET $4"
+        );
+        return select(client, &sql, &[&actions, &top, &take, &skip]).await;
+    }
+    // The newest `skip + take` of each action (a bounded index scan apiece), merged
+    // by id.
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id IN (
+             SELECT m.id FROM unnest($1::integer[]) AS a(id)
+             CROSS JOIN LATERAL (
+                 SELECT id FROM entries
+                 WHERE action_id = a.id AND id <= $2
+                 ORDER BY id DESC LIMIT $5
+             ) m
+             ORDER BY m.id DESC LIMIT $3 OFFSET $4
+         )
+         ORDER BY e.id DESC"
+    );
+    select(
+        client,
+        &sql,
+        &[&actions, &top, &take, &skip, &(skip + take)],
+    )
+    .await
 }
 
 /// An account page: each account numbers its entries 1, 2, 3 … (`account_seq`), so a
