@@ -183,7 +183,29 @@ async fn commit(pool: &Pool, jobs: &mut [Job]) -> Result<(), CommitError> {
     let lock = tx
         .prepare_cached("SELECT next_id, last_time, frontier FROM log_head WHERE id = 1 FOR UPDATE")
         .await?;
-    let head = tx.query_one(&lock, &[]).await?;
+    let known_actions = tx
+        .prepare_cached("SELECT id, name, count FROM actions WHERE name = ANY($1)")
+        .await?;
+    let known_accounts = tx
+        .prepare_cached("SELECT account_id, count FROM accounts WHERE account_id = ANY($1)")
+        .await?;
+    let names = distinct(
+        jobs.iter()
+            .flat_map(|j| j.entries.iter().map(|e| e.action.as_str())),
+    );
+    let account_names = distinct(
+        jobs.iter()
+            .flat_map(|j| j.entries.iter().filter_map(|e| e.account_id.as_deref())),
+    );
+    // Sent together and run in order: the counters are read once the lock is held, so
+    // they include every commit before it, whichever process made it.
+    let names_param: [&(dyn ToSql + Sync); 1] = [&names];
+    let accounts_param: [&(dyn ToSql + Sync); 1] = [&account_names];
+    let (head, known_actions, known_accounts) = tokio::try_join!(
+        tx.query_one(&lock, &[]),
+        tx.query(&known_actions, &names_param),
+        tx.query(&known_accounts, &accounts_param),
+    )?;
     let next_id: i64 = head.get(0);
     let last_time: Option<OffsetDateTime> = head.get(1);
     let mut frontier = Frontier::from_bytes(head.get(2)).map_err(|e| {
@@ -199,9 +221,15 @@ async fn commit(pool: &Pool, jobs: &mut [Job]) -> Result<(), CommitError> {
         ))));
     }
     let last_time = last_time.map_or(i64::MIN, micros);
-
-    let mut actions = action_ids(&tx, jobs).await?;
-    let mut accounts = account_counts(&tx, jobs).await?;
+    let mut actions: HashMap<String, (i32, i64)> = known_actions
+        .into_iter()
+        .map(|row| (row.get(1), (row.get(0), row.get(2))))
+        .collect();
+    add_actions(&tx, &names, &mut actions).await?;
+    let mut accounts: HashMap<String, i64> = known_accounts
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
 
     // Time never goes backwards as ids grow, even if the clock does.
     let now = micros(OffsetDateTime::now_utc()).max(last_time);
@@ -340,70 +368,41 @@ async fn commit(pool: &Pool, jobs: &mut [Job]) -> Result<(), CommitError> {
     Ok(())
 }
 
-/// Each action of `jobs` → (dictionary id, its entry count so far), adding new names
-/// to the dictionary within `tx`.
-async fn action_ids(
-    tx: &Transaction<'_>,
-    jobs: &[Job],
-) -> Result<HashMap<String, (i32, i64)>, CommitError> {
-    let mut names: Vec<&str> = jobs
-        .iter()
-        .flat_map(|job| job.entries.iter().map(|e| e.action.as_str()))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    let known = tx
-        .prepare_cached("SELECT id, name, count FROM actions WHERE name = ANY($1)")
-        .await?;
-    let mut actions: HashMap<String, (i32, i64)> = tx
-        .query(&known, &[&names])
-        .await?
-        .into_iter()
-        .map(|row| (row.get(1), (row.get(0), row.get(2))))
-        .collect();
-    let new: Vec<&str> = names
-        .into_iter()
-        .filter(|name| !actions.contains_key(*name))
-        .collect();
-    if !new.is_empty() {
-        // Dictionary ids are handed out under the head lock too, so they ascend in
-        // commit order.
-        let add = tx
-            .prepare_cached(
-                "INSERT INTO actions (id, name)
-                 SELECT (SELECT coalesce(max(id), 0) FROM actions) + n, name
-                 FROM unnest($1::text[]) WITH ORDINALITY AS t(name, n)
-                 RETURNING id, name",
-            )
-            .await?;
-        for row in tx.query(&add, &[&new]).await? {
-            actions.insert(row.get(1), (row.get(0), 0));
-        }
-    }
-    Ok(actions)
+/// The distinct values of `items`, sorted.
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut items: Vec<&str> = items.collect();
+    items.sort_unstable();
+    items.dedup();
+    items
 }
 
-/// Each account of `jobs` that already has entries → how many.
-async fn account_counts(
+/// Adds the actions among `names` that the dictionary lacks, within `tx`, to it and
+/// to `actions` (name → dictionary id and entry count so far).
+async fn add_actions(
     tx: &Transaction<'_>,
-    jobs: &[Job],
-) -> Result<HashMap<String, i64>, CommitError> {
-    let mut accounts: Vec<&str> = jobs
+    names: &[&str],
+    actions: &mut HashMap<String, (i32, i64)>,
+) -> Result<(), CommitError> {
+    let new: Vec<&str> = names
         .iter()
-        .flat_map(|job| job.entries.iter().filter_map(|e| e.account_id.as_deref()))
+        .copied()
+        .filter(|name| !actions.contains_key(*name))
         .collect();
-    if accounts.is_empty() {
-        return Ok(HashMap::new());
+    if new.is_empty() {
+        return Ok(());
     }
-    accounts.sort_unstable();
-    accounts.dedup();
-    let stmt = tx
-        .prepare_cached("SELECT account_id, count FROM accounts WHERE account_id = ANY($1)")
+    // Dictionary ids are handed out under the head lock too, so they ascend in commit
+    // order.
+    let add = tx
+        .prepare_cached(
+            "INSERT INTO actions (id, name)
+             SELECT (SELECT coalesce(max(id), 0) FROM actions) + n, name
+             FROM unnest($1::text[]) WITH ORDINALITY AS t(name, n)
+             RETURNING id, name",
+        )
         .await?;
-    Ok(tx
-        .query(&stmt, &[&accounts])
-        .await?
-        .into_iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect())
+    for row in tx.query(&add, &[&new]).await? {
+        actions.insert(row.get(1), (row.get(0), 0));
+    }
+    Ok(())
 }
