@@ -62,6 +62,11 @@ impl TestApp {
     pub(crate) async fn new() -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
+        TestApp::open(url, dir).await
+    }
+
+    /// The app over the log at `url` (with `dir` kept as long as the app).
+    pub(crate) async fn open(url: String, dir: TempDir) -> TestApp {
         let bus = Events::new();
         let audit = Audit::open_with(&url, Options::default().events(bus.clone()))
             .await

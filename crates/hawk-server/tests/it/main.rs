@@ -2,12 +2,14 @@
 //! router in memory through `oneshot`, a table of cases per route; `socket` runs the
 //! real server on a loopback port for the streaming routes and shutdown; `auth` checks
 //! API keys: scopes, account isolation on every route and the rate limit; `browser`
-//! drives the dashboard in headless Chromium.
+//! drives the dashboard in headless Chromium; `postgres` runs two servers on one
+//! PostgreSQL database.
 
 mod helpers;
 
 mod auth;
 mod browser;
 mod openapi;
+mod postgres;
 mod routes;
 mod socket;
