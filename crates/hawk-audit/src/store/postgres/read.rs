@@ -184,8 +184,10 @@ struct Actions {
 /// Pages at most this deep (offset + per page) are read from the newest match down;
 /// deeper ones first locate their newest entry by rank.
 const SHALLOW: u64 = 1000;
-/// Points probed per round trip when locating a rank.
-const PROBES: u64 = 16;
+/// Index probes per round trip when locating a rank: each counting point costs one
+/// probe per action counted, so the more actions, the fewer points (down to a binary
+/// search), up to 16.
+const PROBES: u64 = 64;
 
 /// A search page. Each action numbers its entries 1, 2, 3 … (`action_seq`), so the
 /// number of an action's entries at or below any id is one index probe; the total at
@@ -279,11 +281,13 @@ async fn id_of_rank<C: GenericClient>(
         .get::<_, Option<i64>>(0)
         .map_or(1, |id| id as u64);
     let by_others = matching.others.len() < matching.ids.len();
+    let counted = matching.others.len().min(matching.ids.len()).max(1) as u64;
+    let points = (PROBES / counted).clamp(1, 16);
     // Matches at or below `lo` are fewer than `rank`; at or below `hi`, enough.
     let (mut lo, mut hi) = (oldest - 1, as_of);
     while hi - lo > 1 {
-        let step = (hi - lo).div_ceil(PROBES + 1);
-        let points: Vec<i64> = (1..=PROBES)
+        let step = (hi - lo).div_ceil(points + 1);
+        let points: Vec<i64> = (1..=points)
             .map(|k| lo + k * step)
             .take_while(|&p| p < hi)
             .map(|p| p as i64)
