@@ -205,3 +205,38 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_engine() {
+        assert_eq!(
+            Location::parse("sqlite:hawk.db").unwrap(),
+            Location::Sqlite(PathBuf::from("hawk.db"))
+        );
+        for url in [
+            "postgres://hawk@db:5432/audit",
+            "postgresql://hawk:secret@db/audit?connect_timeout=3",
+        ] {
+            assert_eq!(
+                Location::parse(url).unwrap(),
+                Location::Postgres(url.to_owned())
+            );
+        }
+        for url in ["", "mysql://db/audit", "sqlite:", "postgres:/db"] {
+            let err = Location::parse(url).unwrap_err();
+            assert_eq!(err.as_invalid().map(|i| i.field()), Some("url"), "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_postgres_urls_are_refused_before_connecting() {
+        let err = Store::open(Location::parse("postgres://db:notaport/audit").unwrap())
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(err.as_invalid().map(|i| i.field()), Some("url"));
+    }
+}
