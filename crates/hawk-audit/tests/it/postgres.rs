@@ -140,3 +140,50 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         .unwrap();
     db.execute_sql(&format!("DROP ROLE {role}")).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_postgres_cannot_store_is_refused_as_invalid() {
+    let db = postgres_db!("text_postgres_cannot_store_is_refused_as_invalid");
+    let audit = db.open().await;
+    let nul = hawk_audit::Ref::new("user", "a\0b");
+    let err = audit
+        .track(Some(&nul), "user.login", None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_invalid().map(|i| i.field()), Some("actor_id"));
+    let batch = vec![
+        NewEntry::new("fine"),
+        NewEntry::new("not.fine").account("x\0y"),
+    ];
+    let err = audit.record_batch(batch).await.unwrap_err();
+    let invalid = err.as_invalid().expect("invalid");
+    assert_eq!((invalid.field(), invalid.index()), ("account_id", Some(1)));
+    assert_eq!(audit.head().await.unwrap(), 0, "nothing written");
+    // No stored account can hold it, so reads find nothing rather than fail.
+    assert!(audit.for_account("x\0y").await.unwrap().is_empty());
+    let page = audit
+        .for_account_page("x\0y", Default::default())
+        .await
+        .unwrap();
+    assert_eq!(page.total_count, 0);
+    assert!(
+        audit
+            .entries_after(0, 10, Some("x\0y"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        audit
+            .account_actions("x\0y", "", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Metadata is stored as JSON text, where U+0000 is an escape like any other.
+    let entry = audit
+        .record(NewEntry::new("nul.in.metadata").metadata(serde_json::json!({"s": "a\0b"})))
+        .await
+        .unwrap();
+    assert_eq!(audit.entries_after(0, 10, None).await.unwrap(), vec![entry]);
+}

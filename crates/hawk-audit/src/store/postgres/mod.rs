@@ -54,6 +54,42 @@ impl From<PoolError> for Error {
     }
 }
 
+/// PostgreSQL text cannot hold U+0000, which the entry rules otherwise allow.
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
+fn nul_refused(field: &'static str) -> Invalid {
+    Invalid::new(
+        field,
+        Rule::Malformed("must not contain U+0000 (NUL) on PostgreSQL"),
+    )
+}
+
+/// Refuses, before anything is written, what PostgreSQL cannot store.
+fn check_storable(entries: &[ValidEntry]) -> Result<(), Invalid> {
+    for (i, entry) in entries.iter().enumerate() {
+        let fields = [
+            ("actor_type", &entry.actor_type),
+            ("actor_id", &entry.actor_id),
+            ("resource_type", &entry.resource_type),
+            ("resource_id", &entry.resource_id),
+            ("account_id", &entry.account_id),
+        ];
+        for (field, value) in fields {
+            if value.as_deref().is_some_and(has_nul) {
+                let invalid = nul_refused(field);
+                return Err(if entries.len() > 1 {
+                    invalid.at(i)
+                } else {
+                    invalid
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) struct PgStore {
     pool: Pool,
     writer: mpsc::Sender<Append>,
@@ -115,6 +151,7 @@ impl PgStore {
         entries: Vec<ValidEntry>,
         times: Option<Vec<i64>>,
     ) -> Result<Vec<Entry>> {
+        check_storable(&entries)?;
         let (reply, answer) = oneshot::channel();
         self.writer
             .send(Append {
@@ -142,11 +179,19 @@ impl PgStore {
         limit: u64,
         account: Option<String>,
     ) -> Result<Vec<Entry>> {
+        if account.as_deref().is_some_and(has_nul) {
+            return Ok(Vec::new());
+        }
         let client = self.pool.get().await?;
         read::entries_after(&client, after, limit, account.as_deref()).await
     }
 
     pub(crate) async fn page(&self, filter: Filter, opts: Recent) -> Result<Page> {
+        if filter.account.as_deref().is_some_and(has_nul) {
+            let as_of = self.head().await?;
+            let as_of = opts.as_of.map_or(as_of, |pin| pin.min(as_of));
+            return Ok(Page::new(Vec::new(), &opts, 0, as_of));
+        }
         let mut client = self.pool.get().await?;
         read::page(&mut client, &filter, &opts).await
     }
@@ -172,6 +217,9 @@ impl PgStore {
         below: u64,
         limit: u64,
     ) -> Result<Vec<Entry>> {
+        if has_nul(&account) {
+            return Ok(Vec::new());
+        }
         let client = self.pool.get().await?;
         read::account_chunk(&client, &account, below, limit).await
     }
@@ -187,11 +235,17 @@ impl PgStore {
         term: Option<Term>,
         limit: u64,
     ) -> Result<Vec<ActionCount>> {
+        if has_nul(&account) {
+            return Ok(Vec::new());
+        }
         let client = self.pool.get().await?;
         read::account_actions(&client, &account, term.as_ref(), limit).await
     }
 
     pub(crate) async fn create_key(&self, key: NewKey, now: i64) -> Result<KeyInfo> {
+        if key.account_id.as_deref().is_some_and(has_nul) {
+            return Err(nul_refused("account_id").into());
+        }
         let client = self.pool.get().await?;
         keys::create(&client, key, now).await
     }
