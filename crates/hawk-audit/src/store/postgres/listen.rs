@@ -26,10 +26,16 @@ pub(super) fn advance(head: &watch::Sender<u64>, id: u64) {
 /// Starts the listener task; the store aborts it when dropped.
 pub(super) fn spawn(config: Config, head: watch::Sender<u64>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut pause = Duration::from_millis(100);
+        const FIRST_PAUSE: Duration = Duration::from_millis(100);
+        let mut pause = FIRST_PAUSE;
         loop {
+            let started = tokio::time::Instant::now();
             let err = follow(&config, &head).await;
             tracing::warn!(error = %err, "lost the head notifications; reconnecting");
+            // A connection that held for a while starts the backoff afresh.
+            if started.elapsed() > Duration::from_secs(60) {
+                pause = FIRST_PAUSE;
+            }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(5));
         }
