@@ -187,3 +187,40 @@ async fn text_postgres_cannot_store_is_refused_as_invalid() {
         .unwrap();
     assert_eq!(audit.entries_after(0, 10, None).await.unwrap(), vec![entry]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_watch_catches_up_after_its_connection_is_cut() {
+    let db = postgres_db!("head_watch_catches_up_after_its_connection_is_cut");
+    let writer = db.open().await;
+    let reader = db.open().await;
+    let mut head = reader.subscribe_head();
+    let cut = format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE datname = '{}' AND application_name = 'hawk (head listener)'",
+        db.name()
+    );
+    // Wait until both listeners are connected, then cut them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while db
+        .execute_sql(&cut.replace("count(pg_terminate_backend(pid))", "1"))
+        .await
+        .unwrap()
+        < 2
+    {
+        assert!(tokio::time::Instant::now() < deadline, "listeners connect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    db.execute_sql(&cut).await.unwrap();
+    // Committed while the reader's listener is away: its notification is lost, and
+    // the head read after reconnecting covers it.
+    writer.record(NewEntry::new("while.away")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), head.wait_for(|&id| id >= 1))
+        .await
+        .expect("caught up after reconnecting")
+        .unwrap();
+    writer.record(NewEntry::new("after.return")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), head.wait_for(|&id| id >= 2))
+        .await
+        .expect("notified again")
+        .unwrap();
+}

@@ -12,6 +12,9 @@ use tokio_postgres::{AsyncMessage, Config, NoTls};
 use super::writer::HEAD_CHANNEL;
 use crate::error::{Error, Result};
 
+/// The `application_name` of the listening connection, unless the URL sets one.
+pub(super) const LISTENER_NAME: &str = "hawk (head listener)";
+
 /// Moves the watched head forward to `id` (never back).
 pub(super) fn advance(head: &watch::Sender<u64>, id: u64) {
     head.send_if_modified(|current| {
@@ -24,7 +27,11 @@ pub(super) fn advance(head: &watch::Sender<u64>, id: u64) {
 }
 
 /// Starts the listener task; the store aborts it when dropped.
-pub(super) fn spawn(config: Config, head: watch::Sender<u64>) -> tokio::task::JoinHandle<()> {
+pub(super) fn spawn(mut config: Config, head: watch::Sender<u64>) -> tokio::task::JoinHandle<()> {
+    if config.get_application_name().is_none() {
+        // So that it can be told apart in `pg_stat_activity`.
+        config.application_name(LISTENER_NAME);
+    }
     tokio::spawn(async move {
         const FIRST_PAUSE: Duration = Duration::from_millis(100);
         let mut pause = FIRST_PAUSE;
