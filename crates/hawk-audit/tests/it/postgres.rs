@@ -224,3 +224,44 @@ async fn head_watch_catches_up_after_its_connection_is_cut() {
         .expect("notified again")
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_engines_store_and_hash_the_same_entries_alike() {
+    let db = postgres_db!("both_engines_store_and_hash_the_same_entries_alike");
+    let sqlite = TestDb::sqlite();
+    let t0 = hawk_audit::time::OffsetDateTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let entries: Vec<_> = (0..40u32)
+        .map(|i| {
+            let at = t0 + Duration::from_micros(u64::from(i) * 1_234_567);
+            let mut entry =
+                NewEntry::new(format!("  same.{}  ", i % 4)).metadata(serde_json::json!({
+                    "i": i,
+                    "third": f64::from(i) / 3.0,
+                    "big": u64::MAX - u64::from(i),
+                    "text": format!("é\u{1F600}\"{i}"),
+                    "nested": {"z": [1, 2.5, null, true], "a": {}},
+                }));
+            if i % 3 == 0 {
+                entry = entry.account(format!("acct{}", i % 2));
+            }
+            if i % 5 != 0 {
+                let actor = hawk_audit::Ref::new("user", i);
+                entry = entry.actor(Some(&actor));
+            }
+            (at, entry)
+        })
+        .collect();
+    let on_pg = db.open().await.import(entries.clone()).await.unwrap();
+    let on_sqlite = sqlite.open().await.import(entries).await.unwrap();
+    assert_eq!(on_pg, on_sqlite, "returned alike, hashes included");
+    let (pg, lite) = (db.open().await, sqlite.open().await);
+    assert_eq!(
+        pg.entries_after(0, 100, None).await.unwrap(),
+        lite.entries_after(0, 100, None).await.unwrap(),
+        "read back alike"
+    );
+    assert_eq!(
+        pg.tree_head().await.unwrap(),
+        lite.tree_head().await.unwrap()
+    );
+}
