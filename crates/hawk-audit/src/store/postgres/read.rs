@@ -184,6 +184,9 @@ struct Actions {
 /// Pages at most this deep (offset + per page) are read from the newest match down;
 /// deeper ones first locate their newest entry by rank.
 const SHALLOW: u64 = 1000;
+/// Most index entries a merge of several actions reads for a shallow page; beyond, the
+/// page's newest entry is located by rank first.
+const MERGE_LIMIT: u64 = 20_000;
 /// Index probes per round trip when locating a rank: each counting point costs one
 /// probe per action counted, so the more actions, the fewer points (down to a binary
 /// search), up to 16.
@@ -231,7 +234,10 @@ async fn search_page<C: GenericClient>(
     // Dense matches are met soonest walking the log down; sparse ones by merging each
     // action's own index.
     let dense = matching.count.saturating_mul(10) >= head;
-    let entries = if window.offset + window.per_page <= SHALLOW {
+    let depth = window.offset + window.per_page;
+    // Merging reads up to `depth` ids from each action's index.
+    let shallow = depth <= SHALLOW && (dense || ids.len() as u64 * depth <= MERGE_LIMIT);
+    let entries = if shallow {
         newest_matches(client, ids, dense, as_of, window.offset, window.per_page).await?
     } else {
         let top = id_of_rank(client, matching, as_of, high).await?;
