@@ -58,7 +58,8 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Opens the log at `url` (`sqlite:PATH`), creating and migrating it as needed.
+    /// Opens the log at `url` (`sqlite:PATH` or `postgres://…`), creating and migrating
+    /// it as needed.
     pub async fn open(url: &str) -> Result<Audit> {
         Audit::open_with(url, Options::default()).await
     }
@@ -306,8 +307,10 @@ impl Audit {
     }
 
     /// Watches the newest committed id. It changes at once when this process (any
-    /// clone of this handle, or its audit listener) commits; entries written by other
-    /// processes on the same file are seen only by reading [`Audit::head`].
+    /// clone of this handle, or its audit listener) commits. On PostgreSQL it also
+    /// follows the commits of other processes (announced with `NOTIFY`); on SQLite,
+    /// entries written by other processes on the same file are seen only by reading
+    /// [`Audit::head`].
     pub fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64> {
         self.store.subscribe_head()
     }

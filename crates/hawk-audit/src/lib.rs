@@ -2,7 +2,8 @@
 //!
 //! Hawk records who did what to which resource and answers the questions an admin
 //! dashboard asks: newest first with exact totals on any page, typeahead over actions,
-//! one account's full history. It runs embedded on a SQLite file.
+//! one account's full history. It runs embedded on a SQLite file, or on PostgreSQL
+//! (`postgres://…`) when several processes share one log.
 //!
 //! ```
 //! use hawk_audit::{Audit, NewEntry, Recent, Ref};

@@ -26,7 +26,7 @@ use crate::output::Out;
 #[derive(Debug, Parser)]
 #[command(name = "hawk", version)]
 struct Cli {
-    /// Database URL, e.g. sqlite:hawk.db.
+    /// Database URL: sqlite:PATH or postgres://USER@HOST/DB.
     #[arg(
         long,
         global = true,
@@ -548,6 +548,7 @@ async fn serve(
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    let url = redact_password(url);
     if keys {
         tracing::info!(
             "serving {url} on http://{local}: API keys are configured, so every request \
@@ -617,6 +618,28 @@ async fn export_to(
     Ok(written)
 }
 
+/// `url` with the password of a `postgres://user:password@host/…` URL replaced by
+/// `***`, for logs.
+fn redact_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => format!(
+                "{}{}:***{}",
+                &url[..scheme_end],
+                &rest[..colon],
+                &rest[at..]
+            ),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 async fn open(url: &str) -> anyhow::Result<Audit> {
     Ok(Audit::open(url).await?)
 }
@@ -630,4 +653,26 @@ async fn demo(audit: &Audit, total: u64) -> anyhow::Result<u64> {
         .context("importing demo data")?;
     bar.finish_and_clear();
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn logged_urls_hide_passwords() {
+        assert_eq!(
+            redact_password("postgres://hawk:s3cr@t@db:5432/audit?sslmode=disable"),
+            "postgres://hawk:***@db:5432/audit?sslmode=disable"
+        );
+        assert_eq!(
+            redact_password("postgres://hawk@db/audit"),
+            "postgres://hawk@db/audit"
+        );
+        assert_eq!(redact_password("sqlite:hawk.db"), "sqlite:hawk.db");
+        assert_eq!(
+            redact_password("postgresql://db/audit?user=a@b"),
+            "postgresql://db/audit?user=a@b"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The stores behind an [`Audit`](crate::Audit) handle. Only this module speaks SQL.
 
+mod postgres;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -46,10 +47,13 @@ pub struct Pruned {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Location {
     Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` connection URL, as given.
+    Postgres(String),
 }
 
 impl Location {
-    /// Parses `sqlite:PATH` (also `sqlite://PATH`).
+    /// Parses `sqlite:PATH` (also `sqlite://PATH`) and `postgres://…` (also
+    /// `postgresql://…`).
     pub(crate) fn parse(url: &str) -> Result<Location> {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
@@ -63,13 +67,11 @@ impl Location {
             return Ok(Location::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(Error::Storage(
-                "PostgreSQL is not supported by this build of Hawk yet; use sqlite:PATH".into(),
-            ));
+            return Ok(Location::Postgres(url.to_owned()));
         }
         Err(Invalid::new(
             "url",
-            Rule::Malformed("must start with sqlite: (e.g. sqlite:hawk.db)"),
+            Rule::Malformed("must start with sqlite: (e.g. sqlite:hawk.db) or postgres://"),
         )
         .into())
     }
@@ -78,6 +80,7 @@ impl Location {
 /// A concrete store; one variant per engine.
 pub(crate) enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
@@ -91,6 +94,7 @@ impl Store {
             .await
             .map_err(Error::storage)?
             .map(Store::Sqlite),
+            Location::Postgres(url) => postgres::PgStore::open(&url).await.map(Store::Postgres),
         }
     }
 
@@ -102,24 +106,28 @@ impl Store {
     ) -> Result<Vec<Entry>> {
         match self {
             Store::Sqlite(s) => s.append(entries, times, mark).await,
+            Store::Postgres(s) => s.append(entries, times, mark).await,
         }
     }
 
     pub(crate) async fn page(&self, filter: Filter, opts: Recent) -> Result<Page> {
         match self {
             Store::Sqlite(s) => s.page(filter, opts).await,
+            Store::Postgres(s) => s.page(filter, opts).await,
         }
     }
 
     pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
         match self {
             Store::Sqlite(s) => s.actions(term, limit).await,
+            Store::Postgres(s) => s.actions(term, limit).await,
         }
     }
 
     pub(crate) async fn head(&self) -> Result<u64> {
         match self {
             Store::Sqlite(s) => s.head().await,
+            Store::Postgres(s) => s.head().await,
         }
     }
 
@@ -127,6 +135,7 @@ impl Store {
     pub(crate) async fn frontier(&self) -> Result<crate::merkle::Frontier> {
         match self {
             Store::Sqlite(s) => s.frontier().await,
+            Store::Postgres(s) => s.frontier().await,
         }
     }
 
@@ -138,6 +147,7 @@ impl Store {
     ) -> Result<Vec<Entry>> {
         match self {
             Store::Sqlite(s) => s.account_chunk(account, below, limit).await,
+            Store::Postgres(s) => s.account_chunk(account, below, limit).await,
         }
     }
 }
@@ -152,6 +162,7 @@ impl Store {
     ) -> Result<Vec<Entry>> {
         match self {
             Store::Sqlite(s) => s.entries_after(after, limit, account).await,
+            Store::Postgres(s) => s.entries_after(after, limit, account).await,
         }
     }
 
@@ -159,6 +170,7 @@ impl Store {
     pub(crate) fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64> {
         match self {
             Store::Sqlite(s) => s.subscribe_head(),
+            Store::Postgres(s) => s.subscribe_head(),
         }
     }
 }
@@ -168,6 +180,7 @@ impl Store {
     pub(crate) fn queue_depth(&self) -> usize {
         match self {
             Store::Sqlite(s) => s.queue_depth(),
+            Store::Postgres(s) => s.queue_depth(),
         }
     }
 
@@ -179,36 +192,42 @@ impl Store {
     ) -> Result<Vec<ActionCount>> {
         match self {
             Store::Sqlite(s) => s.account_actions(account, term, limit).await,
+            Store::Postgres(s) => s.account_actions(account, term, limit).await,
         }
     }
 
     pub(crate) async fn create_key(&self, key: NewKey, now: i64) -> Result<KeyInfo> {
         match self {
             Store::Sqlite(s) => s.create_key(key, now).await,
+            Store::Postgres(s) => s.create_key(key, now).await,
         }
     }
 
     pub(crate) async fn revoke_key(&self, id: u64, now: i64) -> Result<Option<KeyInfo>> {
         match self {
             Store::Sqlite(s) => s.revoke_key(id, now).await,
+            Store::Postgres(s) => s.revoke_key(id, now).await,
         }
     }
 
     pub(crate) async fn key_by_hash(&self, hash: String) -> Result<Option<KeyInfo>> {
         match self {
             Store::Sqlite(s) => s.key_by_hash(hash).await,
+            Store::Postgres(s) => s.key_by_hash(hash).await,
         }
     }
 
     pub(crate) async fn has_keys(&self) -> Result<bool> {
         match self {
             Store::Sqlite(s) => s.has_keys().await,
+            Store::Postgres(s) => s.has_keys().await,
         }
     }
 
     pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
         match self {
             Store::Sqlite(s) => s.keys().await,
+            Store::Postgres(s) => s.keys().await,
         }
     }
 
@@ -216,6 +235,7 @@ impl Store {
     pub(crate) async fn prune(&self, before: i64) -> Result<Option<Pruned>> {
         match self {
             Store::Sqlite(s) => s.prune(before).await,
+            Store::Postgres(s) => s.prune(before).await,
         }
     }
 
@@ -223,6 +243,42 @@ impl Store {
     pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {
         match self {
             Store::Sqlite(s) => s.import_position(source).await,
+            Store::Postgres(s) => s.import_position(source).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_engine() {
+        assert_eq!(
+            Location::parse("sqlite:hawk.db").unwrap(),
+            Location::Sqlite(PathBuf::from("hawk.db"))
+        );
+        for url in [
+            "postgres://hawk@db:5432/audit",
+            "postgresql://hawk:secret@db/audit?connect_timeout=3",
+        ] {
+            assert_eq!(
+                Location::parse(url).unwrap(),
+                Location::Postgres(url.to_owned())
+            );
+        }
+        for url in ["", "mysql://db/audit", "sqlite:", "postgres:/db"] {
+            let err = Location::parse(url).unwrap_err();
+            assert_eq!(err.as_invalid().map(|i| i.field()), Some("url"), "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_postgres_urls_are_refused_before_connecting() {
+        let err = Store::open(Location::parse("postgres://db:notaport/audit").unwrap(), None)
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(err.as_invalid().map(|i| i.field()), Some("url"));
     }
 }

@@ -40,8 +40,15 @@ conformance!(
     account_search_and_suggestions_see_one_account,
     entries_carry_their_leaf_hash,
     tree_head_covers_every_entry_across_handles,
-    older_logs_are_hashed_when_opened,
+    sixteen_writers_on_two_handles_keep_ids_dense_and_the_tree_whole,
 );
+
+/// SQLite only: it rewrites the file into what a build before leaf hashes wrote.
+/// PostgreSQL logs have stored leaf hashes since their first migration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_older_logs_are_hashed_when_opened() {
+    older_logs_are_hashed_when_opened(TestDb::sqlite()).await
+}
 
 async fn track(audit: &Audit, action: &str) -> Entry {
     audit.track(None, action, None).await.expect("track")
@@ -1149,7 +1156,6 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
 async fn entries_refuse_update_and_delete_in_sql(db: TestDb) {
     let audit = db.open().await;
     let kept = track(&audit, "kept.as.is").await;
-    let conn = rusqlite::Connection::open(db.path()).unwrap();
     for (sql, verb) in [
         (
             "UPDATE entries SET actor_id = 'mallory' WHERE id = 1",
@@ -1159,16 +1165,92 @@ async fn entries_refuse_update_and_delete_in_sql(db: TestDb) {
         ("DELETE FROM entries WHERE id = 1", "DELETE"),
         ("DELETE FROM entries", "DELETE"),
     ] {
-        let err = conn.execute(sql, []).unwrap_err().to_string();
+        let err = db.execute_sql(sql).await.unwrap_err();
         assert!(
             err.contains(&format!("append-only: {verb} refused")),
             "{sql}: {err}"
         );
     }
-    drop(conn);
     let page = audit.recent(Recent::default()).await.unwrap();
     assert_eq!(page.entries, vec![kept]);
     // Appending still works, and so do the counters kept beside the entries.
     assert_eq!(track(&audit, "kept.as.is").await.id, 2);
     assert_eq!(audit.actions("kept", 5).await.unwrap()[0].count, 2);
+}
+
+async fn sixteen_writers_on_two_handles_keep_ids_dense_and_the_tree_whole(db: TestDb) {
+    // Two handles with their own connections and writers, as two processes have.
+    let handles = [db.open().await, db.open().await];
+    const WRITERS: usize = 16;
+    const EACH: usize = 25;
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let audit = handles[w % 2].clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..EACH {
+                    let entry = if i % 5 == 4 {
+                        let batch = (0..3)
+                            .map(|j| {
+                                NewEntry::new(format!("writer.{w}.batch"))
+                                    .account(format!("acct{}", w % 3))
+                                    .metadata(json!({"w": w, "i": i, "j": j}))
+                            })
+                            .collect();
+                        audit.record_batch(batch).await.unwrap()
+                    } else {
+                        let entry = NewEntry::new(format!("writer.{w}"))
+                            .account(format!("acct{}", w % 3))
+                            .metadata(json!({"w": w, "i": i}));
+                        vec![audit.record(entry).await.unwrap()]
+                    };
+                    ids.extend(entry.into_iter().map(|e| e.id));
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut acknowledged = BTreeSet::new();
+    for task in tasks {
+        for id in task.await.unwrap() {
+            assert!(acknowledged.insert(id), "id {id} given twice");
+        }
+    }
+    let n = (WRITERS * (EACH / 5 * 4 + EACH / 5 * 3)) as u64;
+    assert_eq!(acknowledged, (1..=n).collect(), "ids are dense");
+
+    let entries = all_entries(&handles[1]).await;
+    assert_eq!(ids(&entries), (1..=n).collect::<Vec<_>>());
+    let written: BTreeSet<String> = entries
+        .iter()
+        .map(|e| serde_json::to_string(&e.metadata).unwrap())
+        .collect();
+    assert_eq!(written.len() as u64, n, "every entry stored once");
+    assert_hashed(&entries);
+    for audit in &handles {
+        assert_eq!(audit.tree_head().await.unwrap(), tree_of(&entries));
+        assert_eq!(audit.head().await.unwrap(), n);
+    }
+    // Counters are exact: per action, per account, and pages agree with them.
+    for w in 0..WRITERS {
+        let counts = handles[0].actions(&format!("writer.{w}"), 5).await.unwrap();
+        let single = counts.iter().find(|a| a.action == format!("writer.{w}"));
+        assert_eq!(single.map(|a| a.count), Some((EACH / 5 * 4) as u64));
+    }
+    let mut total = 0;
+    for a in 0..3 {
+        let account = format!("acct{a}");
+        let page = handles[0]
+            .for_account_page(&account, Recent::page(1, 1000))
+            .await
+            .unwrap();
+        assert_eq!(page.total_count, page.entries.len() as u64);
+        assert!(
+            page.entries
+                .iter()
+                .all(|e| e.account_id.as_deref() == Some(&account))
+        );
+        total += page.total_count;
+    }
+    assert_eq!(total, n);
 }

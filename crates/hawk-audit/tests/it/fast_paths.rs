@@ -114,8 +114,7 @@ pub(crate) async fn fast(audit: &Audit, q: &Query, as_of: u64) -> (u64, Vec<Entr
     (page.total_count, page.entries)
 }
 
-async fn run(seed: u64, first: u64, second: u64, queries: Vec<Query>) {
-    let db = TestDb::sqlite();
+async fn run(db: TestDb, seed: u64, first: u64, second: u64, queries: Vec<Query>) {
     let reader = db.open().await;
     let writer = db.open().await;
     let mut all = Vec::new();
@@ -158,6 +157,31 @@ proptest! {
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(run(seed, first, second, queries));
+        runtime.block_on(run(TestDb::sqlite(), seed, first, second, queries));
+    }
+}
+
+proptest! {
+    // Fewer cases on PostgreSQL: each creates a database.
+    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+
+    #[test]
+    fn postgres_fast_answers_equal_the_naive_scan(
+        seed in any::<u64>(),
+        first in 1u64..5000,
+        second in 0u64..3000,
+        queries in proptest::collection::vec(query(), 20..40),
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let name = "postgres_fast_answers_equal_the_naive_scan";
+            if let Some(db) = TestDb::postgres(name).await {
+                run(db, seed, first, second, queries).await;
+            }
+        });
     }
 }

@@ -4,10 +4,23 @@ use hawk_audit::merkle::{Frontier, leaf_hash, to_hex};
 use hawk_audit::{Audit, Entry, Options};
 use tempfile::TempDir;
 
+/// The PostgreSQL server tests create their databases on, unless `HAWK_TEST_POSTGRES`
+/// names another (any database of the server: it is only used to create and drop).
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
 /// A fresh, empty database that lives as long as this value.
 pub(crate) struct TestDb {
     url: String,
-    _dir: TempDir,
+    engine: Engine,
+}
+
+enum Engine {
+    Sqlite(TempDir),
+    /// The server's admin URL and the name of the database made for this test.
+    Postgres {
+        admin: String,
+        name: String,
+    },
 }
 
 impl TestDb {
@@ -15,7 +28,46 @@ impl TestDb {
     pub(crate) fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
-        TestDb { url, _dir: dir }
+        TestDb {
+            url,
+            engine: Engine::Sqlite(dir),
+        }
+    }
+
+    /// A new database on the test PostgreSQL server. `None` when the server cannot be
+    /// reached and `CI` is not set (the test then says loudly that it skipped); under
+    /// `CI` an unreachable server fails the test.
+    pub(crate) async fn postgres(test: &str) -> Option<TestDb> {
+        let admin =
+            std::env::var("HAWK_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+        let client = match connect(&admin).await {
+            Ok(client) => client,
+            Err(err) if std::env::var_os("CI").is_none() => {
+                eprintln!(
+                    "\n*** SKIPPED {test} on PostgreSQL: cannot reach {admin} ({err}). \
+                     Start PostgreSQL or set HAWK_TEST_POSTGRES; under CI this fails. ***\n"
+                );
+                return None;
+            }
+            Err(err) => panic!("PostgreSQL at {admin} is unreachable (CI is set): {err}"),
+        };
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).expect("random bytes");
+        let name = format!("hawk_t_{}", u64::from_le_bytes(random));
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        let url = database_url(&admin, &name);
+        Some(TestDb {
+            url,
+            engine: Engine::Postgres { admin, name },
+        })
+    }
+
+    /// The URL `Audit::open` takes for this database.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     /// A new handle on this database (its own connections, like another process).
@@ -25,9 +77,12 @@ impl TestDb {
             .expect("open the test database")
     }
 
-    /// The database file.
+    /// The database file of a SQLite test database.
     pub(crate) fn path(&self) -> std::path::PathBuf {
-        self._dir.path().join("hawk.db")
+        match &self.engine {
+            Engine::Sqlite(dir) => dir.path().join("hawk.db"),
+            Engine::Postgres { .. } => panic!("a PostgreSQL test database has no file"),
+        }
     }
 
     pub(crate) async fn open_with(&self, options: Options) -> Audit {
@@ -35,6 +90,110 @@ impl TestDb {
             .await
             .expect("open the test database")
     }
+
+    /// This PostgreSQL test database's URL with `user` as the role that connects.
+    pub(crate) fn url_as(&self, user: &str) -> String {
+        let scheme_end = self.url.find("://").expect("a URL") + 3;
+        let rest = &self.url[scheme_end..];
+        let host = match rest.find('@') {
+            Some(at) if rest.find('/').is_none_or(|slash| at < slash) => &rest[at + 1..],
+            _ => rest,
+        };
+        format!("{}{user}@{host}", &self.url[..scheme_end])
+    }
+
+    /// The name of this PostgreSQL test database.
+    pub(crate) fn name(&self) -> &str {
+        match &self.engine {
+            Engine::Postgres { name, .. } => name,
+            Engine::Sqlite(_) => panic!("a SQLite test database has no name"),
+        }
+    }
+
+    /// Runs one SQL statement directly on the database, bypassing Hawk, as any SQL
+    /// client holding the database could; the error message on failure.
+    pub(crate) async fn execute_sql(&self, sql: &str) -> Result<u64, String> {
+        match &self.engine {
+            Engine::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path()).map_err(|e| e.to_string())?;
+                conn.execute(sql, [])
+                    .map(|n| n as u64)
+                    .map_err(|e| e.to_string())
+            }
+            Engine::Postgres { .. } => execute_postgres(&self.url, sql).await,
+        }
+    }
+
+    /// [`TestDb::execute_sql`] on PostgreSQL as role `user`.
+    pub(crate) async fn execute_sql_as(&self, user: &str, sql: &str) -> Result<u64, String> {
+        execute_postgres(&self.url_as(user), sql).await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Engine::Postgres { admin, name } = &self.engine else {
+            return;
+        };
+        // Best effort, on a thread of its own: Drop cannot await, and the test's
+        // runtime may be shutting down.
+        let (admin, dropping) = (admin.clone(), name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let client = connect(&admin).await.ok()?;
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {dropping} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("could not drop test database {name}");
+        }
+    }
+}
+
+async fn execute_postgres(url: &str, sql: &str) -> Result<u64, String> {
+    let client = connect(url).await.map_err(|e| e.to_string())?;
+    client
+        .execute(sql, &[])
+        .await
+        .map_err(|e| match e.as_db_error() {
+            Some(db) => db.message().to_owned(),
+            None => e.to_string(),
+        })
+}
+
+/// A plain connection (no pool), driven by a task of its own.
+async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let mut config: tokio_postgres::Config = url.parse()?;
+    config.connect_timeout(std::time::Duration::from_secs(5));
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// `admin` with its database replaced by `name`.
+fn database_url(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{name}", &base[..host_end]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
 }
 
 /// Every entry of the log in id order, after asserting that the log is intact: ids
@@ -73,6 +232,18 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::helpers::TestDb::sqlite()).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = $crate::helpers::TestDb::postgres(stringify!($name)).await
+                    else {
+                        return;
+                    };
+                    super::$name(db).await
                 }
             )*
         }

@@ -6,4 +6,5 @@ mod conformance;
 mod fast_paths;
 mod faults;
 mod model;
+mod postgres;
 mod prune;

@@ -113,8 +113,7 @@ impl Model {
     }
 }
 
-async fn run(ops: Vec<Op>) {
-    let db = TestDb::sqlite();
+async fn run(db: TestDb, ops: Vec<Op>) {
     let audit: Audit = db.open().await;
     let mut model = Model::default();
     for op in ops {
@@ -233,6 +232,25 @@ proptest! {
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(run(ops));
+        runtime.block_on(run(TestDb::sqlite(), ops));
+    }
+}
+
+proptest! {
+    // Fewer cases on PostgreSQL: each creates a database.
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    #[test]
+    fn postgres_store_behaves_like_a_vec(ops in proptest::collection::vec(op(), 1..60)) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            if let Some(db) = TestDb::postgres("postgres_store_behaves_like_a_vec").await {
+                run(db, ops).await;
+            }
+        });
     }
 }

@@ -67,6 +67,11 @@ impl TestApp {
     pub(crate) async fn with_options(options: Options) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
+        TestApp::open(url, dir, options).await
+    }
+
+    /// The app over the log at `url` (with `dir` kept as long as the app).
+    pub(crate) async fn open(url: String, dir: TempDir, options: Options) -> TestApp {
         let bus = Events::new();
         let audit = Audit::open_with(&url, options.events(bus.clone()))
             .await

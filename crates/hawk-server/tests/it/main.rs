@@ -2,7 +2,8 @@
 //! router in memory through `oneshot`, a table of cases per route; `socket` runs the
 //! real server on a loopback port for the streaming routes and shutdown; `auth` checks
 //! API keys: scopes, account isolation on every route and the rate limit; `browser`
-//! drives the dashboard in headless Chromium; `faults` fills the disk under writes.
+//! drives the dashboard in headless Chromium; `faults` fills the disk under writes;
+//! `postgres` runs two servers on one PostgreSQL database.
 
 mod helpers;
 
@@ -10,5 +11,6 @@ mod auth;
 mod browser;
 mod faults;
 mod openapi;
+mod postgres;
 mod routes;
 mod socket;

@@ -1,0 +1,291 @@
+//! The scale-out store: one PostgreSQL database shared by any number of processes.
+//!
+//! Writes go to one group-commit task per process (see `writer`); every write
+//! transaction locks the one row of `log_head`, so ids stay dense and ordered across
+//! processes. Reads use a small connection pool; a page and its totals come from one
+//! `REPEATABLE READ` snapshot. A dedicated connection listens for the new heads that
+//! writers of every process announce with `NOTIFY` (see `listen`).
+
+mod keys;
+mod listen;
+mod read;
+mod schema;
+mod writer;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::NoTls;
+
+use self::writer::Append;
+use crate::entry::{Entry, ValidEntry};
+use crate::error::{Error, Invalid, Result, Rule};
+use crate::keys::{KeyInfo, NewKey};
+use crate::query::{ActionCount, Page, Recent, Term};
+use crate::store::{Filter, ImportMark, Pruned};
+
+/// Connections per process: the writer's, and readers beyond it wait for one.
+const POOL_SIZE: usize = 8;
+/// Appends queued for the writer; callers beyond it wait (back-pressure).
+const WRITE_QUEUE: usize = 1024;
+/// How long connecting may take when the URL does not say (`connect_timeout`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A database error as the library reports it: PostgreSQL's own message and code
+/// when the server sent one.
+pub(super) fn pg_error(err: tokio_postgres::Error) -> Error {
+    match err.as_db_error() {
+        Some(db) => Error::Storage(format!("{} ({})", db.message(), db.code().code())),
+        None => Error::Storage(err.to_string()),
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        pg_error(err)
+    }
+}
+
+impl From<PoolError> for Error {
+    fn from(err: PoolError) -> Self {
+        match err {
+            PoolError::Backend(err) => pg_error(err),
+            err => Error::Storage(format!("cannot get a database connection: {err}")),
+        }
+    }
+}
+
+/// PostgreSQL text cannot hold U+0000, which the entry rules otherwise allow.
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
+fn nul_refused(field: &'static str) -> Invalid {
+    Invalid::new(
+        field,
+        Rule::Malformed("must not contain U+0000 (NUL) on PostgreSQL"),
+    )
+}
+
+/// Refuses, before anything is written, what PostgreSQL cannot store.
+fn check_storable(entries: &[ValidEntry]) -> Result<(), Invalid> {
+    for (i, entry) in entries.iter().enumerate() {
+        let fields = [
+            ("actor_type", &entry.actor_type),
+            ("actor_id", &entry.actor_id),
+            ("resource_type", &entry.resource_type),
+            ("resource_id", &entry.resource_id),
+            ("account_id", &entry.account_id),
+        ];
+        for (field, value) in fields {
+            if value.as_deref().is_some_and(has_nul) {
+                let invalid = nul_refused(field);
+                return Err(if entries.len() > 1 {
+                    invalid.at(i)
+                } else {
+                    invalid
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) struct PgStore {
+    pool: Pool,
+    writer: mpsc::Sender<Append>,
+    /// The newest id committed by any process, as far as this one knows; moved by
+    /// this process's commits at once and by other processes' through `listen`.
+    head: watch::Sender<u64>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://…`) and applies pending
+    /// migrations.
+    pub(crate) async fn open(url: &str) -> Result<Self> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
+            Invalid::new(
+                "url",
+                Rule::Malformed("is not a valid postgres:// connection URL"),
+            )
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(Error::storage)?;
+        let mut client = pool.get().await?;
+        schema::migrate(&mut client).await?;
+        let head = read::head(&client).await?;
+        drop(client);
+        let head = watch::Sender::new(head);
+        let listener = listen::spawn(config, head.clone());
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        writer::spawn(pool.clone(), rx);
+        Ok(PgStore {
+            pool,
+            writer: tx,
+            head,
+            listener,
+        })
+    }
+
+    /// Commits `entries` atomically; answers once they are committed.
+    pub(crate) async fn append(
+        &self,
+        entries: Vec<ValidEntry>,
+        times: Option<Vec<i64>>,
+        mark: Option<ImportMark>,
+    ) -> Result<Vec<Entry>> {
+        check_storable(&entries)?;
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Append {
+                entries,
+                times,
+                mark,
+                reply,
+            })
+            .await
+            .map_err(|_| Error::Closed)?;
+        let stored = answer.await.map_err(|_| Error::Closed)??;
+        if let Some(last) = stored.last() {
+            listen::advance(&self.head, last.id);
+        }
+        Ok(stored)
+    }
+
+    pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt("SELECT position FROM imports WHERE source = $1", &[&source])
+            .await
+            .map_err(pg_error)?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    /// Retention is not built for PostgreSQL yet (the delete trigger has its hook:
+    /// a transaction that sets `hawk.prune`); refused without touching anything.
+    pub(crate) async fn prune(&self, _before: i64) -> Result<Option<Pruned>> {
+        Err(Error::Storage(
+            "prune is not available on PostgreSQL yet; it works on SQLite logs".into(),
+        ))
+    }
+
+    /// Watches the newest id committed by any process writing this database.
+    pub(crate) fn subscribe_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    pub(crate) async fn entries_after(
+        &self,
+        after: u64,
+        limit: u64,
+        account: Option<String>,
+    ) -> Result<Vec<Entry>> {
+        if account.as_deref().is_some_and(has_nul) {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await?;
+        read::entries_after(&client, after, limit, account.as_deref()).await
+    }
+
+    pub(crate) async fn page(&self, filter: Filter, opts: Recent) -> Result<Page> {
+        if filter.account.as_deref().is_some_and(has_nul) {
+            let as_of = self.head().await?;
+            let as_of = opts.as_of.map_or(as_of, |pin| pin.min(as_of));
+            return Ok(Page::new(Vec::new(), &opts, 0, as_of));
+        }
+        let mut client = self.pool.get().await?;
+        read::page(&mut client, &filter, &opts).await
+    }
+
+    pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
+        let client = self.pool.get().await?;
+        read::actions(&client, term.as_ref(), limit).await
+    }
+
+    pub(crate) async fn head(&self) -> Result<u64> {
+        let client = self.pool.get().await?;
+        read::head(&client).await
+    }
+
+    pub(crate) async fn frontier(&self) -> Result<crate::merkle::Frontier> {
+        let client = self.pool.get().await?;
+        read::frontier(&client).await
+    }
+
+    pub(crate) async fn account_chunk(
+        &self,
+        account: String,
+        below: u64,
+        limit: u64,
+    ) -> Result<Vec<Entry>> {
+        if has_nul(&account) {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await?;
+        read::account_chunk(&client, &account, below, limit).await
+    }
+
+    /// Appends waiting for the writer (not yet picked up into a commit).
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.writer.max_capacity() - self.writer.capacity()
+    }
+
+    pub(crate) async fn account_actions(
+        &self,
+        account: String,
+        term: Option<Term>,
+        limit: u64,
+    ) -> Result<Vec<ActionCount>> {
+        if has_nul(&account) {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await?;
+        read::account_actions(&client, &account, term.as_ref(), limit).await
+    }
+
+    pub(crate) async fn create_key(&self, key: NewKey, now: i64) -> Result<KeyInfo> {
+        if key.account_id.as_deref().is_some_and(has_nul) {
+            return Err(nul_refused("account_id").into());
+        }
+        let client = self.pool.get().await?;
+        keys::create(&client, key, now).await
+    }
+
+    pub(crate) async fn revoke_key(&self, id: u64, now: i64) -> Result<Option<KeyInfo>> {
+        let client = self.pool.get().await?;
+        keys::revoke(&client, id, now).await
+    }
+
+    pub(crate) async fn key_by_hash(&self, hash: String) -> Result<Option<KeyInfo>> {
+        let client = self.pool.get().await?;
+        keys::by_hash(&client, &hash).await
+    }
+
+    pub(crate) async fn has_keys(&self) -> Result<bool> {
+        let client = self.pool.get().await?;
+        keys::any(&client).await
+    }
+
+    pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
+        let client = self.pool.get().await?;
+        keys::list(&client).await
+    }
+}

@@ -1,0 +1,155 @@
+//! Versioned migrations for the PostgreSQL store.
+
+use deadpool_postgres::Client;
+
+use super::pg_error;
+use crate::error::{Error, Result};
+use crate::merkle::Frontier;
+
+/// The key of the advisory lock that migrations run under, so that processes opening
+/// one database at once apply each migration exactly once ("hawk" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6861_776b;
+
+/// Migrations in order; `hawk_schema.version` holds how many have been applied.
+/// Never edit one that has shipped: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the log. `log_head` is the one row every append locks: it hands out ids (a
+    // sequence would leave gaps when a transaction rolls back) and holds the Merkle
+    // tree's frontier, so ids, counters and tree advance together. Per-action and
+    // per-account sequence numbers make every filtered page a range.
+    "CREATE TABLE actions (
+         id    integer PRIMARY KEY,
+         name  text NOT NULL UNIQUE,
+         count bigint NOT NULL DEFAULT 0
+     );
+     CREATE TABLE entries (
+         id            bigint PRIMARY KEY,
+         inserted_at   timestamptz NOT NULL,
+         actor_type    text,
+         actor_id      text,
+         action_id     integer NOT NULL REFERENCES actions (id),
+         resource_type text,
+         resource_id   text,
+         account_id    text,
+         metadata      json NOT NULL,
+         action_seq    bigint NOT NULL,
+         account_seq   bigint,
+         hash          bytea NOT NULL
+     );
+     CREATE INDEX entries_by_action ON entries (action_id, id) INCLUDE (action_seq);
+     CREATE INDEX entries_by_action_seq ON entries (action_id, action_seq);
+     CREATE INDEX entries_by_account ON entries (account_id, id) INCLUDE (account_seq)
+         WHERE account_id IS NOT NULL;
+     CREATE INDEX entries_by_account_seq ON entries (account_id, account_seq)
+         WHERE account_id IS NOT NULL;
+     CREATE TABLE accounts (
+         account_id text PRIMARY KEY,
+         count      bigint NOT NULL
+     );
+     CREATE TABLE log_head (
+         id          integer PRIMARY KEY CHECK (id = 1),
+         next_id     bigint NOT NULL,
+         last_time   timestamptz,
+         frontier    bytea NOT NULL
+     );
+     CREATE TABLE api_keys (
+         id         bigserial PRIMARY KEY,
+         hash       text NOT NULL UNIQUE,
+         prefix     text NOT NULL,
+         scope      text NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+         account_id text,
+         created_at timestamptz NOT NULL,
+         revoked_at timestamptz
+     );",
+    // 2: append-only in the database itself, for every role, the owner included.
+    // Removing old entries (retention) will be its own path: a transaction that sets
+    // `hawk.prune` to `on` may delete; nothing may ever update.
+    "CREATE FUNCTION hawk_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+         IF TG_OP = 'DELETE' AND current_setting('hawk.prune', true) = 'on' THEN
+             RETURN OLD;
+         END IF;
+         RAISE EXCEPTION 'entries are append-only: % refused', TG_OP
+             USING ERRCODE = 'insufficient_privilege';
+     END
+     $$;
+     CREATE TRIGGER entries_refuse_change BEFORE UPDATE OR DELETE ON entries
+         FOR EACH ROW EXECUTE FUNCTION hawk_refuse_change();
+     CREATE TRIGGER entries_refuse_truncate BEFORE TRUNCATE ON entries
+         FOR EACH STATEMENT EXECUTE FUNCTION hawk_refuse_change();",
+    // 3: how far each import has read its source, written in the transaction of the
+    // entries it imported, so a re-run or a resumed import writes nothing twice.
+    "CREATE TABLE imports (
+         source   text PRIMARY KEY,
+         position text NOT NULL,
+         entries  bigint NOT NULL
+     );",
+];
+
+/// The schema version this build writes.
+pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// Applies pending migrations in one transaction under an advisory lock.
+pub(super) async fn migrate(client: &mut Client) -> Result<()> {
+    // An up-to-date database needs no lock and no DDL, so a role that may only read
+    // and append can open it.
+    let current: Option<i32> = client
+        .query_opt("SELECT version FROM hawk_schema WHERE id = 1", &[])
+        .await
+        .ok()
+        .flatten()
+        .map(|row| row.get(0));
+    match current.map(|v| usize::try_from(v).unwrap_or(usize::MAX)) {
+        Some(SCHEMA_VERSION) => return Ok(()),
+        Some(version) if version > SCHEMA_VERSION => return Err(too_new(version)),
+        _ => {}
+    }
+    let tx = client.transaction().await.map_err(pg_error)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg_error)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS hawk_schema (
+             id      integer PRIMARY KEY CHECK (id = 1),
+             version integer NOT NULL
+         );
+         INSERT INTO hawk_schema (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;",
+    )
+    .await
+    .map_err(pg_error)?;
+    let version: i32 = tx
+        .query_one("SELECT version FROM hawk_schema WHERE id = 1", &[])
+        .await
+        .map_err(pg_error)?
+        .get(0);
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > SCHEMA_VERSION {
+        return Err(too_new(version));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.batch_execute(sql).await.map_err(pg_error)?;
+        tx.execute(
+            "UPDATE hawk_schema SET version = $1 WHERE id = 1",
+            &[&((i + 1) as i32)],
+        )
+        .await
+        .map_err(pg_error)?;
+        if i == 0 {
+            tx.execute(
+                "INSERT INTO log_head (id, next_id, last_time, frontier) VALUES (1, 1, NULL, $1)",
+                &[&Frontier::new().to_bytes()],
+            )
+            .await
+            .map_err(pg_error)?;
+        }
+    }
+    tx.commit().await.map_err(pg_error)?;
+    Ok(())
+}
+
+fn too_new(version: usize) -> Error {
+    Error::Storage(format!(
+        "the database has schema version {version}, newer than this Hawk knows \
+         ({SCHEMA_VERSION}); upgrade Hawk"
+    ))
+}

@@ -1,0 +1,440 @@
+//! The group-commit writer: one task per process takes every append that is waiting
+//! and commits them in one transaction, then answers each caller. A caller is answered
+//! only after its entries are committed.
+//!
+//! Every transaction starts by locking the one row of `log_head`, which holds the
+//! next id and the tree's frontier. Writers of every process queue on that lock, so
+//! ids are dense and in commit order, and counters and tree grow in step with them.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::{Pool, Transaction};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::ToSql;
+
+use super::pg_error;
+use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
+use crate::error::{Error, Invalid, Result, Rule};
+use crate::merkle::{Frontier, leaf_hash, to_hex};
+use crate::store::ImportMark;
+
+/// Most entries committed in one transaction; bounds the latency a batch adds.
+const MAX_GROUP: usize = 8192;
+/// How many times the writer yields to let more appends join a group that looks
+/// smaller than the traffic (see `run`).
+const GATHER_YIELDS: u32 = 5;
+
+/// The channel notifications of a new head go out on; the payload is the new head id.
+pub(super) const HEAD_CHANNEL: &str = "hawk_head";
+
+/// One caller's append: all of its entries commit together or not at all.
+pub(super) struct Append {
+    pub(super) entries: Vec<ValidEntry>,
+    /// Historical commit times (µs), one per entry; `None`: the commit time.
+    pub(super) times: Option<Vec<i64>>,
+    /// An import's new position in its source, committed with these entries.
+    pub(super) mark: Option<ImportMark>,
+    pub(super) reply: oneshot::Sender<Result<Vec<Entry>>>,
+}
+
+/// Starts the writer task; it stops when every sender is dropped.
+pub(super) fn spawn(pool: Pool, jobs: mpsc::Receiver<Append>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(pool, jobs))
+}
+
+/// One append on its way into the log: the entries as they are returned, completed by
+/// the commit (id, time, hash), and each one's metadata as stored.
+struct Job {
+    entries: Vec<Entry>,
+    metadata_json: Vec<String>,
+    times: Option<Vec<i64>>,
+    mark: Option<ImportMark>,
+    reply: oneshot::Sender<Result<Vec<Entry>>>,
+}
+
+impl Job {
+    fn new(append: Append) -> Self {
+        let (entries, metadata_json) = append
+            .entries
+            .into_iter()
+            .map(|e| {
+                let entry = Entry {
+                    id: 0,
+                    inserted_at: OffsetDateTime::UNIX_EPOCH,
+                    actor_type: e.actor_type,
+                    actor_id: e.actor_id,
+                    action: e.action,
+                    resource_type: e.resource_type,
+                    resource_id: e.resource_id,
+                    account_id: e.account_id,
+                    metadata: e.metadata,
+                    hash: String::new(),
+                };
+                (entry, e.metadata_json)
+            })
+            .unzip();
+        Job {
+            entries,
+            metadata_json,
+            times: append.times,
+            mark: append.mark,
+            reply: append.reply,
+        }
+    }
+
+    fn answer(self, result: Result<()>) {
+        // A caller that went away still had its entry committed.
+        let _ = self.reply.send(result.map(|()| self.entries));
+    }
+}
+
+async fn run(pool: Pool, mut jobs: mpsc::Receiver<Append>) {
+    let mut last_group = 1;
+    while let Some(first) = jobs.recv().await {
+        let mut group = vec![first];
+        let mut size = group[0].entries.len();
+        let mut yields = 0;
+        loop {
+            while size < MAX_GROUP {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        size += job.entries.len();
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            // Callers answered by the last commit are still sending their next append:
+            // when the last group was larger, give them a moment to join this one.
+            if size >= MAX_GROUP || group.len() * 2 > last_group || yields == GATHER_YIELDS {
+                break;
+            }
+            yields += 1;
+            tokio::task::yield_now().await;
+        }
+        last_group = group.len();
+        commit_group(&pool, group).await;
+    }
+}
+
+async fn commit_group(pool: &Pool, group: Vec<Append>) {
+    let mut jobs: Vec<Job> = group.into_iter().map(Job::new).collect();
+    match commit(pool, &mut jobs).await {
+        Ok(()) => {
+            for job in jobs {
+                job.answer(Ok(()));
+            }
+        }
+        Err(err) if jobs.len() == 1 => {
+            let job = jobs.pop().expect("one job");
+            job.answer(Err(err.into()));
+        }
+        // One append's failure (a historical time out of order, say) must not fail
+        // the others that happened to share its transaction: commit each alone.
+        Err(_) => {
+            for mut job in jobs {
+                let result = commit(pool, std::slice::from_mut(&mut job)).await;
+                job.answer(result.map_err(Error::from));
+            }
+        }
+    }
+}
+
+enum CommitError {
+    Pg(tokio_postgres::Error),
+    Invalid(Invalid),
+    Other(Error),
+}
+
+impl From<tokio_postgres::Error> for CommitError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        CommitError::Pg(err)
+    }
+}
+
+impl From<CommitError> for Error {
+    fn from(err: CommitError) -> Self {
+        match err {
+            CommitError::Pg(err) => pg_error(err),
+            CommitError::Invalid(invalid) => invalid.into(),
+            CommitError::Other(err) => err,
+        }
+    }
+}
+
+/// The columns of the rows a transaction inserts, one vector per column.
+#[derive(Default)]
+struct Rows<'a> {
+    id: Vec<i64>,
+    inserted_at: Vec<OffsetDateTime>,
+    actor_type: Vec<Option<&'a str>>,
+    actor_id: Vec<Option<&'a str>>,
+    action_id: Vec<i32>,
+    resource_type: Vec<Option<&'a str>>,
+    resource_id: Vec<Option<&'a str>>,
+    account_id: Vec<Option<&'a str>>,
+    metadata: Vec<&'a str>,
+    action_seq: Vec<i64>,
+    account_seq: Vec<Option<i64>>,
+    hash: Vec<Vec<u8>>,
+}
+
+/// Commits every job in one transaction, completing its entries in place: id, time
+/// and leaf hash, the values that are stored and hashed.
+async fn commit(pool: &Pool, jobs: &mut [Job]) -> Result<(), CommitError> {
+    let mut client = pool.get().await.map_err(|e| CommitError::Other(e.into()))?;
+    let tx = client.transaction().await?;
+    let lock = tx
+        .prepare_cached("SELECT next_id, last_time, frontier FROM log_head WHERE id = 1 FOR UPDATE")
+        .await?;
+    let known_actions = tx
+        .prepare_cached("SELECT id, name, count FROM actions WHERE name = ANY($1)")
+        .await?;
+    let known_accounts = tx
+        .prepare_cached("SELECT account_id, count FROM accounts WHERE account_id = ANY($1)")
+        .await?;
+    let names = distinct(
+        jobs.iter()
+            .flat_map(|j| j.entries.iter().map(|e| e.action.as_str())),
+    );
+    let account_names = distinct(
+        jobs.iter()
+            .flat_map(|j| j.entries.iter().filter_map(|e| e.account_id.as_deref())),
+    );
+    // Sent together and run in order: the counters are read once the lock is held, so
+    // they include every commit before it, whichever process made it.
+    let names_param: [&(dyn ToSql + Sync); 1] = [&names];
+    let accounts_param: [&(dyn ToSql + Sync); 1] = [&account_names];
+    let (head, known_actions, known_accounts) = tokio::try_join!(
+        tx.query_one(&lock, &[]),
+        tx.query(&known_actions, &names_param),
+        tx.query(&known_accounts, &accounts_param),
+    )?;
+    let next_id: i64 = head.get(0);
+    let last_time: Option<OffsetDateTime> = head.get(1);
+    let mut frontier = Frontier::from_bytes(head.get(2)).map_err(|e| {
+        CommitError::Other(Error::Storage(format!(
+            "the stored tree frontier is unreadable: {e}"
+        )))
+    })?;
+    if frontier.size() != (next_id - 1) as u64 {
+        return Err(CommitError::Other(Error::Storage(format!(
+            "the stored tree covers {} entries but the log holds {}",
+            frontier.size(),
+            next_id - 1
+        ))));
+    }
+    let last_time = last_time.map_or(i64::MIN, micros);
+    // Under the head lock, so two imports of one source cannot both pass.
+    for mark in jobs.iter().filter_map(|job| job.mark.as_ref()) {
+        advance_import(&tx, mark).await?;
+    }
+    let mut actions: HashMap<String, (i32, i64)> = known_actions
+        .into_iter()
+        .map(|row| (row.get(1), (row.get(0), row.get(2))))
+        .collect();
+    add_actions(&tx, &names, &mut actions).await?;
+    let mut accounts: HashMap<String, i64> = known_accounts
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+
+    // Time never goes backwards as ids grow, even if the clock does.
+    let now = micros(OffsetDateTime::now_utc()).max(last_time);
+    let mut prev_time = last_time;
+    let mut id = next_id;
+    let mut seqs: Vec<(i64, Option<i64>)> = Vec::new();
+    let mut hashes: Vec<Vec<u8>> = Vec::new();
+    for job in jobs.iter_mut() {
+        let times = job.times.as_deref();
+        for (i, entry) in job.entries.iter_mut().enumerate() {
+            let at = match times {
+                None => now,
+                Some(times) => {
+                    let at = times[i];
+                    if at < prev_time {
+                        return Err(CommitError::Invalid(Invalid::new(
+                            "inserted_at",
+                            Rule::Malformed("must not be earlier than the newest entry's time"),
+                        )));
+                    }
+                    at
+                }
+            };
+            prev_time = at;
+            let action = actions
+                .get_mut(&entry.action)
+                .expect("every action has an id");
+            action.1 += 1;
+            let account_seq = entry.account_id.as_ref().map(|account| {
+                let count = accounts.entry(account.clone()).or_default();
+                *count += 1;
+                *count
+            });
+            seqs.push((action.1, account_seq));
+            // The hash covers the entry exactly as it is returned and read back.
+            entry.id = id as u64;
+            entry.inserted_at = time_from_micros(at);
+            let leaf = leaf_hash(entry);
+            entry.hash = to_hex(&leaf);
+            frontier.push(leaf);
+            hashes.push(leaf.to_vec());
+            id += 1;
+        }
+    }
+
+    let mut rows = Rows::default();
+    let mut seqs = seqs.into_iter();
+    for job in jobs.iter() {
+        for (entry, metadata) in job.entries.iter().zip(&job.metadata_json) {
+            let (action_seq, account_seq) = seqs.next().expect("one per entry");
+            rows.id.push(entry.id as i64);
+            rows.inserted_at.push(entry.inserted_at);
+            rows.actor_type.push(entry.actor_type.as_deref());
+            rows.actor_id.push(entry.actor_id.as_deref());
+            rows.action_id.push(actions[&entry.action].0);
+            rows.resource_type.push(entry.resource_type.as_deref());
+            rows.resource_id.push(entry.resource_id.as_deref());
+            rows.account_id.push(entry.account_id.as_deref());
+            rows.metadata.push(metadata);
+            rows.action_seq.push(action_seq);
+            rows.account_seq.push(account_seq);
+        }
+    }
+    rows.hash = hashes;
+
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
+                 resource_type, resource_id, account_id, metadata, action_seq, account_seq,
+                 hash)
+             SELECT id, inserted_at, actor_type, actor_id, action_id, resource_type,
+                 resource_id, account_id, metadata::json, action_seq, account_seq, hash
+             FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[],
+                 $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[],
+                 $11::bigint[], $12::bytea[])
+                 AS t(id, inserted_at, actor_type, actor_id, action_id, resource_type,
+                      resource_id, account_id, metadata, action_seq, account_seq, hash)",
+        )
+        .await?;
+    let count_actions = tx
+        .prepare_cached(
+            "UPDATE actions SET count = t.count
+             FROM unnest($1::integer[], $2::bigint[]) AS t(id, count)
+             WHERE actions.id = t.id",
+        )
+        .await?;
+    let count_accounts = tx
+        .prepare_cached(
+            "INSERT INTO accounts (account_id, count)
+             SELECT * FROM unnest($1::text[], $2::bigint[])
+             ON CONFLICT (account_id) DO UPDATE SET count = excluded.count",
+        )
+        .await?;
+    let advance = tx
+        .prepare_cached(
+            "UPDATE log_head SET next_id = $1, last_time = $2, frontier = $3 WHERE id = 1",
+        )
+        .await?;
+    let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+
+    let (action_ids, action_counts): (Vec<i32>, Vec<i64>) = actions.values().copied().unzip();
+    let (account_ids, account_counts): (Vec<&str>, Vec<i64>) = accounts
+        .iter()
+        .map(|(account, count)| (account.as_str(), *count))
+        .unzip();
+    let last_time = time_from_micros(prev_time);
+    let frontier_bytes = frontier.to_bytes();
+    let new_head = (id - 1).to_string();
+    let insert_params: [&(dyn ToSql + Sync); 12] = [
+        &rows.id,
+        &rows.inserted_at,
+        &rows.actor_type,
+        &rows.actor_id,
+        &rows.action_id,
+        &rows.resource_type,
+        &rows.resource_id,
+        &rows.account_id,
+        &rows.metadata,
+        &rows.action_seq,
+        &rows.account_seq,
+        &rows.hash,
+    ];
+    let action_params: [&(dyn ToSql + Sync); 2] = [&action_ids, &action_counts];
+    let account_params: [&(dyn ToSql + Sync); 2] = [&account_ids, &account_counts];
+    let advance_params: [&(dyn ToSql + Sync); 3] = [&id, &last_time, &frontier_bytes];
+    let notify_params: [&(dyn ToSql + Sync); 2] = [&HEAD_CHANNEL, &new_head];
+    // Sent together: the connection pipelines them, one round trip for all.
+    tokio::try_join!(
+        tx.execute(&insert, &insert_params),
+        tx.execute(&count_actions, &action_params),
+        tx.execute(&count_accounts, &account_params),
+        tx.execute(&advance, &advance_params),
+        tx.execute(&notify, &notify_params),
+    )?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves an import's position forward, provided it is still where the batch was read
+/// from: two imports of one source at once cannot both write the same records.
+async fn advance_import(tx: &Transaction<'_>, mark: &ImportMark) -> Result<(), CommitError> {
+    let current: Option<String> = tx
+        .query_opt("SELECT position FROM imports WHERE source = $1", &[&mark.source])
+        .await?
+        .map(|row| row.get(0));
+    if current != mark.from {
+        return Err(CommitError::Other(Error::Storage(format!(
+            "another import of {} committed since this one read its position; run it again",
+            mark.source
+        ))));
+    }
+    tx.execute(
+        "INSERT INTO imports (source, position, entries) VALUES ($1, $2, $3)
+         ON CONFLICT (source) DO UPDATE
+         SET position = excluded.position, entries = imports.entries + excluded.entries",
+        &[&mark.source, &mark.to, &(mark.entries as i64)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The distinct values of `items`, sorted.
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut items: Vec<&str> = items.collect();
+    items.sort_unstable();
+    items.dedup();
+    items
+}
+
+/// Adds the actions among `names` that the dictionary lacks, within `tx`, to it and
+/// to `actions` (name → dictionary id and entry count so far).
+async fn add_actions(
+    tx: &Transaction<'_>,
+    names: &[&str],
+    actions: &mut HashMap<String, (i32, i64)>,
+) -> Result<(), CommitError> {
+    let new: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| !actions.contains_key(*name))
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    // Dictionary ids are handed out under the head lock too, so they ascend in commit
+    // order.
+    let add = tx
+        .prepare_cached(
+            "INSERT INTO actions (id, name)
+             SELECT (SELECT coalesce(max(id), 0) FROM actions) + n, name
+             FROM unnest($1::text[]) WITH ORDINALITY AS t(name, n)
+             RETURNING id, name",
+        )
+        .await?;
+    for row in tx.query(&add, &[&new]).await? {
+        actions.insert(row.get(1), (row.get(0), 0));
+    }
+    Ok(())
+}
