@@ -4,9 +4,13 @@ mod sqlite;
 
 use std::path::PathBuf;
 
+use std::ops::ControlFlow;
+
+use crate::checkpoint::StoredCheckpoint;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
+use crate::merkle::{Frontier, Hash};
 use crate::query::{ActionCount, Page, Recent, Term};
 
 /// Which entries a listing covers.
@@ -16,6 +20,31 @@ pub(crate) struct Filter {
     pub(crate) account: Option<String>,
     /// Only entries whose action matches.
     pub(crate) term: Option<Term>,
+}
+
+/// What a scan of the whole log hands its [`Scanner`], in order.
+pub(crate) enum ScanItem {
+    /// First: the stored tree, as of the scan's snapshot.
+    Start { frontier: Result<Frontier> },
+    /// Each entry row, in id order.
+    Entry(ScannedEntry),
+    /// Each stored checkpoint, right after the entry whose id is its size (before any
+    /// entry with a larger id).
+    Checkpoint(StoredCheckpoint),
+}
+
+/// One entry row as stored, read without trusting it.
+pub(crate) struct ScannedEntry {
+    pub(crate) id: i64,
+    /// The entry, or why its row cannot be read as one.
+    pub(crate) entry: std::result::Result<Entry, String>,
+    /// The stored leaf hash (`None` when missing or not bytes).
+    pub(crate) hash: Option<Vec<u8>>,
+}
+
+/// Consumes a scan; `Break` stops it.
+pub(crate) trait Scanner: Send + 'static {
+    fn visit(&mut self, item: ScanItem) -> ControlFlow<()>;
 }
 
 /// Where a log lives, parsed from its URL.
@@ -133,6 +162,82 @@ impl Store {
     pub(crate) fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64> {
         match self {
             Store::Sqlite(s) => s.subscribe_head(),
+        }
+    }
+}
+
+/// Tamper evidence: checkpoints, proofs and the verification scan.
+impl Store {
+    /// Stores a signed checkpoint of the tree of `size` entries unless one of that
+    /// size exists; returns the stored one.
+    pub(crate) async fn insert_checkpoint(
+        &self,
+        size: u64,
+        root: Hash,
+        note: String,
+        now: i64,
+    ) -> Result<StoredCheckpoint> {
+        match self {
+            Store::Sqlite(s) => s.insert_checkpoint(size, root, note, now).await,
+        }
+    }
+
+    /// The stored checkpoint of the largest tree.
+    pub(crate) async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        match self {
+            Store::Sqlite(s) => s.latest_checkpoint().await,
+        }
+    }
+
+    /// The stored checkpoint of the tree of `size` entries.
+    pub(crate) async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        match self {
+            Store::Sqlite(s) => s.checkpoint_at(size).await,
+        }
+    }
+
+    /// Leaf `index`'s hash, its audit path in the tree of `size` leaves, and that
+    /// tree's root, from one snapshot.
+    pub(crate) async fn inclusion(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>, Hash)> {
+        match self {
+            Store::Sqlite(s) => s.inclusion(index, size).await,
+        }
+    }
+
+    /// The consistency proof from the tree of `m` leaves to that of `n`, with both
+    /// roots, from one snapshot.
+    pub(crate) async fn consistency(&self, m: u64, n: u64) -> Result<(Vec<Hash>, Hash, Hash)> {
+        match self {
+            Store::Sqlite(s) => s.consistency(m, n).await,
+        }
+    }
+
+    /// Walks the whole log in one snapshot (see [`ScanItem`]); returns the scanner.
+    pub(crate) async fn scan<S: Scanner>(&self, scanner: S) -> Result<S> {
+        match self {
+            Store::Sqlite(s) => s.scan(scanner).await,
+        }
+    }
+}
+
+/// Maps a proof that cannot be built to the input at fault.
+pub(crate) fn proof_error(err: crate::merkle::ProofError<Error>) -> Error {
+    use crate::merkle::ProofError;
+    match err {
+        ProofError::Source(err) => err,
+        ProofError::IndexOutOfRange { .. } => {
+            Invalid::new("size", Rule::Malformed("must be at least the entry's id")).into()
+        }
+        ProofError::SizeOutOfRange { available, .. } => Invalid::new(
+            "size",
+            Rule::OutOfRange {
+                min: 1,
+                max: available,
+            },
+        )
+        .into(),
+        ProofError::SizesOutOfOrder { .. } => {
+            Invalid::new("to", Rule::Malformed("must be at least from")).into()
         }
     }
 }

@@ -2,6 +2,8 @@
 
 mod helpers;
 
+mod checkpoint;
 mod conformance;
 mod fast_paths;
 mod model;
+mod tamper;

@@ -8,6 +8,7 @@ mod index;
 mod keys;
 mod read;
 mod schema;
+mod tree;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -17,11 +18,13 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use self::index::ActionIndex;
+use crate::checkpoint::StoredCheckpoint;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Result};
 use crate::keys::{KeyInfo, NewKey};
+use crate::merkle::{self, Frontier, Hash};
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::Filter;
+use crate::store::{Filter, Scanner, proof_error};
 
 pub(crate) use writer::Append;
 
@@ -189,6 +192,77 @@ impl SqliteStore {
     pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
         self.readers.read(|conn, _| keys::list(conn)).await
     }
+}
+
+/// Checkpoints, proofs and the verification scan.
+impl SqliteStore {
+    pub(crate) async fn insert_checkpoint(
+        &self,
+        size: u64,
+        root: Hash,
+        note: String,
+        now: i64,
+    ) -> Result<StoredCheckpoint> {
+        let path = self.readers.path.clone();
+        tokio::task::spawn_blocking(move || tree::insert_checkpoint(&path, size, root, &note, now))
+            .await
+            .map_err(Error::storage)?
+    }
+
+    pub(crate) async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        self.readers
+            .read(|conn, _| tree::latest_checkpoint(conn))
+            .await
+    }
+
+    pub(crate) async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        self.readers
+            .read(move |conn, _| tree::checkpoint_at(conn, size))
+            .await
+    }
+
+    pub(crate) async fn inclusion(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>, Hash)> {
+        self.readers
+            .read(move |conn, _| {
+                let (leaves, frontier) = tree::Leaves::new(conn)?;
+                let path = merkle::inclusion_proof(index, size, &leaves).map_err(proof_error)?;
+                let leaf = merkle::NodeSource::subtree_hash(&leaves, index, index + 1)?;
+                let root = root_at(&leaves, &frontier, size)?;
+                Ok((leaf, path, root))
+            })
+            .await
+    }
+
+    pub(crate) async fn consistency(&self, m: u64, n: u64) -> Result<(Vec<Hash>, Hash, Hash)> {
+        self.readers
+            .read(move |conn, _| {
+                let (leaves, frontier) = tree::Leaves::new(conn)?;
+                let path = merkle::consistency_proof(m, n, &leaves).map_err(proof_error)?;
+                Ok((
+                    path,
+                    root_at(&leaves, &frontier, m)?,
+                    root_at(&leaves, &frontier, n)?,
+                ))
+            })
+            .await
+    }
+
+    pub(crate) async fn scan<S: Scanner>(&self, mut scanner: S) -> Result<S> {
+        let path = self.readers.path.clone();
+        tokio::task::spawn_blocking(move || tree::scan(&path, &mut scanner).map(|()| scanner))
+            .await
+            .map_err(Error::storage)?
+    }
+}
+
+/// The root of the first `size` leaves: the stored frontier's when it is that tree.
+fn root_at(leaves: &tree::Leaves<'_>, frontier: &Frontier, size: u64) -> Result<Hash> {
+    if size == frontier.size() {
+        return Ok(frontier.root());
+    }
+    Ok(Frontier::from_source(size, leaves)
+        .map_err(proof_error)?
+        .root())
 }
 
 struct Readers {

@@ -87,6 +87,18 @@ const MIGRATIONS: &[&str] = &[
      BEGIN SELECT RAISE(ABORT, 'entries are append-only: UPDATE refused'); END;
      CREATE TRIGGER entries_refuse_delete BEFORE DELETE ON entries
      BEGIN SELECT RAISE(ABORT, 'entries are append-only: DELETE refused'); END;",
+    // 6: signed checkpoints (C2SP signed notes of the tree head), one per tree size,
+    // as append-only as the entries they vouch for.
+    "CREATE TABLE checkpoints (
+         size       INTEGER PRIMARY KEY,
+         root       BLOB NOT NULL,
+         note       TEXT NOT NULL,
+         created_at INTEGER NOT NULL
+     );
+     CREATE TRIGGER checkpoints_refuse_update BEFORE UPDATE ON checkpoints
+     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: UPDATE refused'); END;
+     CREATE TRIGGER checkpoints_refuse_delete BEFORE DELETE ON checkpoints
+     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: DELETE refused'); END;",
 ];
 
 /// The migration that adds leaf hashes; entries older than it are hashed in Rust.
