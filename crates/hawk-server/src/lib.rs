@@ -31,6 +31,7 @@ pub mod export;
 mod input;
 mod metrics;
 mod openapi;
+pub mod proof;
 mod routes;
 mod stream;
 

@@ -11,3 +11,4 @@ mod parallel;
 mod queries;
 mod serve;
 mod track;
+mod verify;

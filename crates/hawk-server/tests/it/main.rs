@@ -9,5 +9,6 @@ mod helpers;
 mod auth;
 mod browser;
 mod openapi;
+mod proofs;
 mod routes;
 mod socket;
