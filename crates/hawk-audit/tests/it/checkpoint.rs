@@ -191,6 +191,73 @@ async fn inclusion_and_consistency_proofs_verify_against_checkpoints() {
     assert!(audit.consistency_proof(6, 5).await.is_err());
 }
 
+async fn check_proofs(audit: &hawk_audit::Audit, root: Hash) {
+    let ids = [1, 2, 255, 256, 257, 300, 512, 513, 700, 999, 1000];
+    let sizes = [1, 255, 256, 257, 511, 512, 513, 768, 777, 999, 1000];
+    for &id in &ids {
+        for &size in sizes.iter().filter(|&&s| s >= id) {
+            let p = audit.inclusion_proof(id, Some(size)).await.unwrap();
+            assert!(
+                merkle::verify_inclusion(&p.leaf_hash, id - 1, size, &p.audit_path, &p.root),
+                "{id} in {size}"
+            );
+            if size == 1000 {
+                assert_eq!(p.root, root);
+            }
+        }
+    }
+    for &m in &sizes {
+        for &n in sizes.iter().filter(|&&n| n >= m) {
+            let p = audit.consistency_proof(m, n).await.unwrap();
+            assert!(
+                merkle::verify_consistency(m, n, &p.from_root, &p.to_root, &p.path),
+                "{m} -> {n}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_in_a_larger_log_read_stored_subtrees_also_after_an_upgrade() {
+    let db = TestDb::sqlite();
+    let audit = db.open().await;
+    // Batches of odd sizes, so subtrees complete inside and across commits.
+    let mut written = 0;
+    for batch in [1usize, 254, 2, 300, 443] {
+        let entries = (0..batch)
+            .map(|i| NewEntry::new(format!("bulk.{}", (written + i) % 7)))
+            .collect();
+        audit.record_batch(entries).await.unwrap();
+        written += batch;
+    }
+    assert_eq!(written, 1000);
+    let (_, root) = audit.tree_head().await.unwrap();
+    let root = hash(&root);
+    check_proofs(&audit, root).await;
+    let nodes = || {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT level, idx FROM tree_nodes ORDER BY level, idx")
+            .unwrap();
+        stmt.query_map([], |row| Ok((row.get::<_, u32>(0)?, row.get::<_, i64>(1)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    };
+    let stored = nodes();
+    assert_eq!(stored, [(8, 0), (8, 1), (8, 2), (9, 0)]);
+    audit.close().await;
+
+    // A log from before stored subtrees gets them when opened.
+    rusqlite::Connection::open(db.path())
+        .unwrap()
+        .execute_batch("DROP TABLE tree_nodes; DROP TABLE checkpoints; PRAGMA user_version = 5;")
+        .unwrap();
+    let audit = db.open().await;
+    assert_eq!(nodes(), stored);
+    check_proofs(&audit, root).await;
+}
+
 #[tokio::test]
 async fn a_clean_log_verifies_with_checkpoints_and_anchors() {
     let db = TestDb::sqlite();

@@ -1061,6 +1061,7 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
              ALTER TABLE entries DROP COLUMN hash;
              DROP TABLE tree_frontier;
              DROP TABLE checkpoints;
+             DROP TABLE tree_nodes;
              PRAGMA user_version = 3;",
         )
         .unwrap();

@@ -92,14 +92,9 @@ impl<'c> Leaves<'c> {
     }
 }
 
-impl NodeSource for Leaves<'_> {
-    type Error = Error;
-
-    fn leaf_count(&self) -> u64 {
-        self.count
-    }
-
-    fn subtree_hash(&self, start: u64, end: u64) -> Result<Hash> {
+impl Leaves<'_> {
+    /// `MTH` of leaves `start..end`, hashed from the stored leaf hashes.
+    fn hash_leaves(&self, start: u64, end: u64) -> Result<Hash> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, hash FROM entries WHERE id > ?1 AND id <= ?2 ORDER BY id",
         )?;
@@ -113,20 +108,48 @@ impl NodeSource for Leaves<'_> {
                 .as_deref()
                 .and_then(|h| Hash::try_from(h).ok())
                 .filter(|_| id == expected)
-                .ok_or_else(|| {
-                    Error::Storage(format!(
-                        "entry {expected} is missing or has no leaf hash; run hawk verify"
-                    ))
-                })?;
+                .ok_or_else(|| missing(expected))?;
             frontier.push(leaf);
             expected += 1;
         }
         if expected != end + 1 {
-            return Err(Error::Storage(format!(
-                "entry {expected} is missing; run hawk verify"
-            )));
+            return Err(missing(expected));
         }
         Ok(frontier.root())
+    }
+
+    /// The perfect subtree over the `2^level` leaves from `index << level`: stored
+    /// from `NODE_LEVEL` up, hashed from the leaves below it.
+    fn perfect(&self, level: u32, index: u64) -> Result<Hash> {
+        if level >= schema::NODE_LEVEL {
+            let stored: Option<Vec<u8>> = self
+                .conn
+                .prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")?
+                .query_row(params![level, index as i64], |row| row.get(0))
+                .optional()?;
+            if let Some(hash) = stored.and_then(|h| Hash::try_from(h.as_slice()).ok()) {
+                return Ok(hash);
+            }
+        }
+        self.hash_leaves(index << level, (index + 1) << level)
+    }
+}
+
+fn missing(id: u64) -> Error {
+    Error::Storage(format!(
+        "entry {id} is missing or has no leaf hash; run hawk verify"
+    ))
+}
+
+impl NodeSource for Leaves<'_> {
+    type Error = Error;
+
+    fn leaf_count(&self) -> u64 {
+        self.count
+    }
+
+    fn subtree_hash(&self, start: u64, end: u64) -> Result<Hash> {
+        crate::merkle::subtree_from_perfect(start, end, |level, index| self.perfect(level, index))
     }
 }
 
