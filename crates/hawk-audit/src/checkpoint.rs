@@ -788,6 +788,38 @@ mod tests {
         assert!(Note::parse(&huge).is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever the text, parsing answers (never panics), and a note that
+        /// verifies is exactly the one that was signed.
+        #[test]
+        fn parsing_never_panics_and_accepts_only_the_signed_note(
+            text in "(?s).{0,300}",
+            edits in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 0..4),
+            size in proptest::prelude::any::<u64>(),
+        ) {
+            let _ = parse_unverified(&text);
+            let _ = VerifierKey::parse(&text);
+            let _ = SigningKey::parse(&text);
+            let _ = base64_decode(&text);
+            let key = fixed_key();
+            let note = key.sign_checkpoint(size, [3; 32]);
+            let mut bytes = note.clone().into_bytes();
+            for (at, byte) in &edits {
+                let at = at % bytes.len();
+                bytes[at] = *byte;
+            }
+            if let Ok(edited) = String::from_utf8(bytes) {
+                match key.verifier().verify(&edited) {
+                    Ok(checkpoint) => {
+                        proptest::prop_assert_eq!(&edited, &note);
+                        proptest::prop_assert_eq!(checkpoint.size, size);
+                    }
+                    Err(_) => proptest::prop_assert_ne!(&edited, &note),
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_key_file_is_created_private_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
