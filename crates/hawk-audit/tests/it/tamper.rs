@@ -424,3 +424,17 @@ async fn a_clean_log_with_entries_in_one_batch_verifies() {
     let (_, root) = audit.tree_head().await.unwrap();
     assert_eq!(Some(report.root), hash_from_hex(&root));
 }
+
+/// Regression: a log from before stored subtrees whose hash was tampered with failed
+/// its migration, so it could not even be opened to be verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_older_log_still_opens_and_is_caught() {
+    let f = fixture().await;
+    f.sql(
+        "UPDATE entries SET hash = NULL WHERE id = 5;
+         DROP TABLE tree_nodes; DROP TABLE checkpoints; PRAGMA user_version = 5;",
+    );
+    let report = f.verify(true).await;
+    let found = report.tamper.map(|t| (t.kind, t.id));
+    assert_eq!(found, Some((TamperKind::Modified, 5)));
+}
