@@ -295,3 +295,35 @@ async fn a_clean_log_verifies_with_checkpoints_and_anchors() {
         .unwrap_err();
     assert_eq!(err.as_invalid().unwrap().field(), "anchor");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_sees_one_snapshot_while_entries_and_checkpoints_arrive() {
+    let db = TestDb::sqlite();
+    let audit = db.open().await;
+    let key = SigningKey::generate("example.com/hawk").unwrap();
+    fill(&audit, 50).await;
+    let writer = {
+        let (audit, key) = (audit.clone(), key.clone());
+        tokio::spawn(async move {
+            for round in 0..40 {
+                let batch = (0..25).map(|i| NewEntry::new(format!("w.{i}"))).collect();
+                audit.record_batch(batch).await.unwrap();
+                if round % 5 == 0 {
+                    audit.write_checkpoint(&key).await.unwrap();
+                }
+            }
+        })
+    };
+    let mut runs = 0;
+    while !writer.is_finished() || runs < 3 {
+        let report = audit
+            .verify(Verify::default().key(key.verifier()), |_| {})
+            .await
+            .unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        runs += 1;
+    }
+    writer.await.unwrap();
+    let report = audit.verify(Verify::default(), |_| {}).await.unwrap();
+    assert_eq!(report.entries, 1050);
+}
