@@ -10,7 +10,7 @@ use crate::checkpoint::StoredCheckpoint;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
-use crate::merkle::{Frontier, Hash};
+use crate::merkle::{Frontier, Hash, NodeSource};
 use crate::query::{ActionCount, Page, Recent, Term};
 
 /// Which entries a listing covers.
@@ -218,6 +218,49 @@ impl Store {
             Store::Sqlite(s) => s.scan(scanner).await,
         }
     }
+}
+
+/// Leaf `index`'s hash, its audit path in the tree of `size` leaves and that tree's
+/// root, from an engine's view of its stored tree (`frontier` is the stored one).
+pub(crate) fn prove_inclusion<S: NodeSource<Error = Error>>(
+    source: &S,
+    frontier: &Frontier,
+    index: u64,
+    size: u64,
+) -> Result<(Hash, Vec<Hash>, Hash)> {
+    let path = crate::merkle::inclusion_proof(index, size, source).map_err(proof_error)?;
+    let leaf = source.subtree_hash(index, index + 1)?;
+    Ok((leaf, path, root_at(source, frontier, size)?))
+}
+
+/// The consistency proof from `m` leaves to `n` with both roots; see
+/// [`prove_inclusion`].
+pub(crate) fn prove_consistency<S: NodeSource<Error = Error>>(
+    source: &S,
+    frontier: &Frontier,
+    m: u64,
+    n: u64,
+) -> Result<(Vec<Hash>, Hash, Hash)> {
+    let path = crate::merkle::consistency_proof(m, n, source).map_err(proof_error)?;
+    Ok((
+        path,
+        root_at(source, frontier, m)?,
+        root_at(source, frontier, n)?,
+    ))
+}
+
+/// The root of the first `size` leaves: the stored frontier's when it is that tree.
+fn root_at<S: NodeSource<Error = Error>>(
+    source: &S,
+    frontier: &Frontier,
+    size: u64,
+) -> Result<Hash> {
+    if size == frontier.size() {
+        return Ok(frontier.root());
+    }
+    Ok(Frontier::from_source(size, source)
+        .map_err(proof_error)?
+        .root())
 }
 
 /// Maps a proof that cannot be built to the input at fault.

@@ -22,9 +22,9 @@ use crate::checkpoint::StoredCheckpoint;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Result};
 use crate::keys::{KeyInfo, NewKey};
-use crate::merkle::{self, Frontier, Hash};
+use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::{Filter, Scanner, proof_error};
+use crate::store::{Filter, Scanner, prove_consistency, prove_inclusion};
 
 pub(crate) use writer::Append;
 
@@ -225,10 +225,7 @@ impl SqliteStore {
         self.readers
             .read(move |conn, _| {
                 let (leaves, frontier) = tree::Leaves::new(conn)?;
-                let path = merkle::inclusion_proof(index, size, &leaves).map_err(proof_error)?;
-                let leaf = merkle::NodeSource::subtree_hash(&leaves, index, index + 1)?;
-                let root = root_at(&leaves, &frontier, size)?;
-                Ok((leaf, path, root))
+                prove_inclusion(&leaves, &frontier, index, size)
             })
             .await
     }
@@ -237,12 +234,7 @@ impl SqliteStore {
         self.readers
             .read(move |conn, _| {
                 let (leaves, frontier) = tree::Leaves::new(conn)?;
-                let path = merkle::consistency_proof(m, n, &leaves).map_err(proof_error)?;
-                Ok((
-                    path,
-                    root_at(&leaves, &frontier, m)?,
-                    root_at(&leaves, &frontier, n)?,
-                ))
+                prove_consistency(&leaves, &frontier, m, n)
             })
             .await
     }
@@ -253,16 +245,6 @@ impl SqliteStore {
             .await
             .map_err(Error::storage)?
     }
-}
-
-/// The root of the first `size` leaves: the stored frontier's when it is that tree.
-fn root_at(leaves: &tree::Leaves<'_>, frontier: &Frontier, size: u64) -> Result<Hash> {
-    if size == frontier.size() {
-        return Ok(frontier.root());
-    }
-    Ok(Frontier::from_source(size, leaves)
-        .map_err(proof_error)?
-        .root())
 }
 
 struct Readers {
