@@ -4,11 +4,11 @@
 //! origin (which log this is), the tree size in decimal and the root hash in base64:
 //!
 //! ```text
-//! hawk/5f2a91c03d7e4b18
-//! 1024
-//! 3q2+7w0KLXOWrLCMa6iIr9i4tmhe2rRBGNMHV1Lsu7E=
+//! hawk/319e9789c02ecd1c
+//! 5
+//! 2Yu8IeiWmSUruK38AyWg/oroJUg2+u4f4TQrR1RvqyY=
 //!
-//! — hawk/5f2a91c03d7e4b18 Az3grlyv2m7lYQ... (base64 of key hash ‖ signature)
+//! — hawk/319e9789c02ecd1c 7Ge1T7HOrzZ4CCl4mlUNhfY1Vpx/M8Xvk1venIvI9HkK1ZPjq/Q1gYG7I1OnUplVAYRTs5WmCiGbZpjdrfK01Wp8nAQ=
 //! ```
 //!
 //! The note (C2SP `signed-note`) is the body, a blank line, then one line per
@@ -21,6 +21,22 @@
 //! `name+hash+base64(0x01 ‖ public key)` ([`VerifierKey`]), a signing key is
 //! `PRIVATE+KEY+name+hash+base64(0x01 ‖ seed)` ([`SigningKey`]). Hawk names the key
 //! after the origin, so one verifier key line tells a verifier both what to expect.
+//!
+//! ```
+//! use hawk_audit::checkpoint::VerifierKey;
+//!
+//! let key = VerifierKey::parse("hawk/319e9789c02ecd1c+ec67b54f+AXZWoGyA0SW+GYcLIxusfUtSktrcWV3Y3nJoGltuDBqa")?;
+//! let note = "hawk/319e9789c02ecd1c\n5\n2Yu8IeiWmSUruK38AyWg/oroJUg2+u4f4TQrR1RvqyY=\n\n\
+//!     \u{2014} hawk/319e9789c02ecd1c 7Ge1T7HOrzZ4CCl4mlUNhfY1Vpx/M8Xvk1venIvI9HkK1ZPjq/Q1gYG7I1OnUplVAYRTs5WmCiGbZpjdrfK01Wp8nAQ=\n";
+//! let checkpoint = key.verify(note)?;
+//! assert_eq!(checkpoint.size, 5);
+//! assert_eq!(
+//!     hawk_audit::merkle::to_hex(&checkpoint.root),
+//!     "d98bbc21e89699252bb8adfc0325a0fe8ae8254836faee1fe1342b47546fab26"
+//! );
+//! assert!(key.verify(&note.replace("\n5\n", "\n6\n")).is_err());
+//! # Ok::<(), hawk_audit::checkpoint::NoteError>(())
+//! ```
 
 use std::fmt;
 use std::io::Write as _;
