@@ -35,6 +35,9 @@ async fn the_latest_checkpoint_is_served_as_a_signed_note() {
     assert_eq!(reply.text, written.note);
     let checkpoint = key.verifier().verify(&reply.text).unwrap();
     assert_eq!(checkpoint.size, 3);
+    let metrics = app.get("/metrics").await.text;
+    assert!(metrics.contains("\nhawk_checkpoint_size 3\n"), "{metrics}");
+    assert!(metrics.contains("\nhawk_checkpoint_timestamp_seconds "));
 }
 
 #[tokio::test]
