@@ -118,20 +118,35 @@ impl Audit {
             Some(bus) => Some(Arc::new(Listener::start(bus, Arc::clone(&store)).await)),
             None => None,
         };
-        let checkpointer = options.checkpoints.map(|(key, cadence)| {
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let task = tokio::spawn(write_checkpoints(
-                Arc::clone(&store),
-                key.clone(),
-                cadence,
-                stopped,
-            ));
-            Arc::new(Checkpointer {
-                key,
-                stop,
-                task: std::sync::Mutex::new(Some(task)),
-            })
-        });
+        let checkpointer = match options.checkpoints {
+            None => None,
+            Some((key, cadence)) => {
+                // Entries written since the last checkpoint (by an earlier run) get
+                // one now, before this handle appends anything.
+                let last = match sign_head(&store, &key, false).await {
+                    Ok(latest) => latest.map_or(0, |c| c.size),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not write a checkpoint");
+                        0
+                    }
+                };
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                // Subscribed before anything can be appended, so no commit is missed.
+                let heads = store.subscribe_head();
+                let task = tokio::spawn(write_checkpoints(
+                    Arc::clone(&store),
+                    key.clone(),
+                    (cadence, last),
+                    heads,
+                    stopped,
+                ));
+                Some(Arc::new(Checkpointer {
+                    key,
+                    stop,
+                    task: std::sync::Mutex::new(Some(task)),
+                }))
+            }
+        };
         Ok(Audit {
             store,
             listener,
@@ -548,23 +563,17 @@ async fn sign_head(
         .map(Some)
 }
 
-/// Writes a checkpoint whenever `cadence.entries` new entries have been committed
-/// through this store, or `cadence.interval` has passed with new entries (from any
-/// process); stops when `stop` turns true.
+/// Writes a checkpoint whenever `cadence.entries` new entries past `last` (the latest
+/// checkpoint's size) have been committed through this store (`heads`), or
+/// `cadence.interval` has passed with new entries (from any process); stops when
+/// `stop` turns true.
 async fn write_checkpoints(
     store: Arc<Store>,
     key: SigningKey,
-    cadence: Cadence,
+    (cadence, mut last): (Cadence, u64),
+    mut heads: tokio::sync::watch::Receiver<u64>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut heads = store.subscribe_head();
-    let mut last = match sign_head(&store, &key, false).await {
-        Ok(latest) => latest.map_or(0, |c| c.size),
-        Err(err) => {
-            tracing::warn!(error = %err, "could not write a checkpoint");
-            0
-        }
-    };
     let mut due = tokio::time::Instant::now() + cadence.interval;
     loop {
         tokio::select! {
