@@ -5,6 +5,7 @@ use std::sync::Arc;
 use futures_util::Stream;
 use time::OffsetDateTime;
 
+use crate::checkpoint::{Cadence, SigningKey, StoredCheckpoint};
 use crate::entry::{Entry, NewEntry, Subject, ValidEntry, micros, parse_account_id};
 use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
@@ -31,6 +32,8 @@ pub struct Options {
     pub events: Option<Events>,
     /// The most bytes the log's file may grow to through this handle; `None`: no cap.
     pub max_size_bytes: Option<u64>,
+    /// The key that signs checkpoints, and when to write them.
+    pub checkpoints: Option<(SigningKey, Cadence)>,
 }
 
 impl Options {
@@ -48,6 +51,13 @@ impl Options {
         self.max_size_bytes = Some(bytes);
         self
     }
+
+    /// Write a checkpoint signed by `key` at `cadence` (a background task) and one
+    /// when the log is closed.
+    pub fn checkpoints(mut self, key: SigningKey, cadence: Cadence) -> Self {
+        self.checkpoints = Some((key, cadence));
+        self
+    }
 }
 
 /// A handle on one audit log. Cheap to clone; all clones share one store.
@@ -55,6 +65,54 @@ impl Options {
 pub struct Audit {
     store: Arc<Store>,
     listener: Option<Arc<Listener>>,
+    checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// An inclusion proof: entry `id` (leaf `id - 1`) is in the tree of `tree_size`
+/// entries whose root is `root` (RFC 9162 section 2.1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The entry.
+    pub id: u64,
+    /// Its leaf index: `id - 1`.
+    pub leaf_index: u64,
+    /// The size of the tree the proof is for.
+    pub tree_size: u64,
+    /// The entry's leaf hash, as stored.
+    pub leaf_hash: crate::merkle::Hash,
+    /// The audit path, nearest sibling first.
+    pub audit_path: Vec<crate::merkle::Hash>,
+    /// The root of the tree of `tree_size` entries.
+    pub root: crate::merkle::Hash,
+    /// The stored signed checkpoint of that size, if there is one.
+    pub checkpoint: Option<String>,
+}
+
+/// A consistency proof: the tree of `to` entries extends that of `from` entries
+/// (RFC 9162 section 2.1.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub from: u64,
+    /// The newer tree size.
+    pub to: u64,
+    /// The older tree's root.
+    pub from_root: crate::merkle::Hash,
+    /// The newer tree's root.
+    pub to_root: crate::merkle::Hash,
+    /// The proof's nodes, in RFC 9162 order.
+    pub path: Vec<crate::merkle::Hash>,
+    /// The stored signed checkpoints of both sizes, where there are some.
+    pub from_checkpoint: Option<String>,
+    /// See `from_checkpoint`.
+    pub to_checkpoint: Option<String>,
+}
+
+/// The background task that writes checkpoints.
+struct Checkpointer {
+    key: SigningKey,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Audit {
@@ -72,7 +130,126 @@ impl Audit {
             Some(bus) => Some(Arc::new(Listener::start(bus, Arc::clone(&store)).await)),
             None => None,
         };
-        Ok(Audit { store, listener })
+        let checkpointer = match options.checkpoints {
+            None => None,
+            Some(_) if !store.keeps_checkpoints() => {
+                tracing::warn!("{}", crate::store::tree_not_on_postgres());
+                None
+            }
+            Some((key, cadence)) => {
+                // Entries written since the last checkpoint (by an earlier run) get
+                // one now, before this handle appends anything.
+                let last = match sign_head(&store, &key, false).await {
+                    Ok(latest) => latest.map_or(0, |c| c.size),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not write a checkpoint");
+                        0
+                    }
+                };
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                // Subscribed before anything can be appended, so no commit is missed.
+                let heads = store.subscribe_head();
+                let task = tokio::spawn(write_checkpoints(
+                    Arc::clone(&store),
+                    key.clone(),
+                    (cadence, last),
+                    heads,
+                    stopped,
+                ));
+                Some(Arc::new(Checkpointer {
+                    key,
+                    stop,
+                    task: std::sync::Mutex::new(Some(task)),
+                }))
+            }
+        };
+        Ok(Audit {
+            store,
+            listener,
+            checkpointer,
+        })
+    }
+
+    /// The latest stored checkpoint (of the largest tree), if any.
+    pub async fn checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        self.store.latest_checkpoint().await
+    }
+
+    /// The stored checkpoint of the tree of `size` entries, if one was written.
+    pub async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        self.store.checkpoint_at(size).await
+    }
+
+    /// Signs and stores a checkpoint of the log as it is now, unless the latest one
+    /// already covers every entry; returns the latest checkpoint either way.
+    pub async fn write_checkpoint(&self, key: &SigningKey) -> Result<StoredCheckpoint> {
+        let latest = sign_head(&self.store, key, true).await?;
+        Ok(latest.expect("an empty log is signed too"))
+    }
+
+    /// The key this handle signs checkpoints with, when opened with one.
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.checkpointer.as_ref().map(|c| &c.key)
+    }
+
+    /// The inclusion proof of entry `id` in the tree of `size` entries; without
+    /// `size`, in the latest checkpoint's tree when it covers the entry, otherwise in
+    /// the whole log's.
+    pub async fn inclusion_proof(&self, id: u64, size: Option<u64>) -> Result<InclusionProof> {
+        if id == 0 {
+            return Err(Invalid::new("id", Rule::AtLeast { min: 1 }).into());
+        }
+        let tree = self.store.frontier().await?.size();
+        if id > tree {
+            return Err(crate::Error::NotFound(format!("entry {id}")));
+        }
+        let size = match size {
+            Some(size) => size,
+            None => match self.store.latest_checkpoint().await? {
+                Some(latest) if latest.size >= id && latest.size <= tree => latest.size,
+                _ => tree,
+            },
+        };
+        if size < id || size > tree {
+            return Err(Invalid::new("size", Rule::OutOfRange { min: id, max: tree }).into());
+        }
+        let (leaf_hash, audit_path, root) = self.store.inclusion(id - 1, size).await?;
+        let checkpoint = self.store.checkpoint_at(size).await?.map(|c| c.note);
+        Ok(InclusionProof {
+            id,
+            leaf_index: id - 1,
+            tree_size: size,
+            leaf_hash,
+            audit_path,
+            root,
+            checkpoint,
+        })
+    }
+
+    /// The consistency proof that the tree of `to` entries extends the tree of `from`
+    /// entries (`from <= to <=` the log's size).
+    pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<ConsistencyProof> {
+        let tree = self.store.frontier().await?.size();
+        if to > tree {
+            return Err(Invalid::new("to", Rule::OutOfRange { min: 0, max: tree }).into());
+        }
+        if from > to {
+            return Err(Invalid::new("from", Rule::OutOfRange { min: 0, max: to }).into());
+        }
+        let (path, from_root, to_root) = self.store.consistency(from, to).await?;
+        Ok(ConsistencyProof {
+            from,
+            to,
+            from_root,
+            to_root,
+            path,
+            from_checkpoint: self.store.checkpoint_at(from).await?.map(|c| c.note),
+            to_checkpoint: self.store.checkpoint_at(to).await?.map(|c| c.note),
+        })
+    }
+
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// Records that `actor` (`None`: the system) did `action` to `resource` (`None`:
@@ -114,7 +291,17 @@ impl Audit {
     /// kept, and [`Pruned::root`] is the root a checkpoint at the prune point has.
     /// `None`, writing nothing, when no entry is that old.
     pub async fn prune(&self, before: OffsetDateTime) -> Result<Option<Pruned>> {
-        self.store.prune(micros(before)).await
+        let pruned = self.store.prune(micros(before)).await?;
+        // With a signing key, a checkpoint at the prune point: the tree the rest of the
+        // log extends, signed, so `verify` checks the log from there.
+        if let (Some(pruned), Some(checkpointer)) = (&pruned, &self.checkpointer) {
+            let (size, root) = (pruned.through_id, pruned.root);
+            let note = checkpointer.key.sign_checkpoint(size, root);
+            self.store
+                .insert_checkpoint(size, root, note, micros(OffsetDateTime::now_utc()))
+                .await?;
+        }
+        Ok(pruned)
     }
 
     /// How far the import of `source` got: the `position` of its last committed
@@ -386,6 +573,81 @@ impl Audit {
             listener.flush().await;
             listener.stop();
         }
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop.send_replace(true);
+            let task = checkpointer
+                .task
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(task) = task {
+                let _ = task.await;
+            }
+            if let Err(err) = sign_head(&self.store, &checkpointer.key, false).await {
+                tracing::warn!(error = %err, "could not write the closing checkpoint");
+            }
+        }
+    }
+}
+
+/// Signs the stored tree head unless the latest checkpoint already covers it (or,
+/// unless `empty`, the log is empty); returns the latest checkpoint.
+async fn sign_head(
+    store: &Store,
+    key: &SigningKey,
+    empty: bool,
+) -> Result<Option<StoredCheckpoint>> {
+    let latest = store.latest_checkpoint().await?;
+    let frontier = store.frontier().await?;
+    match latest {
+        Some(latest) if latest.size >= frontier.size() => return Ok(Some(latest)),
+        None if frontier.size() == 0 && !empty => return Ok(None),
+        _ => {}
+    }
+    let root = frontier.root();
+    let note = key.sign_checkpoint(frontier.size(), root);
+    store
+        .insert_checkpoint(
+            frontier.size(),
+            root,
+            note,
+            micros(OffsetDateTime::now_utc()),
+        )
+        .await
+        .map(Some)
+}
+
+/// Writes a checkpoint whenever `cadence.entries` new entries past `last` (the latest
+/// checkpoint's size) have been committed through this store (`heads`), or
+/// `cadence.interval` has passed with new entries (from any process); stops when
+/// `stop` turns true.
+async fn write_checkpoints(
+    store: Arc<Store>,
+    key: SigningKey,
+    (cadence, mut last): (Cadence, u64),
+    mut heads: tokio::sync::watch::Receiver<u64>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut due = tokio::time::Instant::now() + cadence.interval;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            changed = heads.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let head = *heads.borrow_and_update();
+                if head < last.saturating_add(cadence.entries.max(1)) {
+                    continue;
+                }
+            }
+            () = tokio::time::sleep_until(due) => {}
+        }
+        match sign_head(&store, &key, false).await {
+            Ok(latest) => last = latest.map_or(0, |c| c.size),
+            Err(err) => tracing::warn!(error = %err, "could not write a checkpoint"),
+        }
+        due = tokio::time::Instant::now() + cadence.interval;
     }
 }
 

@@ -21,6 +21,9 @@ pub enum Error {
     /// The audit log was closed or its writer stopped.
     #[error("the audit log is closed")]
     Closed,
+    /// The checkpoint signing key cannot be read, created or used.
+    #[error("signing key: {0}")]
+    SigningKey(String),
 }
 
 impl Error {

@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 mod audit;
+pub mod checkpoint;
 mod entry;
 mod error;
 mod events;
@@ -48,10 +49,12 @@ mod keys;
 pub mod merkle;
 mod query;
 mod store;
+mod verify;
 pub mod workload;
 
 pub use audit::{
-    Audit, DEFAULT_ACTIONS_LIMIT, DEFAULT_SEARCH_LIMIT, DEFAULT_URL, MAX_BATCH, Options,
+    Audit, ConsistencyProof, DEFAULT_ACTIONS_LIMIT, DEFAULT_SEARCH_LIMIT, DEFAULT_URL,
+    InclusionProof, MAX_BATCH, Options,
 };
 pub use entry::{
     Entry, MAX_FIELD_CHARS, MAX_METADATA_BYTES, NewEntry, Ref, Subject, format_time,
@@ -64,3 +67,4 @@ pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
 pub use store::Pruned;
 /// The time crate, whose `OffsetDateTime` appears in this API.
 pub use time;
+pub use verify::{Report, Tamper, TamperKind, Verify};

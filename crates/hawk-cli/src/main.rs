@@ -16,9 +16,11 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use futures_util::TryStreamExt as _;
+use hawk_audit::checkpoint::{self, Cadence, SigningKey, VerifierKey};
 use hawk_audit::workload;
-use hawk_audit::{Audit, Events, NewEntry, Options, Recent, Scope};
+use hawk_audit::{Audit, Events, NewEntry, Options, Recent, Report, Scope, Verify};
 use hawk_server::export::{self, Format};
+use hawk_server::proof::{ConsistencyBody, InclusionBody};
 
 use crate::output::Out;
 
@@ -38,6 +40,14 @@ struct Cli {
     /// Print the JSON body the matching HTTP call returns instead of a table.
     #[arg(long, global = true)]
     json: bool,
+    /// The checkpoint signing key (created with mode 0600 on first use; default:
+    /// beside a SQLite database, its path with `.key` appended).
+    #[arg(long, global = true, env = "HAWK_KEY_FILE", value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// The origin (key name) of a signing key created now (default: `hawk/` and 16
+    /// random hex digits).
+    #[arg(long, global = true, env = "HAWK_ORIGIN", value_name = "NAME")]
+    origin: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -125,6 +135,46 @@ enum Command {
         #[arg(long, value_name = "BYTES",
               value_parser = clap::value_parser!(u64).range(1..))]
         max_db_size: Option<u64>,
+        /// Sign a checkpoint after this many new entries.
+        #[arg(long, default_value_t = 10_000, value_name = "N",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        checkpoint_entries: u64,
+        /// Sign a checkpoint at least this often while there are new entries.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        checkpoint_interval: u64,
+    },
+    /// Check the whole log: ids, every leaf hash, and the root at every stored
+    /// checkpoint, every anchor and the stored tree. Exit 0 intact, 1 tampering
+    /// found, 2 the check could not be made.
+    Verify {
+        /// A checkpoint kept outside the database (`hawk checkpoint export`); may be
+        /// given several times.
+        #[arg(long, value_name = "FILE")]
+        anchor: Vec<PathBuf>,
+        /// The log's verifier key (`hawk checkpoint public-key`), or a file holding
+        /// it. Default: derived from the signing key file, if there is one.
+        #[arg(long, env = "HAWK_PUBLIC_KEY", value_name = "KEY|FILE")]
+        public_key: Option<String>,
+    },
+    /// Signed checkpoints of the log's Merkle tree.
+    Checkpoint {
+        #[command(subcommand)]
+        command: CheckpointCommand,
+    },
+    /// Print an inclusion proof of entry ID, or a consistency proof between two
+    /// tree sizes.
+    Prove {
+        /// The entry to prove.
+        #[arg(required_unless_present = "consistency")]
+        id: Option<u64>,
+        /// The tree size to prove it in (default: the latest checkpoint's when it
+        /// covers the entry, else the whole log).
+        #[arg(long, value_name = "N", conflicts_with = "consistency")]
+        size: Option<u64>,
+        /// Prove that the tree of N entries extends the tree of M entries.
+        #[arg(long, num_args = 2, value_names = ["M", "N"], conflicts_with = "id")]
+        consistency: Option<Vec<u64>>,
     },
     /// Create, list and revoke the API keys `hawk serve` asks for.
     Keys {
@@ -187,6 +237,19 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum CheckpointCommand {
+    /// Write the latest signed checkpoint (signing a new one if entries were added
+    /// since) to a file to keep elsewhere, or to stdout.
+    Export {
+        /// Write to FILE instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print the verifier key (`name+hash+base64 key`) to give to verifiers.
+    PublicKey,
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Create a key and print it (shown this once; only its SHA-256 is stored).
     Create {
@@ -243,7 +306,7 @@ fn main() -> ExitCode {
         Err(err) => return fail(&anyhow::Error::new(err).context("starting the runtime")),
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => fail(&err),
     }
 }
@@ -318,8 +381,13 @@ fn one_line(err: &anyhow::Error) -> String {
     format!("{err:#}").replace(['\n', '\r'], " ")
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = Out::new(cli.json);
+    let keys = KeyConfig {
+        url: cli.db.clone(),
+        file: cli.key_file,
+        origin: cli.origin,
+    };
     match cli.command {
         Command::Track {
             action,
@@ -406,7 +474,69 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             rate_limit,
             max_db_size,
-        } => serve(&cli.db, &listen, rate_limit, max_db_size).await?,
+            checkpoint_entries,
+            checkpoint_interval,
+        } => {
+            let cadence = Cadence {
+                entries: checkpoint_entries,
+                interval: std::time::Duration::from_secs(checkpoint_interval),
+            };
+            serve(&cli.db, &listen, rate_limit, max_db_size, &keys, cadence).await?
+        }
+        Command::Verify { anchor, public_key } => {
+            // Exit 2 for anything that keeps the check from being made.
+            let report = match verify(&cli.db, &keys, &anchor, public_key.as_deref()).await {
+                Ok(report) => report,
+                Err(err) => {
+                    report(&one_line(&err));
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            out.verify_report(&report)?;
+            out.flush()?;
+            return Ok(if report.is_intact() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        Command::Checkpoint { command } => match command {
+            CheckpointCommand::Export { output } => {
+                let key = keys.signing_key()?;
+                let audit = open(&cli.db).await?;
+                let checkpoint = audit.write_checkpoint(&key).await?;
+                match &output {
+                    Some(path) => {
+                        std::fs::write(path, &checkpoint.note)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        out.checkpoint_summary(&checkpoint, path)?;
+                    }
+                    None => out.writer().write_all(checkpoint.note.as_bytes())?,
+                }
+            }
+            CheckpointCommand::PublicKey => {
+                let key = keys.signing_key()?;
+                writeln!(out.writer(), "{}", key.verifier())?;
+            }
+        },
+        Command::Prove {
+            id,
+            size,
+            consistency,
+        } => {
+            let audit = open(&cli.db).await?;
+            match (id, consistency.as_deref()) {
+                (_, Some(&[from, to])) => {
+                    let proof = audit.consistency_proof(from, to).await?;
+                    out.consistency(&ConsistencyBody::from(proof))?;
+                }
+                (Some(id), _) => {
+                    let proof = audit.inclusion_proof(id, size).await?;
+                    out.inclusion(&InclusionBody::from(proof))?;
+                }
+                _ => return Err(BadInput("give an entry id or --consistency M N".into()).into()),
+            }
+        }
         Command::Keys { command } => {
             let audit = open(&cli.db).await?;
             match command {
@@ -464,8 +594,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "--before: not a time: {before:?} (RFC 3339, or YYYY-MM-DD for UTC midnight)"
                 ))
             })?;
-            let audit = open(&cli.db).await?;
+            // With the log's signing key, the prune point gets a signed checkpoint.
+            let mut options = Options::default();
+            if keys.file.is_some() || audit_keeps_checkpoints(&cli.db) {
+                options = options.checkpoints(keys.signing_key()?, Cadence::default());
+            }
+            let audit = Audit::open_with(&cli.db, options).await?;
             let pruned = audit.prune(when).await?;
+            audit.close().await;
             out.prune_summary(pruned.as_ref())?;
         }
         Command::Demo { entries } => {
@@ -502,7 +638,96 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the signing key lives and what to call a new one.
+struct KeyConfig {
+    url: String,
+    file: Option<PathBuf>,
+    origin: Option<String>,
+}
+
+impl KeyConfig {
+    fn path(&self) -> anyhow::Result<PathBuf> {
+        match &self.file {
+            Some(path) => Ok(path.clone()),
+            None => checkpoint::default_key_file_for(&self.url).ok_or_else(|| {
+                BadInput("--key-file: required for this database URL".into()).into()
+            }),
+        }
+    }
+
+    /// The signing key, created on first use.
+    fn signing_key(&self) -> anyhow::Result<SigningKey> {
+        Ok(checkpoint::load_or_create_key(
+            &self.path()?,
+            self.origin.as_deref(),
+        )?)
+    }
+
+    /// The verifier key: given (a key line, or a file holding one), else the signing
+    /// key file's, if there is one.
+    fn verifier_key(&self, given: Option<&str>) -> anyhow::Result<Option<VerifierKey>> {
+        if let Some(given) = given {
+            if let Ok(key) = VerifierKey::parse(given) {
+                return Ok(Some(key));
+            }
+            let text = std::fs::read_to_string(given).map_err(|e| {
+                BadInput(format!(
+                    "--public-key: neither a verifier key nor a readable file ({e})"
+                ))
+            })?;
+            let key = VerifierKey::parse(&text)
+                .map_err(|e| BadInput(format!("--public-key: {given}: {e}")))?;
+            return Ok(Some(key));
+        }
+        let path = self.path()?;
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(checkpoint::load_key(&path)?.verifier()))
+    }
+}
+
+/// Verifies the log with a progress bar on a terminal.
+async fn verify(
+    url: &str,
+    keys: &KeyConfig,
+    anchors: &[PathBuf],
+    public_key: Option<&str>,
+) -> anyhow::Result<Report> {
+    let mut opts = Verify::default();
+    if let Some(key) = keys.verifier_key(public_key)? {
+        opts = opts.key(key);
+    }
+    for path in anchors {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--anchor: reading {}", path.display()))?;
+        let anchor = checkpoint::parse_unverified(&text)
+            .map_err(|e| BadInput(format!("--anchor: {}: {e}", path.display())))?;
+        if let Some(key) = &opts.key
+            && anchor.origin != key.name()
+        {
+            return Err(BadInput(format!(
+                "--anchor: {} is a checkpoint of {:?}, not of {:?}",
+                path.display(),
+                anchor.origin,
+                key.name()
+            ))
+            .into());
+        }
+        opts = opts.anchor(path.display().to_string(), text);
+    }
+    let audit = open(url).await?;
+    let bar = output::progress_bar(audit.head().await?);
+    let progress = bar.clone();
+    let report = audit
+        .verify(opts, move |n| progress.set_position(n))
+        .await
+        .context("verifying the log")?;
+    bar.finish_and_clear();
+    Ok(report)
 }
 
 /// Runs the benchmark with a progress bar for the load and one line per phase, both
@@ -528,6 +753,8 @@ async fn serve(
     listen: &str,
     rate_limit: u32,
     max_db_size: Option<u64>,
+    keys: &KeyConfig,
+    cadence: Cadence,
 ) -> anyhow::Result<()> {
     let addr = tokio::net::lookup_host(listen)
         .await
@@ -536,10 +763,19 @@ async fn serve(
         .ok_or_else(|| BadInput(format!("--listen: not an address: {listen:?}")))?;
     let bus = Events::new();
     let mut options = Options::default().events(bus.clone());
+    // A SQLite log's key file lies beside it; other URLs sign only with --key-file.
+    let key = if keys.file.is_some() || checkpoint::default_key_file_for(url).is_some() {
+        let key = keys.signing_key()?;
+        options = options.checkpoints(key.clone(), cadence);
+        Some(key)
+    } else {
+        None
+    };
     if let Some(bytes) = max_db_size {
         options = options.max_size_bytes(bytes);
     }
     let audit = Audit::open_with(url, options).await?;
+
     let keys = audit.has_keys().await?;
     if !keys {
         hawk_server::require_loopback(&addr).map_err(BadInput)?;
@@ -561,6 +797,14 @@ async fn serve(
              so only clients on this machine (loopback) can connect"
         );
     }
+    if let Some(key) = key.filter(|_| audit_keeps_checkpoints(&url)) {
+        tracing::info!(
+            "signing checkpoints every {} entries or {} s; verifier key {}",
+            cadence.entries,
+            cadence.interval.as_secs(),
+            key.verifier()
+        );
+    }
     let state = hawk_server::AppState::new(audit, bus)
         .rate_limit(hawk_server::RateLimit::per_second(rate_limit));
     hawk_server::serve_state(listener, state, shutdown_signal())
@@ -568,6 +812,11 @@ async fn serve(
         .context("serving HTTP")?;
     tracing::info!("stopped; every accepted entry and event is recorded");
     Ok(())
+}
+
+/// Whether the log at `url` keeps signed checkpoints (SQLite logs do).
+fn audit_keeps_checkpoints(url: &str) -> bool {
+    checkpoint::default_key_file_for(url).is_some()
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

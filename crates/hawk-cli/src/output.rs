@@ -7,7 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
-use hawk_audit::{ActionCount, Entry, KeyInfo, Page, format_time};
+use hawk_audit::checkpoint::StoredCheckpoint;
+use hawk_audit::merkle::to_hex;
+use hawk_audit::{ActionCount, Entry, KeyInfo, Page, Report, format_time};
+use hawk_server::proof::{ConsistencyBody, InclusionBody};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -243,6 +246,145 @@ impl Out {
         self.w.flush()
     }
 
+    /// What `verify` found.
+    pub(crate) fn verify_report(&mut self, report: &Report) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&VerifyBody {
+                intact: report.is_intact(),
+                entries: report.entries,
+                root: to_hex(&report.root),
+                checkpoints: report.checkpoints,
+                anchors: report.anchors,
+                signatures_checked: report.signatures_checked,
+                pruned: report.pruned,
+                tamper: report.tamper.as_ref().map(|t| TamperBody {
+                    kind: t.kind.as_str(),
+                    id: t.id,
+                    detail: &t.detail,
+                }),
+            });
+        }
+        let pruned = if report.pruned > 0 {
+            format!(
+                " (ids 1 to {} were pruned: checked from the tree kept for them)",
+                report.pruned
+            )
+        } else {
+            String::new()
+        };
+        let checked = format!(
+            "{}, {} and {} checked{pruned}",
+            count(report.entries, "entry", "entries"),
+            count(
+                report.checkpoints,
+                "stored checkpoint",
+                "stored checkpoints"
+            ),
+            count(report.anchors, "anchor", "anchors"),
+        );
+        match &report.tamper {
+            None => {
+                writeln!(self.w, "intact: {checked}")?;
+                writeln!(self.w, "root: {}", to_hex(&report.root))?;
+            }
+            Some(t) => {
+                writeln!(self.w, "TAMPERED: {} at entry {}", t.kind, t.id)?;
+                writeln!(self.w, "{}", t.detail)?;
+                writeln!(self.w, "read before stopping: {checked}")?;
+            }
+        }
+        if !report.signatures_checked && report.checkpoints + report.anchors > 0 {
+            writeln!(
+                self.w,
+                "signatures were not checked: no verifier key (--public-key, or the key file)"
+            )?;
+        }
+        Ok(())
+    }
+
+    /// What `checkpoint export --output FILE` says when done.
+    pub(crate) fn checkpoint_summary(
+        &mut self,
+        checkpoint: &StoredCheckpoint,
+        path: &Path,
+    ) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&CheckpointSummary {
+                size: checkpoint.size,
+                root: to_hex(&checkpoint.root),
+                output: &path.display().to_string(),
+            });
+        }
+        writeln!(
+            self.w,
+            "checkpoint of {} (root {}) written to {}",
+            count(checkpoint.size, "entry", "entries"),
+            to_hex(&checkpoint.root),
+            path.display()
+        )
+    }
+
+    /// An inclusion proof (`prove ID`).
+    pub(crate) fn inclusion(&mut self, proof: &InclusionBody) -> io::Result<()> {
+        if self.json {
+            return self.json_line(proof);
+        }
+        writeln!(
+            self.w,
+            "entry {} (leaf index {}) is in the tree of {}",
+            proof.id,
+            proof.leaf_index,
+            count(proof.tree_size, "entry", "entries")
+        )?;
+        writeln!(self.w, "leaf hash  {}", proof.leaf_hash)?;
+        writeln!(self.w, "root       {}", proof.root)?;
+        self.path("audit path", &proof.audit_path)?;
+        self.signed(proof.tree_size, proof.checkpoint.as_deref())
+    }
+
+    /// A consistency proof (`prove --consistency M N`).
+    pub(crate) fn consistency(&mut self, proof: &ConsistencyBody) -> io::Result<()> {
+        if self.json {
+            return self.json_line(proof);
+        }
+        writeln!(
+            self.w,
+            "the tree of {} extends the tree of {}",
+            count(proof.to, "entry", "entries"),
+            count(proof.from, "entry", "entries")
+        )?;
+        writeln!(self.w, "root of {:<5} {}", proof.from, proof.from_root)?;
+        writeln!(self.w, "root of {:<5} {}", proof.to, proof.to_root)?;
+        self.path("proof", &proof.proof)?;
+        self.signed(proof.from, proof.from_checkpoint.as_deref())?;
+        self.signed(proof.to, proof.to_checkpoint.as_deref())
+    }
+
+    fn path(&mut self, name: &str, hashes: &[String]) -> io::Result<()> {
+        writeln!(
+            self.w,
+            "{name} ({}):",
+            count(hashes.len() as u64, "hash", "hashes")
+        )?;
+        for (i, hash) in hashes.iter().enumerate() {
+            writeln!(self.w, "  {:>2}  {hash}", i + 1)?;
+        }
+        Ok(())
+    }
+
+    fn signed(&mut self, size: u64, note: Option<&str>) -> io::Result<()> {
+        match note {
+            Some(note) => {
+                writeln!(self.w, "signed checkpoint of size {size}:")?;
+                for line in note.lines() {
+                    writeln!(self.w, "{}", format!("  {line}").trim_end())?;
+                }
+                Ok(())
+            }
+            None => writeln!(self.w, "no signed checkpoint of size {size} is stored"),
+        }
+    }
+
     fn json_line(&mut self, value: &impl Serialize) -> io::Result<()> {
         serde_json::to_writer(&mut self.w, value)?;
         self.w.write_all(b"\n")
@@ -276,6 +418,32 @@ struct Keys<'a> {
 #[derive(Serialize)]
 struct ExportSummary<'a> {
     entries: u64,
+    output: &'a str,
+}
+
+#[derive(Serialize)]
+struct VerifyBody<'a> {
+    intact: bool,
+    entries: u64,
+    root: String,
+    checkpoints: u64,
+    anchors: u64,
+    signatures_checked: bool,
+    pruned: u64,
+    tamper: Option<TamperBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct TamperBody<'a> {
+    kind: &'static str,
+    id: u64,
+    detail: &'a str,
+}
+
+#[derive(Serialize)]
+struct CheckpointSummary<'a> {
+    size: u64,
+    root: String,
     output: &'a str,
 }
 

@@ -6,7 +6,9 @@
 //! needs a valid key: 401 without one or with a bad one, 403 outside its scope, 429 over
 //! its rate. Read keys may do every `GET`; write keys may also `POST /v1/entries` and
 //! `/v1/events`; admin keys may do everything. A read key bound to an account sees
-//! only that account's entries, and nothing that counts the whole log (`/metrics`).
+//! only that account's entries, and nothing that counts the whole log (`/metrics`); it
+//! may prove only its own entries (`/v1/proof/{id}`), while the checkpoint and consistency
+//! proofs, which show no entry, are open to it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

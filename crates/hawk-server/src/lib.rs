@@ -34,6 +34,7 @@ pub mod fuzzing;
 mod input;
 mod metrics;
 mod openapi;
+pub mod proof;
 mod routes;
 mod stream;
 

@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests and latency by route, entries written, the writer's
-//! queue depth and the audit listener's counters, in the text exposition format.
+//! queue depth, the audit listener's counters and the latest checkpoint, in the text
+//! exposition format.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,6 +11,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use hawk_audit::checkpoint::StoredCheckpoint;
 
 use crate::AppState;
 
@@ -57,7 +59,12 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub(crate) fn render(&self, state: &AppState, head: Option<u64>) -> String {
+    pub(crate) fn render(
+        &self,
+        state: &AppState,
+        head: Option<u64>,
+        checkpoint: Option<&StoredCheckpoint>,
+    ) -> String {
         let mut out = String::new();
         header(
             &mut out,
@@ -152,6 +159,26 @@ impl Metrics {
                 "The newest entry's id (entries in the log, ids being dense).",
             );
             let _ = writeln!(out, "hawk_head_id {head}");
+        }
+        if let Some(checkpoint) = checkpoint {
+            header(
+                &mut out,
+                "hawk_checkpoint_size",
+                "gauge",
+                "Entries covered by the latest signed checkpoint.",
+            );
+            let _ = writeln!(out, "hawk_checkpoint_size {}", checkpoint.size);
+            header(
+                &mut out,
+                "hawk_checkpoint_timestamp_seconds",
+                "gauge",
+                "When the latest signed checkpoint was written (Unix time).",
+            );
+            let _ = writeln!(
+                out,
+                "hawk_checkpoint_timestamp_seconds {}",
+                checkpoint.created_at.unix_timestamp()
+            );
         }
         out
     }

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, routes, stream};
+use crate::{AppState, proof, routes, stream};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,7 @@ use crate::{AppState, routes, stream};
     tags(
         (name = "entries", description = "Recording and reading audit entries"),
         (name = "events", description = "The event bus the audit listener records"),
+        (name = "proofs", description = "Signed checkpoints and Merkle proofs of the log (tamper evidence)"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
     paths(openapi_json),
@@ -65,6 +66,9 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::emit_event))
         .routes(routes!(stream::live_tail))
         .routes(routes!(routes::export))
+        .routes(routes!(proof::checkpoint))
+        .routes(routes!(proof::consistency))
+        .routes(routes!(proof::inclusion))
         .routes(routes!(routes::healthz))
         .routes(routes!(routes::metrics))
 }

@@ -332,7 +332,14 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             None
         }
     };
-    let text = state.metrics.render(&state, head);
+    let checkpoint = match state.audit.checkpoint().await {
+        Ok(checkpoint) => checkpoint,
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics: cannot read the latest checkpoint");
+            None
+        }
+    };
+    let text = state.metrics.render(&state, head, checkpoint.as_ref());
     (
         [(
             header::CONTENT_TYPE,

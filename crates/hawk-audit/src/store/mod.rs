@@ -5,9 +5,13 @@ mod sqlite;
 
 use std::path::PathBuf;
 
+use std::ops::ControlFlow;
+
+use crate::checkpoint::StoredCheckpoint;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
+use crate::merkle::{Frontier, Hash, NodeSource};
 use crate::query::{ActionCount, Page, Recent, Term};
 
 /// Which entries a listing covers.
@@ -41,6 +45,35 @@ pub struct Pruned {
     pub root: crate::merkle::Hash,
     /// The entry that records the prune (action `hawk.pruned`).
     pub entry: Entry,
+}
+
+/// What a scan of the whole log hands its [`Scanner`], in order.
+pub(crate) enum ScanItem {
+    /// First: the stored tree, as of the scan's snapshot, and the tree of the entries
+    /// pruned from the front of the log (`None`: nothing was pruned).
+    Start {
+        frontier: Result<Frontier>,
+        pruned: Option<Result<Frontier>>,
+    },
+    /// Each entry row, in id order.
+    Entry(ScannedEntry),
+    /// Each stored checkpoint, right after the entry whose id is its size (before any
+    /// entry with a larger id).
+    Checkpoint(StoredCheckpoint),
+}
+
+/// One entry row as stored, read without trusting it.
+pub(crate) struct ScannedEntry {
+    pub(crate) id: i64,
+    /// The entry, or why its row cannot be read as one.
+    pub(crate) entry: std::result::Result<Entry, String>,
+    /// The stored leaf hash (`None` when missing or not bytes).
+    pub(crate) hash: Option<Vec<u8>>,
+}
+
+/// Consumes a scan; `Break` stops it.
+pub(crate) trait Scanner: Send + 'static {
+    fn visit(&mut self, item: ScanItem) -> ControlFlow<()>;
 }
 
 /// Where a log lives, parsed from its URL.
@@ -175,6 +208,147 @@ impl Store {
     }
 }
 
+/// Checkpoints, proofs and `verify` read stored tree data that only the SQLite store
+/// keeps so far; on PostgreSQL every entry still carries its leaf hash and the head row
+/// the tree's frontier.
+pub(crate) fn tree_not_on_postgres() -> Error {
+    Error::Storage(
+        "checkpoints, proofs and verify are not available on PostgreSQL yet \
+         (entries there carry their leaf hashes and the tree head; use a SQLite log for these)"
+            .into(),
+    )
+}
+
+/// Tamper evidence: checkpoints, proofs and the verification scan.
+impl Store {
+    /// Whether this store keeps checkpoints and the stored subtrees proofs read.
+    pub(crate) fn keeps_checkpoints(&self) -> bool {
+        matches!(self, Store::Sqlite(_))
+    }
+
+    /// Stores a signed checkpoint of the tree of `size` entries unless one of that
+    /// size exists; returns the stored one.
+    pub(crate) async fn insert_checkpoint(
+        &self,
+        size: u64,
+        root: Hash,
+        note: String,
+        now: i64,
+    ) -> Result<StoredCheckpoint> {
+        match self {
+            Store::Sqlite(s) => s.insert_checkpoint(size, root, note, now).await,
+            Store::Postgres(_) => Err(tree_not_on_postgres()),
+        }
+    }
+
+    /// The stored checkpoint of the largest tree.
+    pub(crate) async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        match self {
+            Store::Sqlite(s) => s.latest_checkpoint().await,
+            Store::Postgres(_) => Err(tree_not_on_postgres()),
+        }
+    }
+
+    /// The stored checkpoint of the tree of `size` entries.
+    pub(crate) async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        match self {
+            Store::Sqlite(s) => s.checkpoint_at(size).await,
+            Store::Postgres(_) => Err(tree_not_on_postgres()),
+        }
+    }
+
+    /// Leaf `index`'s hash, its audit path in the tree of `size` leaves, and that
+    /// tree's root, from one snapshot.
+    pub(crate) async fn inclusion(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>, Hash)> {
+        match self {
+            Store::Sqlite(s) => s.inclusion(index, size).await,
+            Store::Postgres(_) => Err(tree_not_on_postgres()),
+        }
+    }
+
+    /// The consistency proof from the tree of `m` leaves to that of `n`, with both
+    /// roots, from one snapshot.
+    pub(crate) async fn consistency(&self, m: u64, n: u64) -> Result<(Vec<Hash>, Hash, Hash)> {
+        match self {
+            Store::Sqlite(s) => s.consistency(m, n).await,
+            Store::Postgres(_) => Err(tree_not_on_postgres()),
+        }
+    }
+
+    /// Walks the whole log in one snapshot (see [`ScanItem`]); returns the scanner.
+    pub(crate) async fn scan<S: Scanner>(&self, scanner: S) -> Result<S> {
+        match self {
+            Store::Sqlite(s) => s.scan(scanner).await,
+            Store::Postgres(_) => Err(tree_not_on_postgres()),
+        }
+    }
+}
+
+/// Leaf `index`'s hash, its audit path in the tree of `size` leaves and that tree's
+/// root, from an engine's view of its stored tree (`frontier` is the stored one).
+pub(crate) fn prove_inclusion<S: NodeSource<Error = Error>>(
+    source: &S,
+    frontier: &Frontier,
+    index: u64,
+    size: u64,
+) -> Result<(Hash, Vec<Hash>, Hash)> {
+    let path = crate::merkle::inclusion_proof(index, size, source).map_err(proof_error)?;
+    let leaf = source.subtree_hash(index, index + 1)?;
+    Ok((leaf, path, root_at(source, frontier, size)?))
+}
+
+/// The consistency proof from `m` leaves to `n` with both roots; see
+/// [`prove_inclusion`].
+pub(crate) fn prove_consistency<S: NodeSource<Error = Error>>(
+    source: &S,
+    frontier: &Frontier,
+    m: u64,
+    n: u64,
+) -> Result<(Vec<Hash>, Hash, Hash)> {
+    let path = crate::merkle::consistency_proof(m, n, source).map_err(proof_error)?;
+    Ok((
+        path,
+        root_at(source, frontier, m)?,
+        root_at(source, frontier, n)?,
+    ))
+}
+
+/// The root of the first `size` leaves: the stored frontier's when it is that tree.
+fn root_at<S: NodeSource<Error = Error>>(
+    source: &S,
+    frontier: &Frontier,
+    size: u64,
+) -> Result<Hash> {
+    if size == frontier.size() {
+        return Ok(frontier.root());
+    }
+    Ok(Frontier::from_source(size, source)
+        .map_err(proof_error)?
+        .root())
+}
+
+/// Maps a proof that cannot be built to the input at fault.
+pub(crate) fn proof_error(err: crate::merkle::ProofError<Error>) -> Error {
+    use crate::merkle::ProofError;
+    match err {
+        ProofError::Source(err) => err,
+        ProofError::IndexOutOfRange { .. } => {
+            Invalid::new("size", Rule::Malformed("must be at least the entry's id")).into()
+        }
+        ProofError::SizeOutOfRange { available, .. } => Invalid::new(
+            "size",
+            Rule::OutOfRange {
+                min: 1,
+                max: available,
+            },
+        )
+        .into(),
+        ProofError::SizesOutOfOrder { .. } => {
+            Invalid::new("to", Rule::Malformed("must be at least from")).into()
+        }
+    }
+}
+
 /// API keys, account-scoped suggestions and the writer's queue.
 impl Store {
     pub(crate) fn queue_depth(&self) -> usize {
@@ -275,10 +449,13 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_postgres_urls_are_refused_before_connecting() {
-        let err = Store::open(Location::parse("postgres://db:notaport/audit").unwrap(), None)
-            .await
-            .err()
-            .expect("refused");
+        let err = Store::open(
+            Location::parse("postgres://db:notaport/audit").unwrap(),
+            None,
+        )
+        .await
+        .err()
+        .expect("refused");
         assert_eq!(err.as_invalid().map(|i| i.field()), Some("url"));
     }
 }

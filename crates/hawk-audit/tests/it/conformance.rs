@@ -1121,18 +1121,8 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
     // column, no tree, no append-only triggers (nor what later migrations add).
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
-        conn.execute_batch(
-            "DROP TRIGGER entries_refuse_update;
-             DROP TRIGGER entries_refuse_delete;
-             ALTER TABLE entries DROP COLUMN hash;
-             DROP TABLE tree_frontier;
-             DROP TABLE imports;
-             DROP TABLE prunes;
-             DROP TABLE pruned_actions;
-             ALTER TABLE accounts DROP COLUMN pruned;
-             PRAGMA user_version = 3;",
-        )
-        .unwrap();
+        conn.execute_batch(&crate::helpers::downgrade_sql(3))
+            .unwrap();
     }
 
     let audit = db.open().await;
@@ -1150,7 +1140,7 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 7, "every migration applied");
+    assert_eq!(version, 8, "every migration applied");
 }
 
 async fn entries_refuse_update_and_delete_in_sql(db: TestDb) {

@@ -250,3 +250,36 @@ macro_rules! conformance {
     };
 }
 pub(crate) use conformance;
+
+/// SQL that takes a SQLite log back to what schema `version` wrote, undoing later
+/// migrations newest first (a migration test opens it again and expects them redone).
+pub(crate) fn downgrade_sql(version: u32) -> String {
+    let undo: [(u32, &str); 5] = [
+        (
+            8,
+            "DROP TRIGGER IF EXISTS entries_refuse_delete;
+             CREATE TRIGGER entries_refuse_delete BEFORE DELETE ON entries
+             BEGIN SELECT RAISE(ABORT, 'entries are append-only: DELETE refused'); END;
+             DROP TABLE prunes; DROP TABLE pruned_actions;
+             ALTER TABLE accounts DROP COLUMN pruned;",
+        ),
+        (7, "DROP TABLE imports;"),
+        (6, "DROP TABLE tree_nodes; DROP TABLE checkpoints;"),
+        (
+            5,
+            "DROP TRIGGER IF EXISTS entries_refuse_update;
+             DROP TRIGGER IF EXISTS entries_refuse_delete;",
+        ),
+        (
+            4,
+            "ALTER TABLE entries DROP COLUMN hash; DROP TABLE tree_frontier;",
+        ),
+    ];
+    let mut sql: String = undo
+        .iter()
+        .filter(|(added_by, _)| *added_by > version)
+        .map(|(_, sql)| format!("{sql}\n"))
+        .collect();
+    sql.push_str(&format!("PRAGMA user_version = {version};"));
+    sql
+}

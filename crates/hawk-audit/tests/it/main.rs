@@ -2,9 +2,11 @@
 
 mod helpers;
 
+mod checkpoint;
 mod conformance;
 mod fast_paths;
 mod faults;
 mod model;
 mod postgres;
 mod prune;
+mod tamper;

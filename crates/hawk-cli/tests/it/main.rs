@@ -14,3 +14,4 @@ mod prune;
 mod queries;
 mod serve;
 mod track;
+mod verify;

@@ -44,3 +44,42 @@ fn prune_removes_the_oldest_and_records_it() {
         .collect();
     assert_eq!(names, ["a.three"], "pruned actions are no longer suggested");
 }
+
+#[test]
+fn a_pruned_log_still_verifies_from_the_prune_point() {
+    let log = Log::new();
+    for i in 0..6 {
+        log.track(&format!("a.{i}"), &[]);
+    }
+    // Signed before the prune, of the whole log as it was.
+    log.ok(&[
+        "checkpoint",
+        "export",
+        "--output",
+        log.path("cp6.txt").to_str().unwrap(),
+    ]);
+    let pruned = log.json(&["prune", "--before", "2999-01-01"]);
+    assert_eq!(pruned["through_id"], 6);
+    log.track("after.prune", &[]);
+
+    let report = log.json(&["verify", "--anchor", log.path("cp6.txt").to_str().unwrap()]);
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(
+        (report["pruned"].as_u64(), report["entries"].as_u64()),
+        (Some(6), Some(2))
+    );
+    assert!(
+        report["anchors"].as_u64().unwrap() >= 1,
+        "the anchor at the prune point is checked"
+    );
+
+    // Removing a remaining entry is still found.
+    let conn = rusqlite::Connection::open(log.path("hawk.db")).unwrap();
+    conn.execute_batch("DROP TRIGGER entries_refuse_delete; DELETE FROM entries WHERE id = 7;")
+        .unwrap();
+    let out = log.run(&["verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tamper"]["kind"], "removed", "{report}");
+    assert_eq!(report["tamper"]["id"], 7);
+}

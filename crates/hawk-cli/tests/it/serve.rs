@@ -102,6 +102,13 @@ fn serve_answers_on_loopback_and_records_pending_events_on_sigterm() {
     assert!(rest.contains("stopped"), "{rest}");
     // Every event accepted before the signal was recorded before the exit.
     assert_eq!(log.total_count(), 21);
+    // And a checkpoint of them all was signed on the way out.
+    let report = log.json(&["verify"]);
+    assert_eq!(report["intact"], true);
+    assert_eq!(report["signatures_checked"], true);
+    let note = log.ok(&["checkpoint", "export"]);
+    assert_eq!(note.lines().nth(1), Some("21"), "{note}");
+    assert!(report["checkpoints"].as_u64().unwrap() >= 1);
 }
 
 /// One GET with `Authorization: Bearer KEY`; returns the status.

@@ -12,5 +12,6 @@ mod browser;
 mod faults;
 mod openapi;
 mod postgres;
+mod proofs;
 mod routes;
 mod socket;

@@ -879,8 +879,8 @@ async fn health_metrics_and_unknown_routes() {
             None,
         ),
         get(
-            "proof is not served yet",
-            "/v1/proof/1",
+            "proof of an entry past the end",
+            "/v1/proof/99",
             StatusCode::NOT_FOUND,
             "not_found",
             None,

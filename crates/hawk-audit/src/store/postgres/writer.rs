@@ -381,7 +381,10 @@ async fn commit(pool: &Pool, jobs: &mut [Job]) -> Result<(), CommitError> {
 /// from: two imports of one source at once cannot both write the same records.
 async fn advance_import(tx: &Transaction<'_>, mark: &ImportMark) -> Result<(), CommitError> {
     let current: Option<String> = tx
-        .query_opt("SELECT position FROM imports WHERE source = $1", &[&mark.source])
+        .query_opt(
+            "SELECT position FROM imports WHERE source = $1",
+            &[&mark.source],
+        )
         .await?
         .map(|row| row.get(0));
     if current != mark.from {

@@ -8,6 +8,7 @@ mod index;
 mod keys;
 mod read;
 mod schema;
+mod tree;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -17,11 +18,13 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use self::index::ActionIndex;
+use crate::checkpoint::StoredCheckpoint;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Result};
 use crate::keys::{KeyInfo, NewKey};
+use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::{Filter, ImportMark, Pruned};
+use crate::store::{Filter, ImportMark, Pruned, Scanner, prove_consistency, prove_inclusion};
 
 pub(crate) use writer::{Append, Prune, Work};
 
@@ -220,6 +223,59 @@ impl SqliteStore {
         self.readers
             .read(move |conn, _| read::import_position(conn, &source))
             .await
+    }
+}
+
+/// Checkpoints, proofs and the verification scan.
+impl SqliteStore {
+    pub(crate) async fn insert_checkpoint(
+        &self,
+        size: u64,
+        root: Hash,
+        note: String,
+        now: i64,
+    ) -> Result<StoredCheckpoint> {
+        let path = self.readers.path.clone();
+        tokio::task::spawn_blocking(move || tree::insert_checkpoint(&path, size, root, &note, now))
+            .await
+            .map_err(Error::storage)?
+    }
+
+    pub(crate) async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        self.readers
+            .read(|conn, _| tree::latest_checkpoint(conn))
+            .await
+    }
+
+    pub(crate) async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        self.readers
+            .read(move |conn, _| tree::checkpoint_at(conn, size))
+            .await
+    }
+
+    pub(crate) async fn inclusion(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>, Hash)> {
+        self.readers
+            .read(move |conn, _| {
+                let (leaves, frontier) = tree::Leaves::new(conn)?;
+                prove_inclusion(&leaves, &frontier, index, size)
+            })
+            .await
+    }
+
+    pub(crate) async fn consistency(&self, m: u64, n: u64) -> Result<(Vec<Hash>, Hash, Hash)> {
+        self.readers
+            .read(move |conn, _| {
+                let (leaves, frontier) = tree::Leaves::new(conn)?;
+                prove_consistency(&leaves, &frontier, m, n)
+            })
+            .await
+    }
+
+    pub(crate) async fn scan<S: Scanner>(&self, mut scanner: S) -> Result<S> {
+        let path = self.readers.path.clone();
+        tokio::task::spawn_blocking(move || tree::scan(&path, &mut scanner).map(|()| scanner))
+            .await
+            .map_err(Error::storage)?
     }
 }
 

@@ -87,14 +87,34 @@ const MIGRATIONS: &[&str] = &[
      BEGIN SELECT RAISE(ABORT, 'entries are append-only: UPDATE refused'); END;
      CREATE TRIGGER entries_refuse_delete BEFORE DELETE ON entries
      BEGIN SELECT RAISE(ABORT, 'entries are append-only: DELETE refused'); END;",
-    // 6: how far each import has read its source, written in the transaction of the
+    // 6: signed checkpoints (C2SP signed notes of the tree head), one per tree size,
+    // as append-only as the entries they vouch for; and the tree's perfect subtrees of
+    // 256 leaves and more, written as they complete, so that a proof reads a few
+    // hundred rows instead of every leaf. `migrate` fills them in for older logs.
+    "CREATE TABLE tree_nodes (
+         level INTEGER NOT NULL,
+         idx   INTEGER NOT NULL,
+         hash  BLOB NOT NULL,
+         PRIMARY KEY (level, idx)
+     ) WITHOUT ROWID;
+     CREATE TABLE checkpoints (
+         size       INTEGER PRIMARY KEY,
+         root       BLOB NOT NULL,
+         note       TEXT NOT NULL,
+         created_at INTEGER NOT NULL
+     );
+     CREATE TRIGGER checkpoints_refuse_update BEFORE UPDATE ON checkpoints
+     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: UPDATE refused'); END;
+     CREATE TRIGGER checkpoints_refuse_delete BEFORE DELETE ON checkpoints
+     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: DELETE refused'); END;",
+    // 7: how far each import has read its source, written in the transaction of the
     // entries it imported, so a re-run or a resumed import writes nothing twice.
     "CREATE TABLE imports (
          source   TEXT PRIMARY KEY,
          position TEXT NOT NULL,
          entries  INTEGER NOT NULL
      ) WITHOUT ROWID;",
-    // 7: retention. `hawk prune` removes the oldest entries in one transaction and
+    // 8: retention. `hawk prune` removes the oldest entries in one transaction and
     // keeps, per prune, the tree those entries made (so the rest stays verifiable) and
     // what each action and account lost (so totals stay exact). The delete trigger
     // lets through only ids a prune covers.
@@ -119,6 +139,13 @@ const MIGRATIONS: &[&str] = &[
 
 /// The migration that adds leaf hashes; entries older than it are hashed in Rust.
 const HASH_MIGRATION: usize = 4;
+
+/// The migration that adds stored subtrees; older logs get theirs from their hashes.
+const NODES_MIGRATION: usize = 6;
+
+/// The lowest level of the subtrees kept in `tree_nodes` (2^8 = 256 leaves): below
+/// it, proofs hash the leaves themselves.
+pub(super) const NODE_LEVEL: u32 = 8;
 
 /// Entries read per step when hashing the entries of an older log.
 const BACKFILL_CHUNK: i64 = 10_000;
@@ -210,10 +237,46 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
         if i + 1 == HASH_MIGRATION {
             backfill_hashes(&tx)?;
         }
+        if i + 1 == NODES_MIGRATION {
+            backfill_nodes(&tx)?;
+        }
     }
     tx.commit()?;
     Ok(())
 }
+
+/// Stores the perfect subtrees of the tree the stored leaf hashes make.
+fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let mut frontier = Frontier::new();
+    let mut select = tx.prepare("SELECT hash FROM entries ORDER BY id")?;
+    let mut rows = select.query([])?;
+    let mut insert = tx.prepare(INSERT_NODE)?;
+    while let Some(row) = rows.next()? {
+        // A hash that is not 32 bytes was tampered with: stop here rather than refuse
+        // to open the log (`verify` must still be able to read it); proofs hash the
+        // leaves where no subtree is stored.
+        let hash: Option<Vec<u8>> = row.get(0).ok().flatten();
+        let Some(leaf) = hash.and_then(|h| crate::merkle::Hash::try_from(h.as_slice()).ok()) else {
+            break;
+        };
+        let mut failed = None;
+        frontier.push_with(leaf, |level, index, node| {
+            if level >= NODE_LEVEL && failed.is_none() {
+                failed = insert
+                    .execute(params![level, index as i64, &node[..]])
+                    .err();
+            }
+        });
+        if let Some(err) = failed {
+            return Err(err.into());
+        }
+    }
+    Ok(())
+}
+
+/// Stores one perfect subtree (`level`, `idx`, `hash`).
+pub(super) const INSERT_NODE: &str =
+    "INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
 
 /// Hashes every entry, in id order, as it reads back, and stores the tree they make:
 /// a log written before hashes existed becomes verifiable from here on.

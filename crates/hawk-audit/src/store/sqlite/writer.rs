@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::schema::{BLOCK, is_busy};
+use super::schema::{BLOCK, INSERT_NODE, NODE_LEVEL, is_busy};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
@@ -446,6 +446,7 @@ fn append_in(
     let mut prev_time = last_time;
     let mut learned: Vec<(String, i64)> = Vec::new();
     let mut tally = Tally::default();
+    let mut nodes: Vec<(u32, u64, crate::merkle::Hash)> = Vec::new();
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
@@ -482,7 +483,11 @@ fn append_in(
                 entry.inserted_at = time_from_micros(at);
                 let leaf = leaf_hash(entry);
                 entry.hash = to_hex(&leaf);
-                frontier.push(leaf);
+                frontier.push_with(leaf, |level, index, node| {
+                    if level >= NODE_LEVEL {
+                        nodes.push((level, index, *node));
+                    }
+                });
                 insert.execute(params![
                     next_id,
                     at,
@@ -501,6 +506,12 @@ fn append_in(
         }
     }
     tally.write(tx)?;
+    {
+        let mut insert = tx.prepare_cached(INSERT_NODE)?;
+        for (level, index, node) in &nodes {
+            insert.execute(params![level, *index as i64, &node[..]])?;
+        }
+    }
     for mark in jobs.iter().filter_map(|job| job.mark.as_ref()) {
         advance_import(tx, mark)?;
     }

@@ -1,0 +1,547 @@
+//! `verify`: re-derives the whole tree from the stored entries and checks it against
+//! everything that vouches for it (stored leaf hashes, the stored tree, every stored
+//! checkpoint, anchors kept elsewhere), reporting the first place they disagree.
+
+use std::fmt;
+use std::ops::ControlFlow;
+
+use crate::Audit;
+use crate::checkpoint::{Checkpoint, NoteError, StoredCheckpoint, VerifierKey, parse_unverified};
+use crate::entry::{Entry, micros};
+use crate::error::{Invalid, Result, Rule};
+use crate::merkle::{EMPTY_ROOT, Frontier, Hash, leaf_hash, to_hex};
+use crate::store::{ScanItem, ScannedEntry, Scanner};
+
+/// What to check the log against.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Verify {
+    /// The log's verifier key (origin and public key), from configuration. Without
+    /// it, signatures are not checked: checkpoints then only vouch for what the
+    /// database says about itself.
+    pub key: Option<VerifierKey>,
+    /// Checkpoint notes kept outside the database, each with a label (a file name)
+    /// for the report.
+    pub anchors: Vec<(String, String)>,
+}
+
+impl Verify {
+    /// Check signatures with `key`.
+    pub fn key(mut self, key: VerifierKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Also check the log against the checkpoint note `text`, called `label`.
+    pub fn anchor(mut self, label: impl Into<String>, text: impl Into<String>) -> Self {
+        self.anchors.push((label.into(), text.into()));
+        self
+    }
+}
+
+/// What kind of tampering was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TamperKind {
+    /// An entry's fields or stored hash changed, or entries were rewritten with
+    /// matching hashes (caught by a root).
+    Modified,
+    /// Entries are missing from the middle of the log.
+    Removed,
+    /// An entry that the tree does not account for: past the stored tree, or dated
+    /// before the entry preceding it.
+    Inserted,
+    /// Entries moved to other ids.
+    Reordered,
+    /// Entries are missing from the end of the log, below a checkpoint or anchor.
+    Truncated,
+    /// A checkpoint whose signature does not verify or that differs from its note.
+    ForgedCheckpoint,
+}
+
+impl TamperKind {
+    /// The kind in words: `modified`, `removed`, `inserted`, `reordered`,
+    /// `truncated`, `forged checkpoint`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TamperKind::Modified => "modified",
+            TamperKind::Removed => "removed",
+            TamperKind::Inserted => "inserted",
+            TamperKind::Reordered => "reordered",
+            TamperKind::Truncated => "truncated",
+            TamperKind::ForgedCheckpoint => "forged checkpoint",
+        }
+    }
+}
+
+impl fmt::Display for TamperKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The first tampering found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tamper {
+    /// What kind.
+    pub kind: TamperKind,
+    /// The first id affected (for a checkpoint: its tree size; for a root that
+    /// differs: the first id after the last root that matched).
+    pub id: u64,
+    /// What exactly disagreed.
+    pub detail: String,
+}
+
+/// What `verify` checked and found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Entries read.
+    pub entries: u64,
+    /// The root recomputed from them (meaningful when the log is intact).
+    pub root: Hash,
+    /// Stored checkpoints checked.
+    pub checkpoints: u64,
+    /// Anchors checked.
+    pub anchors: u64,
+    /// Whether signatures were checked (a verifier key was given).
+    pub signatures_checked: bool,
+    /// Ids `1..=pruned` were removed by `prune`; the walk started from the tree they
+    /// made, kept at the prune. Checkpoints and anchors of smaller trees can no longer
+    /// be compared (their signatures still are).
+    pub pruned: u64,
+    /// The first tampering found; `None` when the log is intact.
+    pub tamper: Option<Tamper>,
+}
+
+impl Report {
+    /// Whether nothing was found.
+    pub fn is_intact(&self) -> bool {
+        self.tamper.is_none()
+    }
+}
+
+impl Audit {
+    /// Reads every entry in id order (constant memory, one snapshot) and checks that
+    /// ids run 1, 2, 3 …, that each entry's stored hash is the leaf hash of its
+    /// fields, that times never decrease, and that the tree they make has the root of
+    /// every stored checkpoint (whose signatures verify), of every anchor and of the
+    /// stored tree. `progress` is told how many entries have been read, now and then.
+    ///
+    /// Tampering is a [`Report`] with a [`Tamper`]; `Err` means the check could not be
+    /// made (the database cannot be read, an anchor is not a checkpoint).
+    pub async fn verify(
+        &self,
+        opts: Verify,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> Result<Report> {
+        let mut anchors = Vec::with_capacity(opts.anchors.len());
+        for (label, text) in &opts.anchors {
+            anchors.push(Anchor::new(label, text, opts.key.as_ref())?);
+        }
+        anchors.sort_by_key(|a| std::cmp::Reverse(a.checkpoint.size));
+        let walk = Walk {
+            key: opts.key.clone(),
+            anchors,
+            stored: None,
+            tree: Frontier::new(),
+            prev_time: i64::MIN,
+            last_good: 0,
+            pruned: 0,
+            pending: None,
+            claimed: None,
+            tamper: None,
+            checkpoints: 0,
+            anchors_checked: 0,
+            progress: Box::new(progress),
+        };
+        let walk = self.store().scan(walk).await?;
+        Ok(walk.finish())
+    }
+}
+
+/// An anchor: a checkpoint kept outside the database.
+struct Anchor {
+    label: String,
+    checkpoint: Checkpoint,
+    /// Why its signature failed, when it did.
+    forged: Option<NoteError>,
+}
+
+impl Anchor {
+    fn new(label: &str, text: &str, key: Option<&VerifierKey>) -> Result<Anchor> {
+        let checkpoint = parse_unverified(text)
+            .map_err(|_| Invalid::new("anchor", Rule::Malformed("is not a checkpoint note")))?;
+        let forged = key.and_then(|key| key.verify(text).err());
+        Ok(Anchor {
+            label: label.to_owned(),
+            checkpoint,
+            forged,
+        })
+    }
+}
+
+/// A row whose stored hash disagreed; held while the rest of the log is read to tell
+/// a moved entry from a changed one.
+struct Pending {
+    id: u64,
+    entry: Option<Entry>,
+    hash: Option<Vec<u8>>,
+    why: String,
+}
+
+struct Walk {
+    key: Option<VerifierKey>,
+    /// Largest tree size first, so the next one due is at the end.
+    anchors: Vec<Anchor>,
+    /// The stored tree, once read (`Err`: unreadable).
+    stored: Option<std::result::Result<Frontier, String>>,
+    /// The tree of the entries read so far.
+    tree: Frontier,
+    prev_time: i64,
+    /// The largest tree size whose root matched a checkpoint or anchor.
+    last_good: u64,
+    /// The size of the tree of pruned entries the walk started from.
+    pruned: u64,
+    pending: Option<Pending>,
+    /// The largest tree size a checkpoint or anchor claims beyond the entries read.
+    claimed: Option<(u64, String)>,
+    tamper: Option<Tamper>,
+    checkpoints: u64,
+    anchors_checked: u64,
+    progress: Box<dyn FnMut(u64) + Send>,
+}
+
+/// How often progress is reported, in entries.
+const PROGRESS_EVERY: u64 = 4096;
+
+impl Scanner for Walk {
+    fn visit(&mut self, item: ScanItem) -> ControlFlow<()> {
+        let found = match item {
+            ScanItem::Start { frontier, pruned } => {
+                self.stored = Some(frontier.map_err(|e| e.to_string()));
+                match pruned {
+                    None => self.check_anchors(),
+                    Some(Ok(tree)) => {
+                        self.pruned = tree.size();
+                        self.last_good = tree.size();
+                        self.tree = tree;
+                        // Anchors of trees the prune cut short cannot be compared.
+                        self.anchors.retain(|a| a.checkpoint.size >= self.pruned);
+                        self.check_anchors()
+                    }
+                    Some(Err(err)) => tamper(
+                        TamperKind::Modified,
+                        1,
+                        format!("the tree kept for pruned entries is unreadable: {err}"),
+                    ),
+                }
+            }
+            ScanItem::Entry(row) => self.entry(row),
+            ScanItem::Checkpoint(stored) => self.checkpoint(stored),
+        };
+        match found {
+            Some(tamper) => {
+                self.tamper = Some(tamper);
+                ControlFlow::Break(())
+            }
+            None => ControlFlow::Continue(()),
+        }
+    }
+}
+
+fn tamper(kind: TamperKind, id: u64, detail: impl Into<String>) -> Option<Tamper> {
+    Some(Tamper {
+        kind,
+        id,
+        detail: detail.into(),
+    })
+}
+
+impl Walk {
+    fn stored_size(&self) -> Option<u64> {
+        match &self.stored {
+            Some(Ok(frontier)) => Some(frontier.size()),
+            _ => None,
+        }
+    }
+
+    fn entry(&mut self, row: ScannedEntry) -> Option<Tamper> {
+        if self.pending.is_some() {
+            return self.look_ahead(row);
+        }
+        let expected = self.tree.size() + 1;
+        let id = match u64::try_from(row.id) {
+            Ok(id) if id >= expected => id,
+            _ => {
+                return tamper(
+                    TamperKind::Inserted,
+                    expected,
+                    format!("a row with id {} before entry {expected}", row.id),
+                );
+            }
+        };
+        if id > expected {
+            let detail = if id == expected + 1 {
+                format!("entry {expected} is missing")
+            } else {
+                format!("entries {expected} to {} are missing", id - 1)
+            };
+            return tamper(TamperKind::Removed, expected, detail);
+        }
+        if let Some(size) = self.stored_size()
+            && id > size
+        {
+            return tamper(
+                TamperKind::Inserted,
+                id,
+                format!("entry {id} is past the stored tree, which covers {size} entries"),
+            );
+        }
+        let entry = match row.entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                self.pending = Some(Pending {
+                    id,
+                    entry: None,
+                    hash: row.hash,
+                    why: format!("the row cannot be read as an entry ({err})"),
+                });
+                return None;
+            }
+        };
+        let leaf = leaf_hash(&entry);
+        if row.hash.as_deref() != Some(&leaf[..]) {
+            let why = match &row.hash {
+                None => "the stored hash is missing".to_owned(),
+                Some(_) => "the stored hash is not the hash of its fields".to_owned(),
+            };
+            self.pending = Some(Pending {
+                id,
+                entry: Some(entry),
+                hash: row.hash,
+                why,
+            });
+            return None;
+        }
+        let time = micros(entry.inserted_at);
+        if time < self.prev_time {
+            return tamper(
+                TamperKind::Inserted,
+                id,
+                format!("entry {id} is dated before entry {}", id - 1),
+            );
+        }
+        self.prev_time = time;
+        self.tree.push(leaf);
+        if self.tree.size().is_multiple_of(PROGRESS_EVERY) {
+            (self.progress)(self.tree.size());
+        }
+        self.check_anchors()
+    }
+
+    /// After a row whose hash disagreed: a later row that disagrees too tells whether
+    /// the two swapped places (each one's content hashes right at the other's id).
+    fn look_ahead(&mut self, row: ScannedEntry) -> Option<Tamper> {
+        let pending = self.pending.as_ref()?;
+        let Ok(j) = u64::try_from(row.id) else {
+            return None;
+        };
+        let Ok(entry) = row.entry else { return None };
+        let here = leaf_hash(&entry);
+        if row.hash.as_deref() == Some(&here[..]) {
+            return None;
+        }
+        let hashes = [pending.hash.as_deref(), row.hash.as_deref()];
+        let fits = |leaf: Hash| hashes.contains(&Some(&leaf[..]));
+        let moved_here = fits(leaf_hash(&Entry {
+            id: pending.id,
+            ..entry.clone()
+        }));
+        let moved_there = pending
+            .entry
+            .as_ref()
+            .is_some_and(|e| fits(leaf_hash(&Entry { id: j, ..e.clone() })));
+        let i = pending.id;
+        if moved_here || moved_there {
+            return tamper(
+                TamperKind::Reordered,
+                i,
+                format!("entries {i} and {j} changed places"),
+            );
+        }
+        tamper(
+            TamperKind::Modified,
+            i,
+            format!("entry {i}: {}", pending.why),
+        )
+    }
+
+    fn checkpoint(&mut self, stored: StoredCheckpoint) -> Option<Tamper> {
+        if self.pending.is_some() {
+            return None;
+        }
+        self.checkpoints += 1;
+        let size = stored.size;
+        let parsed = match &self.key {
+            Some(key) => key.verify(&stored.note),
+            None => parse_unverified(&stored.note),
+        };
+        let note = match parsed {
+            Ok(note) => note,
+            Err(err) => {
+                return tamper(
+                    TamperKind::ForgedCheckpoint,
+                    size,
+                    format!("stored checkpoint of size {size}: {err}"),
+                );
+            }
+        };
+        if note.size != size || note.root != stored.root {
+            return tamper(
+                TamperKind::ForgedCheckpoint,
+                size,
+                format!("stored checkpoint of size {size}: its row differs from its signed note"),
+            );
+        }
+        if size < self.pruned {
+            // Signed, but of a tree whose leaves a prune removed.
+            return None;
+        }
+        let what = format!("stored checkpoint of size {size}");
+        self.check_root(&note, &what, self.key.is_some())
+    }
+
+    /// Checks every anchor due at the current tree size.
+    fn check_anchors(&mut self) -> Option<Tamper> {
+        while let Some(anchor) = self.anchors.last() {
+            if anchor.checkpoint.size != self.tree.size() {
+                return None;
+            }
+            let anchor = self.anchors.pop()?;
+            self.anchors_checked += 1;
+            let what = format!("anchor {}", anchor.label);
+            if let Some(err) = anchor.forged {
+                return tamper(
+                    TamperKind::ForgedCheckpoint,
+                    anchor.checkpoint.size,
+                    format!("{what}: {err}"),
+                );
+            }
+            if let Some(found) = self.check_root(&anchor.checkpoint, &what, true) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// Compares the tree read so far with a checkpoint of the same size, or notes a
+    /// size beyond it (checked at the end: a gap in between is found first).
+    fn check_root(&mut self, checkpoint: &Checkpoint, what: &str, signed: bool) -> Option<Tamper> {
+        let size = checkpoint.size;
+        if size > self.tree.size() {
+            if self.claimed.as_ref().is_none_or(|(s, _)| *s < size) {
+                self.claimed = Some((size, what.to_owned()));
+            }
+            return None;
+        }
+        let root = if size == 0 {
+            EMPTY_ROOT
+        } else {
+            self.tree.root()
+        };
+        if root == checkpoint.root {
+            self.last_good = self.last_good.max(size);
+            return None;
+        }
+        let from = self.last_good + 1;
+        let unsigned = if signed {
+            ""
+        } else {
+            " (signatures not checked: the checkpoint itself may be forged)"
+        };
+        tamper(
+            TamperKind::Modified,
+            from,
+            format!(
+                "the root of entries 1 to {size} differs from the {what}: an entry from {from} \
+                 to {size} was rewritten{unsigned}"
+            ),
+        )
+    }
+
+    fn finish(mut self) -> Report {
+        if self.tamper.is_none() {
+            self.tamper = self.final_checks();
+        }
+        Report {
+            entries: self.tree.size() - self.pruned,
+            root: self.tree.root(),
+            checkpoints: self.checkpoints,
+            anchors: self.anchors_checked,
+            signatures_checked: self.key.is_some(),
+            pruned: self.pruned,
+            tamper: self.tamper,
+        }
+    }
+
+    fn final_checks(&mut self) -> Option<Tamper> {
+        if let Some(pending) = &self.pending {
+            let id = pending.id;
+            return tamper(
+                TamperKind::Modified,
+                id,
+                format!("entry {id}: {}", pending.why),
+            );
+        }
+        let n = self.tree.size();
+        if let Some(anchor) = self.anchors.first() {
+            let what = format!("anchor {}", anchor.label);
+            let size = anchor.checkpoint.size;
+            if self.claimed.as_ref().is_none_or(|(s, _)| *s < size) {
+                self.claimed = Some((size, what));
+            }
+        }
+        if let Some((size, what)) = &self.claimed {
+            return tamper(
+                TamperKind::Truncated,
+                n + 1,
+                format!("the log ends at entry {n} but the {what} covers {size} entries"),
+            );
+        }
+        match self.stored.take() {
+            Some(Ok(stored)) => {
+                if stored.size() > n {
+                    return tamper(
+                        TamperKind::Truncated,
+                        n + 1,
+                        format!(
+                            "the log ends at entry {n} but the stored tree covers {} entries",
+                            stored.size()
+                        ),
+                    );
+                }
+                if stored.root() != self.tree.root() {
+                    let from = self.last_good + 1;
+                    return tamper(
+                        TamperKind::Modified,
+                        from,
+                        format!(
+                            "the stored tree's root {} differs from the entries' {}: an entry \
+                             from {from} to {n} was rewritten",
+                            to_hex(&stored.root()),
+                            to_hex(&self.tree.root())
+                        ),
+                    );
+                }
+                None
+            }
+            Some(Err(err)) => tamper(
+                TamperKind::Modified,
+                self.last_good + 1,
+                format!("the stored tree cannot be read: {err}"),
+            ),
+            None => None,
+        }
+    }
+}
