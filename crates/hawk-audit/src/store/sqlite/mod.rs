@@ -57,6 +57,7 @@ impl SqliteStore {
             .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
+        schema::configure_writer(&conn)?;
         if let Some(bytes) = max_size_bytes {
             schema::limit_size(&conn, bytes)?;
         }
