@@ -19,18 +19,37 @@ use hawk_audit::{Audit, DEFAULT_SEARCH_LIMIT, Recent};
 
 pub use report::{Report, Row, Stats};
 
-use crate::baseline::Baseline;
+use crate::baseline::{Baseline, Op, PgBaseline, SqliteBaseline};
 
 /// Errors of a benchmark run.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The engine a run measures, Hawk and HawkEx's SQL alike.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Engine {
+    /// Two SQLite files in the run's directory: Hawk's and HawkEx's.
+    Sqlite,
+    /// A fresh database on a PostgreSQL server, holding Hawk's tables and HawkEx's.
+    Postgres {
+        /// A URL of the server (any database on it: it is used to create the bench
+        /// database and to drop it).
+        server: String,
+        /// Keep the bench database after the run.
+        keep: bool,
+    },
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Entries of the reference workload to load.
     pub entries: u64,
-    /// Where the two database files go (created; must not hold a previous run).
+    /// Where the database files (SQLite) and the fsync probe go (created; must not
+    /// hold a previous run's databases).
     pub dir: PathBuf,
+    /// The engine to measure.
+    pub engine: Engine,
     /// Timed runs of each Hawk operation.
     pub samples: usize,
     /// Most timed runs of each baseline operation.
@@ -40,11 +59,12 @@ pub struct Options {
 }
 
 impl Options {
-    /// `entries` entries in `dir`, with default sampling.
+    /// `entries` entries in `dir` on SQLite, with default sampling.
     pub fn new(entries: u64, dir: impl Into<PathBuf>) -> Self {
         Options {
             entries,
             dir: dir.into(),
+            engine: Engine::Sqlite,
             samples: 200,
             baseline_samples: 30,
             baseline_budget: Duration::from_secs(6),
@@ -62,17 +82,83 @@ pub enum Progress {
     Phase(String),
 }
 
+/// Where HawkEx's table is built from.
+enum Source {
+    /// Hawk's SQLite file and the file HawkEx's table goes in.
+    Sqlite { hawk: PathBuf, hawkex: PathBuf },
+    /// The PostgreSQL database holding Hawk's tables; HawkEx's table goes there too.
+    Postgres { url: String },
+}
+
 /// Runs the whole benchmark.
 pub async fn run(opts: &Options, mut progress: impl FnMut(Progress)) -> Result<Report, BoxError> {
     std::fs::create_dir_all(&opts.dir)?;
-    let hawk_file = opts.dir.join("hawk.db");
-    let hawkex_file = opts.dir.join("hawkex.db");
-    for file in [&hawk_file, &hawkex_file] {
-        if file.exists() {
-            return Err(format!("{} exists: use an empty directory", file.display()).into());
+    match &opts.engine {
+        Engine::Sqlite => {
+            let hawk = opts.dir.join("hawk.db");
+            let hawkex = opts.dir.join("hawkex.db");
+            for file in [&hawk, &hawkex] {
+                if file.exists() {
+                    return Err(format!("{} exists: use an empty directory", file.display()).into());
+                }
+            }
+            let url = format!("sqlite:{}", hawk.display());
+            let engine = format!("SQLite {}", rusqlite::version());
+            measure(
+                opts,
+                &url,
+                engine,
+                Source::Sqlite { hawk, hawkex },
+                &mut progress,
+            )
+            .await
+        }
+        Engine::Postgres { server, keep } => {
+            let admin = baseline::connect(server)
+                .await
+                .map_err(|e| format!("cannot reach PostgreSQL at {server}: {e}"))?;
+            let settings = admin
+                .query_one(
+                    "SELECT current_setting('server_version'), current_setting('shared_buffers')",
+                    &[],
+                )
+                .await?;
+            let engine = format!(
+                "PostgreSQL {} (shared_buffers {})",
+                settings.try_get::<_, String>(0)?,
+                settings.try_get::<_, String>(1)?
+            );
+            let name = format!("hawk_bench_{:016x}", random());
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await?;
+            progress(Progress::Phase(format!("created database {name}")));
+            let url = database_url(server, &name);
+            let source = Source::Postgres { url: url.clone() };
+            let result = measure(opts, &url, engine, source, &mut progress).await;
+            if !keep {
+                let dropped = admin
+                    .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .await;
+                if let (Err(err), Ok(_)) = (dropped, &result) {
+                    return Err(format!("dropping the bench database {name}: {err}").into());
+                }
+            }
+            result
         }
     }
-    let audit = Audit::open(&format!("sqlite:{}", hawk_file.display())).await?;
+}
+
+/// Loads the workload into Hawk at `url`, builds HawkEx's table from it, and times
+/// both sides.
+async fn measure(
+    opts: &Options,
+    url: &str,
+    engine: String,
+    source: Source,
+    progress: &mut impl FnMut(Progress),
+) -> Result<Report, BoxError> {
+    let audit = Audit::open(url).await?;
     progress(Progress::Phase("loading the reference workload".into()));
     let started = Instant::now();
     let loaded = workload::load(&audit, workload::DEMO_SEED, opts.entries, |n| {
@@ -85,9 +171,11 @@ pub async fn run(opts: &Options, mut progress: impl FnMut(Progress)) -> Result<R
         "copying the data into HawkEx's schema".into(),
     ));
     let started = Instant::now();
-    let base = {
-        let (hawkex_file, hawk_file) = (hawkex_file.clone(), hawk_file.clone());
-        tokio::task::spawn_blocking(move || Baseline::build(&hawkex_file, &hawk_file)).await??
+    let base = match source {
+        Source::Sqlite { hawk, hawkex } => Baseline::Sqlite(
+            tokio::task::spawn_blocking(move || SqliteBaseline::build(&hawkex, &hawk)).await??,
+        ),
+        Source::Postgres { url } => Baseline::Postgres(PgBaseline::build(&url).await?),
     };
     let baseline_load_seconds = started.elapsed().as_secs_f64();
 
@@ -97,10 +185,12 @@ pub async fn run(opts: &Options, mut progress: impl FnMut(Progress)) -> Result<R
         opts: opts.clone(),
         rows: Vec::new(),
     };
-    bench.queries(&mut progress).await?;
+    bench.queries(progress).await?;
     let rss_mb = rss_mb();
-    bench.writes(&mut progress).await?;
+    bench.writes(progress).await?;
+    bench.audit.close().await;
     Ok(Report {
+        engine,
         entries: loaded,
         load_seconds,
         load_entries_per_second: loaded as f64 / load_seconds,
@@ -109,6 +199,37 @@ pub async fn run(opts: &Options, mut progress: impl FnMut(Progress)) -> Result<R
         fsync: fsync_stats(&opts.dir)?,
         rows: bench.rows,
     })
+}
+
+/// 64 bits that differ from run to run.
+fn random() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+/// `server` with its database replaced by `name`.
+fn database_url(server: &str, name: &str) -> String {
+    let (base, query) = match server.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{name}", &base[..host_end]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
 }
 
 struct Bench {
@@ -164,7 +285,13 @@ impl Bench {
                         async move { audit.recent(opts).await.map(drop) }
                     })
                     .await?;
-                let base = self.time_base(|b| b.recent(page, 50, term).map(drop))?;
+                let base = self
+                    .time_base(Op::Recent {
+                        page,
+                        per_page: 50,
+                        term: term.map(str::to_owned),
+                    })
+                    .await?;
                 self.rows.push(Row::latency(
                     format!("{name}: {position} page ({} matches)", first.total_count),
                     hawk,
@@ -187,7 +314,12 @@ impl Bench {
                     async move { audit.search(&q, DEFAULT_SEARCH_LIMIT).await.map(drop) }
                 })
                 .await?;
-            let base = self.time_base(|b| b.search(&query, DEFAULT_SEARCH_LIMIT).map(drop))?;
+            let base = self
+                .time_base(Op::Search {
+                    query: query.clone(),
+                    limit: DEFAULT_SEARCH_LIMIT,
+                })
+                .await?;
             self.rows.push(Row::latency(
                 format!("search \"{query}\""),
                 hawk,
@@ -206,7 +338,12 @@ impl Bench {
                     async move { audit.actions(&q, 10).await.map(drop) }
                 })
                 .await?;
-            let base = self.time_base(|b| b.actions(query, 10).map(drop))?;
+            let base = self
+                .time_base(Op::Actions {
+                    query: query.to_owned(),
+                    limit: 10,
+                })
+                .await?;
             self.rows.push(Row::latency(
                 format!("actions \"{query}\""),
                 hawk,
@@ -230,7 +367,12 @@ impl Bench {
                     }
                 })
                 .await?;
-            let base = self.time_base(|b| b.account_page(&account.0, 50).map(drop))?;
+            let base = self
+                .time_base(Op::AccountPage {
+                    account: account.0.clone(),
+                    per_page: 50,
+                })
+                .await?;
             self.rows.push(Row::latency(
                 format!(
                     "for_account first page, {label} account ({} entries)",
@@ -248,7 +390,12 @@ impl Bench {
             .await?;
         let hawk_rate = streamed as f64 / started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let base_count = self.base.account_all(&heaviest.0)?;
+        let base_count = self
+            .base
+            .run(&Op::AccountAll {
+                account: heaviest.0.clone(),
+            })
+            .await?;
         let base_rate = base_count as f64 / started.elapsed().as_secs_f64();
         self.rows.push(Row::throughput(
             format!("for_account stream, heaviest account ({streamed} entries)"),
@@ -310,8 +457,11 @@ impl Bench {
         let hawk_rate = (callers * each) as f64 / started.elapsed().as_secs_f64();
         let base_n = 300;
         let started = Instant::now();
+        let track = Op::Track {
+            action: "bench.tracked".into(),
+        };
         for _ in 0..base_n {
-            self.base.track("bench.tracked")?;
+            self.base.run(&track).await?;
         }
         let base_rate = f64::from(base_n) / started.elapsed().as_secs_f64();
         self.rows.push(Row::throughput(
@@ -330,7 +480,11 @@ impl Bench {
                 async move { audit.record(entry).await.map(drop) }
             })
             .await?;
-        let base = self.time_base(|b| b.track("bench.single"))?;
+        let base = self
+            .time_base(Op::Track {
+                action: "bench.single".into(),
+            })
+            .await?;
         self.rows.push(Row::latency(
             "track, one caller, durable".into(),
             hawk,
@@ -354,17 +508,14 @@ impl Bench {
         Ok(Stats::from_samples(samples))
     }
 
-    fn time_base(
-        &self,
-        mut op: impl FnMut(&Baseline) -> Result<(), BoxError>,
-    ) -> Result<Stats, BoxError> {
+    async fn time_base(&self, op: Op) -> Result<Stats, BoxError> {
         let budget = Instant::now();
         let mut samples = Vec::new();
         while samples.len() < self.opts.baseline_samples
             && (samples.len() < 3 || budget.elapsed() < self.opts.baseline_budget)
         {
             let started = Instant::now();
-            op(&self.base)?;
+            self.base.run(&op).await?;
             samples.push(started.elapsed());
         }
         Ok(Stats::from_samples(samples))
@@ -424,6 +575,22 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((report.entries, loaded), (3000, 3000));
+        assert_every_op_on_both_sides(&report);
+        assert!(report.engine.starts_with("SQLite"), "{}", report.engine);
+        let table = report.table();
+        assert!(
+            table.contains("| recent, common term: last page"),
+            "{table}"
+        );
+        assert!(report.svg().starts_with("<svg"));
+        let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
+        assert_eq!(json["entries"], 3000);
+        // A second run refuses to mix with the first one's files.
+        assert!(run(&opts, |_| {}).await.is_err());
+    }
+
+    /// Every operation is reported, with figures from Hawk and from HawkEx's SQL.
+    fn assert_every_op_on_both_sides(report: &Report) {
         // 5 listings × 3 pages, 6 typeahead, 3 suggestions, 2 account pages, the
         // account stream, and the two write rows.
         assert_eq!(report.rows.len(), 15 + 6 + 3 + 2 + 1 + 2);
@@ -438,15 +605,68 @@ mod tests {
                 }
             }
         }
-        let table = report.table();
-        assert!(
-            table.contains("| recent, common term: last page"),
-            "{table}"
+    }
+
+    /// The server the PostgreSQL run uses, unless `HAWK_BENCH_POSTGRES` names another.
+    fn postgres_server() -> String {
+        std::env::var("HAWK_BENCH_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_postgres_run_measures_every_operation_on_both_sides() {
+        let server = postgres_server();
+        if let Err(err) = baseline::connect(&server).await {
+            if std::env::var_os("CI").is_some() {
+                panic!("PostgreSQL at {server} is unreachable (CI is set): {err}");
+            }
+            eprintln!(
+                "\n*** SKIPPED the PostgreSQL bench test: cannot reach {server} ({err}). \
+                 Start PostgreSQL or set HAWK_BENCH_POSTGRES; under CI this fails. ***\n"
+            );
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = Options::new(2000, dir.path().join("run"));
+        opts.engine = Engine::Postgres {
+            server: server.clone(),
+            keep: false,
+        };
+        opts.samples = 3;
+        opts.baseline_samples = 3;
+        let mut created = None;
+        let report = run(&opts, |p| {
+            if let Progress::Phase(phase) = p
+                && let Some(name) = phase.strip_prefix("created database ")
+            {
+                created = Some(name.to_owned());
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(report.entries, 2000);
+        assert_every_op_on_both_sides(&report);
+        assert!(report.engine.starts_with("PostgreSQL"), "{}", report.engine);
+        assert!(report.table().starts_with("PostgreSQL"));
+        // The bench database is gone.
+        let name = created.expect("the run names its database");
+        let admin = baseline::connect(&server).await.unwrap();
+        let left = admin
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname = $1",
+                &[&name],
+            )
+            .await
+            .unwrap();
+        assert_eq!(left.get::<_, i64>(0), 0, "{name} was not dropped");
+    }
+
+    #[test]
+    fn the_bench_database_replaces_the_servers_database_in_the_url() {
+        assert_eq!(
+            database_url("postgres://u@h:5432/postgres?sslmode=disable", "b"),
+            "postgres://u@h:5432/b?sslmode=disable"
         );
-        assert!(report.svg().starts_with("<svg"));
-        let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
-        assert_eq!(json["entries"], 3000);
-        // A second run refuses to mix with the first one's files.
-        assert!(run(&opts, |_| {}).await.is_err());
+        assert_eq!(database_url("postgres://u@h", "b"), "postgres://u@h/b");
     }
 }

@@ -69,6 +69,8 @@ impl Row {
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The engine both sides ran on, with its version.
+    pub engine: String,
     /// Entries loaded.
     pub entries: u64,
     /// Time to load them through Hawk's durable write path.
@@ -118,7 +120,8 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} entries; load {:.1} s ({:.0} entries/s); fsync p50 {}; RSS after queries {:.0} MB\n",
+            "{}: {} entries; load {:.1} s ({:.0} entries/s); fsync p50 {}; RSS after queries {:.0} MB\n",
+            self.engine,
             self.entries,
             self.load_seconds,
             self.load_entries_per_second,
@@ -180,10 +183,11 @@ impl Report {
         let mut svg = format!(
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" font-family="sans-serif" font-size="11">
 <rect width="100%" height="100%" fill="white"/>
-<text x="10" y="18" font-size="13" font-weight="bold">p50 latency at {n} entries (log scale): Hawk (blue) vs HawkEx SQL (orange)</text>
+<text x="10" y="18" font-size="13" font-weight="bold">{engine}, p50 latency at {n} entries (log scale): Hawk (blue) vs HawkEx SQL (orange)</text>
 "#,
             w = label_w + plot_w + 20.0,
-            n = self.entries
+            n = self.entries,
+            engine = escape(&self.engine)
         );
         for (decade, label) in [
             "1 µs", "10 µs", "100 µs", "1 ms", "10 ms", "100 ms", "1 s", "10 s", "100 s",

@@ -224,13 +224,22 @@ enum Command {
         /// The engine to measure.
         #[arg(long, value_enum, default_value_t = Engine::Sqlite)]
         engine: Engine,
+        /// The PostgreSQL server to create the bench database on (`--engine postgres`).
+        #[arg(
+            long,
+            env = "HAWK_BENCH_POSTGRES",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+            value_name = "URL"
+        )]
+        pg_url: String,
         /// Where the databases and the report go (its database files must not exist).
         #[arg(long, default_value = "hawk-bench", value_name = "DIR")]
         dir: std::path::PathBuf,
         /// Timed runs of each Hawk operation.
         #[arg(long, default_value_t = 200, value_name = "N")]
         samples: usize,
-        /// Keep the two database files after the run.
+        /// Keep the two database files (SQLite) or the bench database (PostgreSQL)
+        /// after the run.
         #[arg(long)]
         keep: bool,
     },
@@ -274,6 +283,8 @@ enum KeysCommand {
 enum Engine {
     /// The embedded SQLite file.
     Sqlite,
+    /// A fresh database on a PostgreSQL server (`--pg-url`), dropped afterwards.
+    Postgres,
 }
 
 /// Bad input the binary catches itself before the library sees it: exit status 2.
@@ -612,17 +623,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench {
             entries,
-            engine: Engine::Sqlite,
+            engine,
+            pg_url,
             dir,
             samples,
             keep,
         } => {
             let mut opts = hawk_bench::Options::new(entries, &dir);
             opts.samples = samples;
+            if let Engine::Postgres = engine {
+                opts.engine = hawk_bench::Engine::Postgres {
+                    server: pg_url,
+                    keep,
+                };
+            }
             let report = bench(&opts).await?;
             std::fs::write(dir.join("bench.json"), report.json())?;
             std::fs::write(dir.join("bench.svg"), report.svg())?;
-            if !keep {
+            if !keep && matches!(engine, Engine::Sqlite) {
                 for file in [
                     "hawk.db",
                     "hawk.db-wal",
