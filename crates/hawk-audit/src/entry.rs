@@ -222,6 +222,26 @@ pub(crate) struct ValidEntry {
     pub(crate) metadata_json: String,
 }
 
+impl ValidEntry {
+    /// The entry as a store returns it, before the commit completes its id, time and
+    /// hash; and its metadata as stored.
+    pub(crate) fn into_pending(self) -> (Entry, String) {
+        let entry = Entry {
+            id: 0,
+            inserted_at: OffsetDateTime::UNIX_EPOCH,
+            actor_type: self.actor_type,
+            actor_id: self.actor_id,
+            action: self.action,
+            resource_type: self.resource_type,
+            resource_id: self.resource_id,
+            account_id: self.account_id,
+            metadata: self.metadata,
+            hash: String::new(),
+        };
+        (entry, self.metadata_json)
+    }
+}
+
 /// Checks and trims an action: 1–255 characters, no control characters.
 pub(crate) fn parse_action(raw: &str) -> Result<String, Invalid> {
     let action = raw.trim();

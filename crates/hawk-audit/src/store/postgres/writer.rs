@@ -58,21 +58,7 @@ impl Job {
         let (entries, metadata_json) = append
             .entries
             .into_iter()
-            .map(|e| {
-                let entry = Entry {
-                    id: 0,
-                    inserted_at: OffsetDateTime::UNIX_EPOCH,
-                    actor_type: e.actor_type,
-                    actor_id: e.actor_id,
-                    action: e.action,
-                    resource_type: e.resource_type,
-                    resource_id: e.resource_id,
-                    account_id: e.account_id,
-                    metadata: e.metadata,
-                    hash: String::new(),
-                };
-                (entry, e.metadata_json)
-            })
+            .map(ValidEntry::into_pending)
             .unzip();
         Job {
             entries,
