@@ -1,62 +1,8 @@
-//! Shared by the targets: reading `entry_bytes` back by its documented layout.
+//! Shared by the targets: reading `entry_bytes` back by its documented layout (from
+//! `hawk_audit::fuzzing`), and turning fuzzer input into times and metadata.
 #![allow(dead_code)] // each target uses a part
 
-use hawk_audit::Entry;
-use hawk_audit::merkle::{Hash, metadata_hash};
-
-/// (id, µs, the six text fields, metadata hash), read back from `entry_bytes`.
-pub type Fields = (u64, i64, Vec<Option<String>>, Hash);
-
-/// Decodes `entry_bytes` as documented on `hawk_audit::merkle::entry_bytes`.
-pub fn decode(bytes: &[u8]) -> Option<Fields> {
-    let (&version, rest) = bytes.split_first()?;
-    if version != hawk_audit::merkle::ENTRY_BYTES_VERSION {
-        return None;
-    }
-    let (id, rest) = rest.split_first_chunk::<8>()?;
-    let (at, mut rest) = rest.split_first_chunk::<8>()?;
-    let mut texts = Vec::new();
-    for _ in 0..6 {
-        let (&present, tail) = rest.split_first()?;
-        rest = tail;
-        match present {
-            0 => texts.push(None),
-            1 => {
-                let (len, tail) = rest.split_first_chunk::<4>()?;
-                let len = u32::from_be_bytes(*len) as usize;
-                let text = std::str::from_utf8(tail.get(..len)?).ok()?;
-                texts.push(Some(text.to_owned()));
-                rest = &tail[len..];
-            }
-            _ => return None,
-        }
-    }
-    let hash: Hash = rest.try_into().ok()?;
-    Some((
-        u64::from_be_bytes(*id),
-        i64::from_be_bytes(*at),
-        texts,
-        hash,
-    ))
-}
-
-/// The fields an entry's bytes must decode to.
-pub fn fields(e: &Entry) -> Fields {
-    let micros = (e.inserted_at.unix_timestamp_nanos() / 1000) as i64;
-    (
-        e.id,
-        micros,
-        vec![
-            e.actor_type.clone(),
-            e.actor_id.clone(),
-            Some(e.action.clone()),
-            e.resource_type.clone(),
-            e.resource_id.clone(),
-            e.account_id.clone(),
-        ],
-        metadata_hash(&e.metadata),
-    )
-}
+pub use hawk_audit::fuzzing::{decode_entry_bytes as decode, entry_fields as fields};
 
 /// Microseconds within the years the `time` crate represents (−9999 to 9999).
 pub fn clamp_micros(us: i64) -> i64 {

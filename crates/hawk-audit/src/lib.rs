@@ -42,7 +42,7 @@ pub mod checkpoint;
 mod entry;
 mod error;
 mod events;
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod keys;

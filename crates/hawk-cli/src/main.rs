@@ -607,8 +607,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             // With the log's signing key, the prune point gets a signed checkpoint.
             let mut options = Options::default();
-            if keys.file.is_some() || audit_keeps_checkpoints(&cli.db) {
-                options = options.checkpoints(keys.signing_key()?, Cadence::default());
+            if let Some(key) = keys.signing_key_if_any()? {
+                options = options.checkpoints(key, Cadence::default());
             }
             let audit = Audit::open_with(&cli.db, options).await?;
             let pruned = audit.prune(when).await?;
@@ -674,6 +674,15 @@ impl KeyConfig {
                 BadInput("--key-file: required for this database URL".into()).into()
             }),
         }
+    }
+
+    /// The signing key when there is a place for it: a SQLite log's key file lies
+    /// beside it; other URLs sign only with `--key-file`.
+    fn signing_key_if_any(&self) -> anyhow::Result<Option<SigningKey>> {
+        if self.file.is_none() && checkpoint::default_key_file_for(&self.url).is_none() {
+            return Ok(None);
+        }
+        self.signing_key().map(Some)
     }
 
     /// The signing key, created on first use.
@@ -781,14 +790,10 @@ async fn serve(
         .ok_or_else(|| BadInput(format!("--listen: not an address: {listen:?}")))?;
     let bus = Events::new();
     let mut options = Options::default().events(bus.clone());
-    // A SQLite log's key file lies beside it; other URLs sign only with --key-file.
-    let key = if keys.file.is_some() || checkpoint::default_key_file_for(url).is_some() {
-        let key = keys.signing_key()?;
+    let key = keys.signing_key_if_any()?;
+    if let Some(key) = &key {
         options = options.checkpoints(key.clone(), cadence);
-        Some(key)
-    } else {
-        None
-    };
+    }
     if let Some(bytes) = max_db_size {
         options = options.max_size_bytes(bytes);
     }

@@ -250,58 +250,7 @@ mod tests {
         }
     }
 
-    /// Reads `entry_bytes` back: (id, µs, the six text fields, metadata hash). That it
-    /// can is what makes the encoding injective.
-    type Fields = (u64, i64, Vec<Option<String>>, Hash);
-
-    fn decode(bytes: &[u8]) -> Option<Fields> {
-        let (&version, rest) = bytes.split_first()?;
-        if version != ENTRY_BYTES_VERSION {
-            return None;
-        }
-        let (id, rest) = rest.split_first_chunk::<8>()?;
-        let (at, mut rest) = rest.split_first_chunk::<8>()?;
-        let mut texts = Vec::new();
-        for _ in 0..6 {
-            let (&present, tail) = rest.split_first()?;
-            rest = tail;
-            match present {
-                0 => texts.push(None),
-                1 => {
-                    let (len, tail) = rest.split_first_chunk::<4>()?;
-                    let len = u32::from_be_bytes(*len) as usize;
-                    let text = std::str::from_utf8(tail.get(..len)?).ok()?;
-                    texts.push(Some(text.to_owned()));
-                    rest = &tail[len..];
-                }
-                _ => return None,
-            }
-        }
-        let hash: Hash = rest.try_into().ok()?;
-        Some((
-            u64::from_be_bytes(*id),
-            i64::from_be_bytes(*at),
-            texts,
-            hash,
-        ))
-    }
-
-    fn fields(e: &Entry) -> Fields {
-        let texts = [
-            &e.actor_type,
-            &e.actor_id,
-            &Some(e.action.clone()),
-            &e.resource_type,
-            &e.resource_id,
-            &e.account_id,
-        ];
-        (
-            e.id,
-            micros(e.inserted_at),
-            texts.into_iter().cloned().collect(),
-            metadata_hash(&e.metadata),
-        )
-    }
+    use crate::fuzzing::{decode_entry_bytes as decode, entry_fields as fields};
 
     #[test]
     fn entry_bytes_follow_the_documented_layout() {

@@ -1,5 +1,6 @@
 //! The stores behind an [`Audit`](crate::Audit) handle. Only this module speaks SQL.
 
+mod pending;
 mod postgres;
 mod sqlite;
 

@@ -11,20 +11,10 @@ use tokio_postgres::{AsyncMessage, Config, NoTls};
 
 use super::writer::HEAD_CHANNEL;
 use crate::error::{Error, Result};
+use crate::store::pending::advance_head;
 
 /// The `application_name` of the listening connection, unless the URL sets one.
 pub(super) const LISTENER_NAME: &str = "hawk (head listener)";
-
-/// Moves the watched head forward to `id` (never back).
-pub(super) fn advance(head: &watch::Sender<u64>, id: u64) {
-    head.send_if_modified(|current| {
-        let newer = id > *current;
-        if newer {
-            *current = id;
-        }
-        newer
-    });
-}
 
 /// Starts the listener task; the store aborts it when dropped.
 pub(super) fn spawn(mut config: Config, head: watch::Sender<u64>) -> tokio::task::JoinHandle<()> {
@@ -82,10 +72,10 @@ async fn listen(config: &Config, head: &watch::Sender<u64>) -> Result<()> {
         .query_one("SELECT next_id - 1 FROM log_head WHERE id = 1", &[])
         .await?
         .get(0);
-    advance(head, newest as u64);
+    advance_head(head, newest as u64);
     while let Some(item) = rx.recv().await {
         if let Ok(id) = item?.parse::<u64>() {
-            advance(head, id);
+            advance_head(head, id);
         }
     }
     Ok(())

@@ -16,11 +16,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::NoTls;
 
-use self::writer::Append;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
 use crate::query::{ActionCount, Page, Recent, Term};
+use crate::store::pending::{Append, advance_head};
 use crate::store::{Filter, ImportMark, Pruned};
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
@@ -165,7 +165,7 @@ impl PgStore {
             .map_err(|_| Error::Closed)?;
         let stored = answer.await.map_err(|_| Error::Closed)??;
         if let Some(last) = stored.last() {
-            listen::advance(&self.head, last.id);
+            advance_head(&self.head, last.id);
         }
         Ok(stored)
     }

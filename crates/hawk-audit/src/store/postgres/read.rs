@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::merkle::{Frontier, to_hex};
 use crate::query::{ActionCount, Page, Recent, Term, rank_suggestions};
 use crate::store::Filter;
+use crate::store::pending::Window;
 
 /// Columns of an entry, in the order `entry_from_row` reads them; `e` is `entries`.
 /// The metadata is read as the text that was stored, so it parses back to exactly the
@@ -83,25 +84,6 @@ async fn dictionary<C: GenericClient>(client: &C) -> Result<Vec<(i32, String, u6
         .iter()
         .map(|row| (row.get(0), row.get(1), row.get::<_, i64>(2) as u64))
         .collect())
-}
-
-/// Which slice of a newest-first listing a page wants.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    offset: u64,
-    per_page: u64,
-}
-
-impl Window {
-    /// The page as oldest-first ranks `low..=high` (1-based) among `total` matches;
-    /// `None` past the end.
-    fn ranks(self, total: u64) -> Option<(u64, u64)> {
-        if self.offset >= total {
-            return None;
-        }
-        let high = total - self.offset;
-        Some((high.saturating_sub(self.per_page - 1).max(1), high))
-    }
 }
 
 /// One page of entries matching `filter`, newest first, with exact totals.

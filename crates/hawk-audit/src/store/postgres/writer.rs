@@ -10,14 +10,15 @@ use std::collections::HashMap;
 
 use deadpool_postgres::{Pool, Transaction};
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 
 use super::pg_error;
-use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
+use crate::entry::{micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
 use crate::store::ImportMark;
+use crate::store::pending::{Append, Job};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
 const MAX_GROUP: usize = 8192;
@@ -28,51 +29,9 @@ const GATHER_YIELDS: u32 = 5;
 /// The channel notifications of a new head go out on; the payload is the new head id.
 pub(super) const HEAD_CHANNEL: &str = "hawk_head";
 
-/// One caller's append: all of its entries commit together or not at all.
-pub(super) struct Append {
-    pub(super) entries: Vec<ValidEntry>,
-    /// Historical commit times (µs), one per entry; `None`: the commit time.
-    pub(super) times: Option<Vec<i64>>,
-    /// An import's new position in its source, committed with these entries.
-    pub(super) mark: Option<ImportMark>,
-    pub(super) reply: oneshot::Sender<Result<Vec<Entry>>>,
-}
-
 /// Starts the writer task; it stops when every sender is dropped.
 pub(super) fn spawn(pool: Pool, jobs: mpsc::Receiver<Append>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run(pool, jobs))
-}
-
-/// One append on its way into the log: the entries as they are returned, completed by
-/// the commit (id, time, hash), and each one's metadata as stored.
-struct Job {
-    entries: Vec<Entry>,
-    metadata_json: Vec<String>,
-    times: Option<Vec<i64>>,
-    mark: Option<ImportMark>,
-    reply: oneshot::Sender<Result<Vec<Entry>>>,
-}
-
-impl Job {
-    fn new(append: Append) -> Self {
-        let (entries, metadata_json) = append
-            .entries
-            .into_iter()
-            .map(ValidEntry::into_pending)
-            .unzip();
-        Job {
-            entries,
-            metadata_json,
-            times: append.times,
-            mark: append.mark,
-            reply: append.reply,
-        }
-    }
-
-    fn answer(self, result: Result<()>) {
-        // A caller that went away still had its entry committed.
-        let _ = self.reply.send(result.map(|()| self.entries));
-    }
 }
 
 async fn run(pool: Pool, mut jobs: mpsc::Receiver<Append>) {

@@ -26,7 +26,8 @@ use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
 use crate::store::{Filter, ImportMark, Pruned, Scanner, prove_consistency, prove_inclusion};
 
-pub(crate) use writer::{Append, Prune, Work};
+use crate::store::pending::{Append, advance_head};
+use writer::{Prune, Work};
 
 /// Read connections kept open; more readers wait for one.
 const READERS: usize = 4;
@@ -95,13 +96,7 @@ impl SqliteStore {
             .map_err(|_| Error::Closed)?;
         let stored = answer.await.map_err(|_| Error::Closed)??;
         if let Some(last) = stored.last() {
-            self.head.send_if_modified(|head| {
-                let newer = last.id > *head;
-                if newer {
-                    *head = last.id;
-                }
-                newer
-            });
+            advance_head(&self.head, last.id);
         }
         Ok(stored)
     }
@@ -208,14 +203,7 @@ impl SqliteStore {
             .map_err(|_| Error::Closed)?;
         let pruned = answer.await.map_err(|_| Error::Closed)??;
         if let Some(pruned) = &pruned {
-            let id = pruned.entry.id;
-            self.head.send_if_modified(|head| {
-                let newer = id > *head;
-                if newer {
-                    *head = id;
-                }
-                newer
-            });
+            advance_head(&self.head, pruned.entry.id);
         }
         Ok(pruned)
     }

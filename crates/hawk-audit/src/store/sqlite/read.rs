@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::merkle::{Frontier, to_hex};
 use crate::query::{ActionCount, Page, Recent, Term, rank_suggestions};
 use crate::store::Filter;
+use crate::store::pending::Window;
 
 /// Columns of an entry, in the order `entry_from_row` reads them. The action name is a
 /// scalar subquery rather than a join so the planner always walks `entries` by index.
@@ -135,25 +136,6 @@ pub(super) fn page(
         }
     };
     Ok(Page::new(entries, opts, total, as_of))
-}
-
-/// Which slice of a newest-first listing a page wants.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    offset: u64,
-    per_page: u64,
-}
-
-impl Window {
-    /// The page as oldest-first ranks `low..=high` (1-based) among `total` matches;
-    /// `None` past the end.
-    fn ranks(self, total: u64) -> Option<(u64, u64)> {
-        if self.offset >= total {
-            return None;
-        }
-        let high = total - self.offset;
-        Some((high.saturating_sub(self.per_page - 1).max(1), high))
-    }
 }
 
 /// The action index, brought up to `head` of this snapshot first if needed.

@@ -11,9 +11,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::schema::{BLOCK, INSERT_NODE, NODE_LEVEL, is_busy};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::entry::{Entry, ValidEntry, micros, time_from_micros};
+use crate::entry::{micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
+use crate::store::pending::{Append, Job};
 use crate::store::{ImportMark, Pruned};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
@@ -25,17 +26,6 @@ const GATHER_WAITS: u32 = 5;
 /// How often the writer retries a transaction that found the file locked by another
 /// process after the busy timeout ran out, before it reports an error.
 const BUSY_RETRIES: u32 = 20;
-
-/// One caller's append: all of its entries commit together or not at all.
-pub(crate) struct Append {
-    pub(crate) entries: Vec<ValidEntry>,
-    /// Historical commit times (µs), one per entry, for imports and demo data;
-    /// `None`: the store stamps the commit time.
-    pub(crate) times: Option<Vec<i64>>,
-    /// An import's new position in its source, committed with these entries.
-    pub(crate) mark: Option<ImportMark>,
-    pub(crate) reply: oneshot::Sender<Result<Vec<Entry>>>,
-}
 
 /// Removes the entries older than `before` (µs) and records that it did.
 pub(crate) struct Prune {
@@ -65,39 +55,6 @@ struct Writer {
     /// The tree frontier as of the last commit seen; its size says which tree it is,
     /// and it is reloaded when the newest id differs (another process appended).
     frontier: Option<Frontier>,
-}
-
-/// One append on its way into the log: the entries as they are returned, completed by
-/// the commit (id, time, hash), and each one's metadata as stored.
-struct Job {
-    entries: Vec<Entry>,
-    metadata_json: Vec<String>,
-    times: Option<Vec<i64>>,
-    mark: Option<ImportMark>,
-    reply: oneshot::Sender<Result<Vec<Entry>>>,
-}
-
-impl Job {
-    fn new(append: Append) -> Self {
-        let (entries, metadata_json) = append
-            .entries
-            .into_iter()
-            .map(ValidEntry::into_pending)
-            .unzip();
-        Job {
-            entries,
-            metadata_json,
-            times: append.times,
-            mark: append.mark,
-            reply: append.reply,
-        }
-    }
-
-    /// Answers the caller with the entries as committed.
-    fn answer(self, result: Result<()>) {
-        // A caller that went away still had its entry committed.
-        let _ = self.reply.send(result.map(|()| self.entries));
-    }
 }
 
 impl Writer {

@@ -1,0 +1,83 @@
+//! What both stores' group-commit writers share: a caller's append as it waits, the
+//! job it becomes inside a commit, the head watch they move, and the page window the
+//! readers cut listings with.
+
+use tokio::sync::{oneshot, watch};
+
+use super::ImportMark;
+use crate::entry::{Entry, ValidEntry};
+use crate::error::Result;
+
+/// One caller's append: all of its entries commit together or not at all.
+pub(crate) struct Append {
+    pub(crate) entries: Vec<ValidEntry>,
+    /// Historical commit times (µs), one per entry, for imports and demo data;
+    /// `None`: the store stamps the commit time.
+    pub(crate) times: Option<Vec<i64>>,
+    /// An import's new position in its source, committed with these entries.
+    pub(crate) mark: Option<ImportMark>,
+    pub(crate) reply: oneshot::Sender<Result<Vec<Entry>>>,
+}
+
+/// One append on its way into the log: the entries as they are returned, completed by
+/// the commit (id, time, hash), and each one's metadata as stored.
+pub(crate) struct Job {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) metadata_json: Vec<String>,
+    pub(crate) times: Option<Vec<i64>>,
+    pub(crate) mark: Option<ImportMark>,
+    reply: oneshot::Sender<Result<Vec<Entry>>>,
+}
+
+impl Job {
+    pub(crate) fn new(append: Append) -> Self {
+        let (entries, metadata_json) = append
+            .entries
+            .into_iter()
+            .map(ValidEntry::into_pending)
+            .unzip();
+        Job {
+            entries,
+            metadata_json,
+            times: append.times,
+            mark: append.mark,
+            reply: append.reply,
+        }
+    }
+
+    /// Answers the caller with the entries as committed.
+    pub(crate) fn answer(self, result: Result<()>) {
+        // A caller that went away still had its entry committed.
+        let _ = self.reply.send(result.map(|()| self.entries));
+    }
+}
+
+/// Moves the head watch to `id` if that is newer; it never goes back.
+pub(crate) fn advance_head(head: &watch::Sender<u64>, id: u64) {
+    head.send_if_modified(|current| {
+        let newer = id > *current;
+        if newer {
+            *current = id;
+        }
+        newer
+    });
+}
+
+/// Which slice of a newest-first listing a page wants.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub(crate) offset: u64,
+    pub(crate) per_page: u64,
+}
+
+impl Window {
+    /// The page as oldest-first ranks `low..=high` (1-based) among `total` matches;
+    /// `None` past the end.
+    pub(crate) fn ranks(self, total: u64) -> Option<(u64, u64)> {
+        if self.offset >= total {
+            return None;
+        }
+        let high = total - self.offset;
+        Some((high.saturating_sub(self.per_page - 1).max(1), high))
+    }
+}
