@@ -132,10 +132,6 @@ impl Audit {
         };
         let checkpointer = match options.checkpoints {
             None => None,
-            Some(_) if !store.keeps_checkpoints() => {
-                tracing::warn!("{}", crate::store::tree_not_on_postgres());
-                None
-            }
             Some((key, cadence)) => {
                 // Entries written since the last checkpoint (by an earlier run) get
                 // one now, before this handle appends anything.

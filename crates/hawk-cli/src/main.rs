@@ -709,7 +709,15 @@ impl KeyConfig {
                 .map_err(|e| BadInput(format!("--public-key: {given}: {e}")))?;
             return Ok(Some(key));
         }
-        let path = self.path()?;
+        // A PostgreSQL log has no key file beside it: without --key-file or
+        // --public-key, signatures are not checked (the report says so).
+        let Some(path) = self
+            .file
+            .clone()
+            .or_else(|| checkpoint::default_key_file_for(&self.url))
+        else {
+            return Ok(None);
+        };
         if !path.exists() {
             return Ok(None);
         }
@@ -820,13 +828,17 @@ async fn serve(
              so only clients on this machine (loopback) can connect"
         );
     }
-    if let Some(key) = key.filter(|_| audit_keeps_checkpoints(&url)) {
-        tracing::info!(
+    match key {
+        Some(key) => tracing::info!(
             "signing checkpoints every {} entries or {} s; verifier key {}",
             cadence.entries,
             cadence.interval.as_secs(),
             key.verifier()
-        );
+        ),
+        None => tracing::info!(
+            "not signing checkpoints: give --key-file (or HAWK_KEY_FILE), the same file \
+             on every server writing this database"
+        ),
     }
     let state = hawk_server::AppState::new(audit, bus)
         .rate_limit(hawk_server::RateLimit::per_second(rate_limit));
@@ -835,11 +847,6 @@ async fn serve(
         .context("serving HTTP")?;
     tracing::info!("stopped; every accepted entry and event is recorded");
     Ok(())
-}
-
-/// Whether the log at `url` keeps signed checkpoints (SQLite logs do).
-fn audit_keeps_checkpoints(url: &str) -> bool {
-    checkpoint::default_key_file_for(url).is_some()
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -124,6 +124,87 @@ impl TestDb {
         }
     }
 
+    /// Whether this is a PostgreSQL database.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.engine, Engine::Postgres { .. })
+    }
+
+    /// `sqlite` or `postgres`: the one written in this database's SQL dialect.
+    pub(crate) fn dialect<'a>(&self, sqlite: &'a str, postgres: &'a str) -> &'a str {
+        if self.is_postgres() { postgres } else { sqlite }
+    }
+
+    /// `bytes` as a literal of this database's SQL.
+    pub(crate) fn blob_literal(&self, bytes: &[u8]) -> String {
+        let hex = to_hex(bytes);
+        if self.is_postgres() {
+            format!("'\\x{hex}'::bytea")
+        } else {
+            format!("X'{hex}'")
+        }
+    }
+
+    /// Runs several SQL statements directly on the database, bypassing Hawk.
+    pub(crate) async fn batch_sql(&self, sql: &str) {
+        match &self.engine {
+            Engine::Sqlite(_) => rusqlite::Connection::open(self.path())
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            Engine::Postgres { .. } => connect(&self.url)
+                .await
+                .unwrap()
+                .batch_execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}")),
+        }
+    }
+
+    /// The rows of a query whose columns are all integers (bigint on PostgreSQL).
+    pub(crate) async fn query_integers(&self, sql: &str) -> Vec<Vec<i64>> {
+        match &self.engine {
+            Engine::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path()).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                let width = stmt.column_count();
+                stmt.query_map([], |row| (0..width).map(|i| row.get(i)).collect())
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Engine::Postgres { .. } => {
+                let rows = connect(&self.url).await.unwrap().query(sql, &[]).await;
+                rows.unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+                    .iter()
+                    .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
+                    .collect()
+            }
+        }
+    }
+
+    /// The values of a query of one bytes column.
+    pub(crate) async fn query_blobs(&self, sql: &str) -> Vec<Vec<u8>> {
+        match &self.engine {
+            Engine::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path()).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                stmt.query_map([], |row| row.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Engine::Postgres { .. } => connect(&self.url)
+                .await
+                .unwrap()
+                .query(sql, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+                .iter()
+                .map(|row| row.get(0))
+                .collect(),
+        }
+    }
+
     /// [`TestDb::execute_sql`] on PostgreSQL as role `user`.
     pub(crate) async fn execute_sql_as(&self, user: &str, sql: &str) -> Result<u64, String> {
         execute_postgres(&self.url_as(user), sql).await
@@ -282,4 +363,32 @@ pub(crate) fn downgrade_sql(version: u32) -> String {
         .collect();
     sql.push_str(&format!("PRAGMA user_version = {version};"));
     sql
+}
+
+/// SQL that takes a PostgreSQL log back to what schema `version` wrote, undoing later
+/// migrations newest first (see [`downgrade_sql`]).
+pub(crate) fn downgrade_postgres_sql(version: u32) -> String {
+    let undo: [(u32, &str); 1] = [(
+        4,
+        "DROP TABLE tree_nodes; DROP TABLE checkpoints;
+         DROP FUNCTION hawk_refuse_checkpoint_change();",
+    )];
+    let mut sql: String = undo
+        .iter()
+        .filter(|(added_by, _)| *added_by > version)
+        .map(|(_, sql)| format!("{sql}\n"))
+        .collect();
+    sql.push_str(&format!(
+        "UPDATE hawk_schema SET version = {version} WHERE id = 1;"
+    ));
+    sql
+}
+
+/// The SQL that takes this database back to before stored subtrees and checkpoints.
+pub(crate) fn before_stored_subtrees(db: &TestDb) -> String {
+    if db.is_postgres() {
+        downgrade_postgres_sql(3)
+    } else {
+        downgrade_sql(5)
+    }
 }
