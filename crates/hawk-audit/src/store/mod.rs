@@ -132,6 +132,11 @@ impl Store {
             .await
             .map_err(Error::storage)?
             .map(Store::Sqlite),
+            Location::Postgres(_) if max_size_bytes.is_some() => Err(Invalid::new(
+                "max_size_bytes",
+                Rule::Malformed("caps a SQLite file; PostgreSQL's server owns its space"),
+            )
+            .into()),
             Location::Postgres(url) => postgres::PgStore::open(&url).await.map(Store::Postgres),
         }
     }

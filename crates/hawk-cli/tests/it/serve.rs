@@ -177,6 +177,14 @@ fn serve_with_max_db_size_refuses_growth_until_space_is_freed() {
 
     let got = failed(&log.run(&["serve", "--max-db-size", "0"]), 2);
     assert!(got.contains("--max-db-size"), "{got}");
+    // A PostgreSQL database has no file to cap: refused before connecting.
+    let out = crate::helpers::hawk()
+        .args(["serve", "--max-db-size", "65536"])
+        .args(["--db", "postgres://nobody@127.0.0.1:1/none"])
+        .output()
+        .unwrap();
+    let got = failed(&out, 2);
+    assert!(got.contains("--max-db-size: caps a SQLite file"), "{got}");
 }
 
 /// A `hawk serve` on a free loopback port.
