@@ -123,6 +123,42 @@ async fn live_tail_of_one_server_shows_what_another_accepted() {
     assert_eq!((id, entry["action"].as_str()), (2, Some("emitted.on.b")));
     assert_eq!(tail.next().await.0, 2);
 
+    // A checkpoint signed through A is B's to serve, and B proves A's entry against it.
+    let key = hawk_audit::checkpoint::SigningKey::generate("example.com/hawk").unwrap();
+    let signed = a.audit.write_checkpoint(&key).await.unwrap();
+    let note = client
+        .get(server_b.url("/v1/checkpoint"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(note, signed.note);
+    let proof: serde_json::Value = client
+        .get(server_b.url("/v1/proof/1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hash = |v: &serde_json::Value| hawk_audit::merkle::hash_from_hex(v.as_str().unwrap());
+    let path: Vec<_> = proof["audit_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| hash(h).unwrap())
+        .collect();
+    assert_eq!(proof["tree_size"], 2);
+    assert!(hawk_audit::merkle::verify_inclusion(
+        &hash(&proof["leaf_hash"]).unwrap(),
+        0,
+        2,
+        &path,
+        &signed.root,
+    ));
+
     server_a.stop().await;
     server_b.stop().await;
 }
