@@ -1,12 +1,13 @@
 //! What both stores' group-commit writers share: a caller's append as it waits, the
-//! job it becomes inside a commit, the head watch they move, and the page window the
-//! readers cut listings with.
+//! job it becomes inside a commit, the entry that records a prune, the head watch they
+//! move, and the page window the readers cut listings with.
 
 use tokio::sync::{oneshot, watch};
 
-use super::ImportMark;
-use crate::entry::{Entry, ValidEntry};
-use crate::error::Result;
+use super::{ImportMark, Pruned};
+use crate::entry::{Entry, NewEntry, ValidEntry, format_time, time_from_micros};
+use crate::error::{Invalid, Result};
+use crate::merkle::{Hash, to_hex};
 
 /// One caller's append: all of its entries commit together or not at all.
 pub(crate) struct Append {
@@ -49,6 +50,66 @@ impl Job {
     pub(crate) fn answer(self, result: Result<()>) {
         // A caller that went away still had its entry committed.
         let _ = self.reply.send(result.map(|()| self.entries));
+    }
+}
+
+/// The action of the entry a prune appends.
+const PRUNE_ACTION: &str = "hawk.pruned";
+
+/// A prune's record, to append in the prune's own transaction: an entry that says
+/// which ids went (`first_id..=through_id`, those older than `before`) and the root of
+/// the tree of ids `1..=through_id`.
+pub(crate) struct PruneRecord {
+    /// The append of the record; the commit completes its entry.
+    pub(crate) job: Job,
+    removed: u64,
+    through_id: u64,
+    root: Hash,
+}
+
+impl PruneRecord {
+    /// `before` in µs; `root` is that of the tree of ids `1..=through_id`.
+    pub(crate) fn new(
+        before: i64,
+        first_id: u64,
+        through_id: u64,
+        root: Hash,
+    ) -> Result<Self, Invalid> {
+        let removed = through_id + 1 - first_id;
+        let entry = NewEntry::new(PRUNE_ACTION)
+            .metadata(serde_json::json!({
+                "before": format_time(time_from_micros(before)),
+                "removed": removed,
+                "first_id": first_id,
+                "through_id": through_id,
+                "tree_size": through_id,
+                "root": to_hex(&root),
+            }))
+            .validate()?;
+        // Nobody waits on this append: the prune answers its caller.
+        let (reply, _) = oneshot::channel();
+        let job = Job::new(Append {
+            entries: vec![entry],
+            times: None,
+            mark: None,
+            reply,
+        });
+        Ok(PruneRecord {
+            job,
+            removed,
+            through_id,
+            root,
+        })
+    }
+
+    /// What the prune did, once its record is committed.
+    pub(crate) fn into_pruned(self) -> Pruned {
+        Pruned {
+            removed: self.removed,
+            through_id: self.through_id,
+            root: self.root,
+            entry: self.job.entries.into_iter().next().expect("one entry"),
+        }
     }
 }
 
