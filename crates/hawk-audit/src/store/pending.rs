@@ -113,6 +113,43 @@ impl PruneRecord {
     }
 }
 
+/// The binary search for the newest entry older than a prune's cut-off among ids
+/// `oldest..=newest`, whose times never decrease as ids grow. Each store answers the
+/// probes from its own table.
+pub(crate) struct LastOlder {
+    /// Entries at or below `lo` are older; above `hi` they are not.
+    lo: i64,
+    hi: i64,
+}
+
+impl LastOlder {
+    pub(crate) fn new(oldest: i64, newest: i64) -> Self {
+        LastOlder {
+            lo: oldest - 1,
+            hi: newest,
+        }
+    }
+
+    /// The id whose time to compare next; `None` once the answer is known.
+    pub(crate) fn probe(&self) -> Option<i64> {
+        (self.lo < self.hi).then(|| self.lo + (self.hi - self.lo + 1) / 2)
+    }
+
+    /// Whether the entry with the probed id is older than the cut-off.
+    pub(crate) fn answer(&mut self, id: i64, older: bool) {
+        if older {
+            self.lo = id;
+        } else {
+            self.hi = id - 1;
+        }
+    }
+
+    /// The newest id older than the cut-off; `oldest - 1` when none is.
+    pub(crate) fn found(&self) -> i64 {
+        self.lo
+    }
+}
+
 /// Moves the head watch to `id` if that is newer; it never goes back.
 pub(crate) fn advance_head(head: &watch::Sender<u64>, id: u64) {
     head.send_if_modified(|current| {
@@ -140,5 +177,25 @@ impl Window {
         }
         let high = total - self.offset;
         Some((high.saturating_sub(self.per_page - 1).max(1), high))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LastOlder;
+
+    #[test]
+    fn the_search_finds_the_newest_older_entry() {
+        // Times of ids 5..=12, never decreasing, with repeats.
+        let times = [1, 1, 2, 4, 4, 4, 7, 9];
+        let time_of = |id: i64| times[(id - 5) as usize];
+        for before in 0..=10 {
+            let mut search = LastOlder::new(5, 12);
+            while let Some(id) = search.probe() {
+                search.answer(id, time_of(id) < before);
+            }
+            let older = times.iter().filter(|&&t| t < before).count() as i64;
+            assert_eq!(search.found(), 4 + older, "before {before}");
+        }
     }
 }

@@ -62,23 +62,43 @@ async fn processes_migrating_at_once_agree() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn entries_refuse_truncate_and_keep_a_prune_hook() {
-    let db = postgres_db!("entries_refuse_truncate_and_keep_a_prune_hook");
+async fn entries_refuse_truncate_and_deletes_no_prune_covers() {
+    let db = postgres_db!("entries_refuse_truncate_and_deletes_no_prune_covers");
     let audit = db.open().await;
     audit.record(NewEntry::new("kept")).await.unwrap();
     let err = db.execute_sql("TRUNCATE entries").await.unwrap_err();
     assert!(err.contains("append-only: TRUNCATE refused"), "{err}");
-    // Retention will delete through its own path: a transaction that says so.
-    let err = db
-        .execute_sql(
-            "DO $$ BEGIN
-                 PERFORM set_config('hawk.prune', 'on', true);
+    // A delete needs both: a transaction that says it prunes, and a prune that covers
+    // the id. Each attempt rolls back.
+    let attempt = |says_prune: bool, covered: bool| {
+        let mut steps = String::new();
+        if covered {
+            steps.push_str(
+                "INSERT INTO prunes (through_id, last_time, before, removed, frontier, pruned_at)
+                 VALUES (1, now(), now(), 1, '', now());",
+            );
+        }
+        if says_prune {
+            steps.push_str("PERFORM set_config('hawk.prune', 'on', true);");
+        }
+        format!(
+            "DO $$ BEGIN {steps}
                  DELETE FROM entries WHERE id = 1;
                  RAISE EXCEPTION 'rolled back on purpose';
-             END $$",
+             END $$"
         )
-        .await
-        .unwrap_err();
+    };
+    for (says_prune, covered) in [(false, false), (true, false), (false, true)] {
+        let err = db
+            .execute_sql(&attempt(says_prune, covered))
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("append-only: DELETE refused"),
+            "prune {says_prune}, covered {covered}: {err}"
+        );
+    }
+    let err = db.execute_sql(&attempt(true, true)).await.unwrap_err();
     assert_eq!(
         err, "rolled back on purpose",
         "the delete itself was allowed"

@@ -1,7 +1,8 @@
 //! Retention: `prune` removes the oldest entries and every answer stays exact. On
 //! random multi-block data, pruned at random points (twice, the second on top of the
 //! first), every page equals the naive scan of what is left, the suggestions' counts
-//! are the remaining ones, and the tree of the removed entries is kept.
+//! are the remaining ones, and the tree of the removed entries is kept. On both
+//! engines, each case on a fresh database.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
 
 use crate::fast_paths::{Query, fast, make, naive, query};
-use crate::helpers::TestDb;
+use crate::helpers::{TestDb, conformance};
 
 /// Entry `i` (from 0) of the imported data is `i` milliseconds after this.
 fn time_of(i: u64) -> OffsetDateTime {
@@ -59,8 +60,7 @@ async fn check(audit: &Audit, left: &[Entry], queries: &[Query], when: &str) {
     assert_eq!(suggested, counts, "suggestion counts, {when}");
 }
 
-async fn run(seed: u64, first: u64, cuts: [u64; 2], second: u64, queries: Vec<Query>) {
-    let db = TestDb::sqlite();
+async fn run(db: TestDb, seed: u64, first: u64, cuts: [u64; 2], second: u64, queries: Vec<Query>) {
     let reader = db.open().await;
     let writer = db.open().await;
     let mut all: Vec<Entry> = Vec::new();
@@ -132,13 +132,40 @@ proptest! {
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(run(seed, first, [cut, cut + more], second, queries));
+        runtime.block_on(run(TestDb::sqlite(), seed, first, [cut, cut + more], second, queries));
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prune_is_the_only_way_entries_leave() {
-    let db = TestDb::sqlite();
+proptest! {
+    // Fewer cases on PostgreSQL: each creates a database.
+    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+
+    #[test]
+    fn postgres_pruned_logs_answer_exactly(
+        seed in any::<u64>(),
+        first in 1u64..4000,
+        cut in prop_oneof![Just(0u64), 0u64..2500, 0u64..5000],
+        more in 0u64..2000,
+        second in 0u64..2000,
+        queries in proptest::collection::vec(query(), 12..24),
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let name = "postgres_pruned_logs_answer_exactly";
+            if let Some(db) = TestDb::postgres(name).await {
+                run(db, seed, first, [cut, cut + more], second, queries).await;
+            }
+        });
+    }
+}
+
+conformance!(prune_is_the_only_way_entries_leave);
+
+async fn prune_is_the_only_way_entries_leave(db: TestDb) {
     let audit = db.open().await;
     let batch = (0..10)
         .map(|i| (time_of(i), NewEntry::new("a.b")))
@@ -154,11 +181,11 @@ async fn prune_is_the_only_way_entries_leave() {
         (4, 4, 11)
     );
     // SQL still cannot remove what a prune did not cover.
-    let conn = rusqlite::Connection::open(db.path()).unwrap();
-    let err = conn
-        .execute("DELETE FROM entries WHERE id = 5", [])
+    let err = db
+        .execute_sql("DELETE FROM entries WHERE id = 5")
+        .await
         .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(err.contains("append-only"), "{err}");
 
     // Everything, even the newest: the record of the prune is then the whole log.
     let pruned = audit

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::entry::{micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
-use crate::store::pending::{Append, Job, PruneRecord};
+use crate::store::pending::{Append, Job, LastOlder, PruneRecord};
 use crate::store::{ImportMark, Pruned};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
@@ -193,16 +193,11 @@ impl Writer {
             tx.prepare_cached("SELECT inserted_at FROM entries WHERE id = ?1")?
                 .query_row([id], |row| row.get(0))
         };
-        let (mut lo, mut hi) = (oldest - 1, newest);
-        while lo < hi {
-            let mid = lo + (hi - lo + 1) / 2;
-            if time_of(mid)? < before {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
+        let mut search = LastOlder::new(oldest, newest);
+        while let Some(id) = search.probe() {
+            search.answer(id, time_of(id)? < before);
         }
-        let through = lo;
+        let through = search.found();
         if through < oldest {
             return Ok(None);
         }
