@@ -108,6 +108,68 @@ async fn entries_refuse_truncate_and_deletes_no_prune_covers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_and_another_process_appending_keep_ids_dense_and_counts_exact() {
+    let db = postgres_db!("a_prune_and_another_process_appending_keep_ids_dense_and_counts_exact");
+    let writer = db.open().await;
+    let pruner = db.open().await;
+    let old = time::macros::datetime!(2020-01-01 0:00 UTC);
+    let batch = (0..300)
+        .map(|i| {
+            (
+                old + time::Duration::seconds(i),
+                NewEntry::new("old.entry").account("acme"),
+            )
+        })
+        .collect();
+    writer.import(batch).await.unwrap();
+    // Appends of another handle queue on the head row with the prune, before or after.
+    let appending = tokio::spawn(async move {
+        for _ in 0..40 {
+            writer
+                .record(NewEntry::new("new.entry").account("acme"))
+                .await
+                .unwrap();
+        }
+    });
+    let pruned = pruner
+        .prune(time::macros::datetime!(2021-01-01 0:00 UTC))
+        .await
+        .unwrap()
+        .unwrap();
+    appending.await.unwrap();
+    assert_eq!((pruned.removed, pruned.through_id), (300, 300));
+
+    let left = pruner.entries_after(0, 1000, None).await.unwrap();
+    let ids: Vec<u64> = left.iter().map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        (301..=341).collect::<Vec<u64>>(),
+        "dense after the prune"
+    );
+    assert!(ids.contains(&pruned.entry.id));
+    assert_eq!(pruner.head().await.unwrap(), 341);
+    assert_eq!(pruner.tree_head().await.unwrap().0, 341);
+    let page = pruner.recent(Default::default()).await.unwrap();
+    assert_eq!(page.total_count, 41);
+    let account = pruner
+        .for_account_page("acme", Default::default())
+        .await
+        .unwrap();
+    assert_eq!(account.total_count, 40);
+    let actions: Vec<(String, u64)> = pruner
+        .actions("", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.action, a.count))
+        .collect();
+    assert_eq!(
+        actions,
+        [("new.entry".to_owned(), 40), ("hawk.pruned".to_owned(), 1)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_with_select_and_insert_only_appends_and_reads() {
     let db = postgres_db!("a_role_with_select_and_insert_only_appends_and_reads");
     let owner = db.open().await;
