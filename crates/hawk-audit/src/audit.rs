@@ -43,8 +43,8 @@ impl Options {
         self
     }
 
-    /// Caps the file at `bytes` (rounded down to whole pages, never below its size
-    /// when opened). An append that would grow it further fails with a storage error
+    /// Caps a SQLite file at `bytes` (rounded down to whole pages, never below its
+    /// size when opened; refused for PostgreSQL, whose server owns its space). An append that would grow it further fails with a storage error
     /// and writes nothing, as on a full disk; appends succeed again once space inside
     /// the file is freed, without reopening.
     pub fn max_size_bytes(mut self, bytes: u64) -> Self {
@@ -132,10 +132,6 @@ impl Audit {
         };
         let checkpointer = match options.checkpoints {
             None => None,
-            Some(_) if !store.keeps_checkpoints() => {
-                tracing::warn!("{}", crate::store::tree_not_on_postgres());
-                None
-            }
             Some((key, cadence)) => {
                 // Entries written since the last checkpoint (by an earlier run) get
                 // one now, before this handle appends anything.

@@ -129,7 +129,7 @@ enum Command {
         #[arg(long, default_value_t = 50, value_name = "N",
               value_parser = clap::value_parser!(u32).range(1..))]
         rate_limit: u32,
-        /// Refuse writes that would grow the database file beyond BYTES, as on a full
+        /// Refuse writes that would grow the SQLite file beyond BYTES, as on a full
         /// disk (clients get an error); writing resumes by itself once space inside
         /// the file is freed.
         #[arg(long, value_name = "BYTES",
@@ -590,12 +590,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 import::Progress::Total(n) => bar.set_length(n),
                 import::Progress::Imported(n) => bar.inc(n),
             };
-            let summary =
-                if source.starts_with("postgres://") || source.starts_with("postgresql://") {
-                    import::import_table(&audit, &source, &table, progress).await?
-                } else {
-                    import::import_file(&audit, std::path::Path::new(&source), progress).await?
-                };
+            let summary = if is_postgres(&source) {
+                import::import_table(&audit, &source, &table, progress).await?
+            } else {
+                import::import_file(&audit, std::path::Path::new(&source), progress).await?
+            };
             bar.finish_and_clear();
             out.import_summary(&summary)?;
         }
@@ -709,7 +708,15 @@ impl KeyConfig {
                 .map_err(|e| BadInput(format!("--public-key: {given}: {e}")))?;
             return Ok(Some(key));
         }
-        let path = self.path()?;
+        // A PostgreSQL log has no key file beside it: without --key-file or
+        // --public-key, signatures are not checked (the report says so).
+        let Some(path) = self
+            .file
+            .clone()
+            .or_else(|| checkpoint::default_key_file_for(&self.url))
+        else {
+            return Ok(None);
+        };
         if !path.exists() {
             return Ok(None);
         }
@@ -794,6 +801,14 @@ async fn serve(
     if let Some(key) = &key {
         options = options.checkpoints(key.clone(), cadence);
     }
+    if max_db_size.is_some() && is_postgres(url) {
+        return Err(BadInput(
+            "--max-db-size: caps a SQLite file; a PostgreSQL database's space is the \
+             server's to limit"
+                .into(),
+        )
+        .into());
+    }
     if let Some(bytes) = max_db_size {
         options = options.max_size_bytes(bytes);
     }
@@ -820,13 +835,17 @@ async fn serve(
              so only clients on this machine (loopback) can connect"
         );
     }
-    if let Some(key) = key.filter(|_| audit_keeps_checkpoints(&url)) {
-        tracing::info!(
+    match key {
+        Some(key) => tracing::info!(
             "signing checkpoints every {} entries or {} s; verifier key {}",
             cadence.entries,
             cadence.interval.as_secs(),
             key.verifier()
-        );
+        ),
+        None => tracing::info!(
+            "not signing checkpoints: give --key-file (or HAWK_KEY_FILE), the same file \
+             on every server writing this database"
+        ),
     }
     let state = hawk_server::AppState::new(audit, bus)
         .rate_limit(hawk_server::RateLimit::per_second(rate_limit));
@@ -837,9 +856,9 @@ async fn serve(
     Ok(())
 }
 
-/// Whether the log at `url` keeps signed checkpoints (SQLite logs do).
-fn audit_keeps_checkpoints(url: &str) -> bool {
-    checkpoint::default_key_file_for(url).is_some()
+/// Whether `url` names a PostgreSQL database (else a SQLite file, or nothing valid).
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

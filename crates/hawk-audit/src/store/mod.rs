@@ -77,6 +77,10 @@ pub(crate) trait Scanner: Send + 'static {
     fn visit(&mut self, item: ScanItem) -> ControlFlow<()>;
 }
 
+/// The lowest level of the subtrees both stores keep (2^8 = 256 leaves), written as
+/// they complete: below it, proofs hash the leaves themselves.
+pub(crate) const NODE_LEVEL: u32 = 8;
+
 /// Where a log lives, parsed from its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Location {
@@ -128,6 +132,11 @@ impl Store {
             .await
             .map_err(Error::storage)?
             .map(Store::Sqlite),
+            Location::Postgres(_) if max_size_bytes.is_some() => Err(Invalid::new(
+                "max_size_bytes",
+                Rule::Malformed("caps a SQLite file; PostgreSQL's server owns its space"),
+            )
+            .into()),
             Location::Postgres(url) => postgres::PgStore::open(&url).await.map(Store::Postgres),
         }
     }
@@ -209,24 +218,8 @@ impl Store {
     }
 }
 
-/// Checkpoints, proofs and `verify` read stored tree data that only the SQLite store
-/// keeps so far; on PostgreSQL every entry still carries its leaf hash and the head row
-/// the tree's frontier.
-pub(crate) fn tree_not_on_postgres() -> Error {
-    Error::Storage(
-        "checkpoints, proofs and verify are not available on PostgreSQL yet \
-         (entries there carry their leaf hashes and the tree head; use a SQLite log for these)"
-            .into(),
-    )
-}
-
 /// Tamper evidence: checkpoints, proofs and the verification scan.
 impl Store {
-    /// Whether this store keeps checkpoints and the stored subtrees proofs read.
-    pub(crate) fn keeps_checkpoints(&self) -> bool {
-        matches!(self, Store::Sqlite(_))
-    }
-
     /// Stores a signed checkpoint of the tree of `size` entries unless one of that
     /// size exists; returns the stored one.
     pub(crate) async fn insert_checkpoint(
@@ -238,7 +231,7 @@ impl Store {
     ) -> Result<StoredCheckpoint> {
         match self {
             Store::Sqlite(s) => s.insert_checkpoint(size, root, note, now).await,
-            Store::Postgres(_) => Err(tree_not_on_postgres()),
+            Store::Postgres(s) => s.insert_checkpoint(size, root, note, now).await,
         }
     }
 
@@ -246,7 +239,7 @@ impl Store {
     pub(crate) async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
         match self {
             Store::Sqlite(s) => s.latest_checkpoint().await,
-            Store::Postgres(_) => Err(tree_not_on_postgres()),
+            Store::Postgres(s) => s.latest_checkpoint().await,
         }
     }
 
@@ -254,7 +247,7 @@ impl Store {
     pub(crate) async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
         match self {
             Store::Sqlite(s) => s.checkpoint_at(size).await,
-            Store::Postgres(_) => Err(tree_not_on_postgres()),
+            Store::Postgres(s) => s.checkpoint_at(size).await,
         }
     }
 
@@ -263,7 +256,7 @@ impl Store {
     pub(crate) async fn inclusion(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>, Hash)> {
         match self {
             Store::Sqlite(s) => s.inclusion(index, size).await,
-            Store::Postgres(_) => Err(tree_not_on_postgres()),
+            Store::Postgres(s) => s.inclusion(index, size).await,
         }
     }
 
@@ -272,7 +265,7 @@ impl Store {
     pub(crate) async fn consistency(&self, m: u64, n: u64) -> Result<(Vec<Hash>, Hash, Hash)> {
         match self {
             Store::Sqlite(s) => s.consistency(m, n).await,
-            Store::Postgres(_) => Err(tree_not_on_postgres()),
+            Store::Postgres(s) => s.consistency(m, n).await,
         }
     }
 
@@ -280,7 +273,7 @@ impl Store {
     pub(crate) async fn scan<S: Scanner>(&self, scanner: S) -> Result<S> {
         match self {
             Store::Sqlite(s) => s.scan(scanner).await,
-            Store::Postgres(_) => Err(tree_not_on_postgres()),
+            Store::Postgres(s) => s.scan(scanner).await,
         }
     }
 }

@@ -6,7 +6,17 @@ use hawk_audit::checkpoint::{Cadence, SigningKey};
 use hawk_audit::merkle::{self, Hash};
 use hawk_audit::{NewEntry, Options, Verify};
 
-use crate::helpers::TestDb;
+use crate::helpers::{TestDb, conformance};
+
+conformance!(
+    a_written_checkpoint_is_signed_stored_and_not_repeated,
+    checkpoints_follow_the_cadence_and_one_is_written_at_close,
+    new_entries_get_a_checkpoint_after_the_interval,
+    inclusion_and_consistency_proofs_verify_against_checkpoints,
+    proofs_in_a_larger_log_read_stored_subtrees_also_after_an_upgrade,
+    a_clean_log_verifies_with_checkpoints_and_anchors,
+    verify_sees_one_snapshot_while_entries_and_checkpoints_arrive,
+);
 
 async fn fill(audit: &hawk_audit::Audit, n: u64) {
     for i in 0..n {
@@ -17,9 +27,7 @@ async fn fill(audit: &hawk_audit::Audit, n: u64) {
     }
 }
 
-#[tokio::test]
-async fn a_written_checkpoint_is_signed_stored_and_not_repeated() {
-    let db = TestDb::sqlite();
+async fn a_written_checkpoint_is_signed_stored_and_not_repeated(db: TestDb) {
     let audit = db.open().await;
     let key = SigningKey::generate("example.com/hawk").unwrap();
     assert_eq!(audit.checkpoint().await.unwrap(), None);
@@ -52,9 +60,7 @@ async fn latest_reaches(audit: &hawk_audit::Audit, size: u64) -> Option<u64> {
     latest
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checkpoints_follow_the_cadence_and_one_is_written_at_close() {
-    let db = TestDb::sqlite();
+async fn checkpoints_follow_the_cadence_and_one_is_written_at_close(db: TestDb) {
     let key = SigningKey::generate("example.com/hawk").unwrap();
     let cadence = Cadence {
         entries: 4,
@@ -84,9 +90,7 @@ async fn checkpoints_follow_the_cadence_and_one_is_written_at_close() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_entries_get_a_checkpoint_after_the_interval() {
-    let db = TestDb::sqlite();
+async fn new_entries_get_a_checkpoint_after_the_interval(db: TestDb) {
     let key = SigningKey::generate("example.com/hawk").unwrap();
     fill(&db.open().await, 2).await;
     let cadence = Cadence {
@@ -115,9 +119,7 @@ fn hash(hex: &str) -> Hash {
     merkle::hash_from_hex(hex).unwrap()
 }
 
-#[tokio::test]
-async fn inclusion_and_consistency_proofs_verify_against_checkpoints() {
-    let db = TestDb::sqlite();
+async fn inclusion_and_consistency_proofs_verify_against_checkpoints(db: TestDb) {
     let audit = db.open().await;
     let key = SigningKey::generate("example.com/hawk").unwrap();
     fill(&audit, 6).await;
@@ -217,9 +219,7 @@ async fn check_proofs(audit: &hawk_audit::Audit, root: Hash) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn proofs_in_a_larger_log_read_stored_subtrees_also_after_an_upgrade() {
-    let db = TestDb::sqlite();
+async fn proofs_in_a_larger_log_read_stored_subtrees_also_after_an_upgrade(db: TestDb) {
     let audit = db.open().await;
     // Batches of odd sizes, so subtrees complete inside and across commits.
     let mut written = 0;
@@ -235,32 +235,21 @@ async fn proofs_in_a_larger_log_read_stored_subtrees_also_after_an_upgrade() {
     let root = hash(&root);
     check_proofs(&audit, root).await;
     let nodes = || {
-        let conn = rusqlite::Connection::open(db.path()).unwrap();
-        let mut stmt = conn
-            .prepare("SELECT level, idx FROM tree_nodes ORDER BY level, idx")
-            .unwrap();
-        stmt.query_map([], |row| Ok((row.get::<_, u32>(0)?, row.get::<_, i64>(1)?)))
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap()
+        db.query_integers("SELECT CAST(level AS bigint), idx FROM tree_nodes ORDER BY level, idx")
     };
-    let stored = nodes();
-    assert_eq!(stored, [(8, 0), (8, 1), (8, 2), (9, 0)]);
+    let stored = nodes().await;
+    assert_eq!(stored, [[8, 0], [8, 1], [8, 2], [9, 0]]);
     audit.close().await;
 
     // A log from before stored subtrees gets them when opened.
-    rusqlite::Connection::open(db.path())
-        .unwrap()
-        .execute_batch(&crate::helpers::downgrade_sql(5))
-        .unwrap();
+    db.batch_sql(&crate::helpers::before_stored_subtrees(&db))
+        .await;
     let audit = db.open().await;
-    assert_eq!(nodes(), stored);
+    assert_eq!(nodes().await, stored);
     check_proofs(&audit, root).await;
 }
 
-#[tokio::test]
-async fn a_clean_log_verifies_with_checkpoints_and_anchors() {
-    let db = TestDb::sqlite();
+async fn a_clean_log_verifies_with_checkpoints_and_anchors(db: TestDb) {
     let audit = db.open().await;
     let key = SigningKey::generate("example.com/hawk").unwrap();
     let empty = audit.verify(Verify::default(), |_| {}).await.unwrap();
@@ -296,9 +285,7 @@ async fn a_clean_log_verifies_with_checkpoints_and_anchors() {
     assert_eq!(err.as_invalid().unwrap().field(), "anchor");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verify_sees_one_snapshot_while_entries_and_checkpoints_arrive() {
-    let db = TestDb::sqlite();
+async fn verify_sees_one_snapshot_while_entries_and_checkpoints_arrive(db: TestDb) {
     let audit = db.open().await;
     let key = SigningKey::generate("example.com/hawk").unwrap();
     fill(&audit, 50).await;

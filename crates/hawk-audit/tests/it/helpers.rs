@@ -11,10 +11,10 @@ const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// A fresh, empty database that lives as long as this value.
 pub(crate) struct TestDb {
     url: String,
-    engine: Engine,
+    engine: Storage,
 }
 
-enum Engine {
+enum Storage {
     Sqlite(TempDir),
     /// The server's admin URL and the name of the database made for this test.
     Postgres {
@@ -23,14 +23,29 @@ enum Engine {
     },
 }
 
+/// The engines a test can run on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Engine {
+    Sqlite,
+    Postgres,
+}
+
 impl TestDb {
+    /// A fresh database on `engine`; `None` as [`TestDb::postgres`] says.
+    pub(crate) async fn new(engine: Engine, test: &str) -> Option<TestDb> {
+        match engine {
+            Engine::Sqlite => Some(TestDb::sqlite()),
+            Engine::Postgres => TestDb::postgres(test).await,
+        }
+    }
+
     /// A new SQLite file in its own temporary directory.
     pub(crate) fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
         TestDb {
             url,
-            engine: Engine::Sqlite(dir),
+            engine: Storage::Sqlite(dir),
         }
     }
 
@@ -61,7 +76,7 @@ impl TestDb {
         let url = database_url(&admin, &name);
         Some(TestDb {
             url,
-            engine: Engine::Postgres { admin, name },
+            engine: Storage::Postgres { admin, name },
         })
     }
 
@@ -80,8 +95,8 @@ impl TestDb {
     /// The database file of a SQLite test database.
     pub(crate) fn path(&self) -> std::path::PathBuf {
         match &self.engine {
-            Engine::Sqlite(dir) => dir.path().join("hawk.db"),
-            Engine::Postgres { .. } => panic!("a PostgreSQL test database has no file"),
+            Storage::Sqlite(dir) => dir.path().join("hawk.db"),
+            Storage::Postgres { .. } => panic!("a PostgreSQL test database has no file"),
         }
     }
 
@@ -105,8 +120,8 @@ impl TestDb {
     /// The name of this PostgreSQL test database.
     pub(crate) fn name(&self) -> &str {
         match &self.engine {
-            Engine::Postgres { name, .. } => name,
-            Engine::Sqlite(_) => panic!("a SQLite test database has no name"),
+            Storage::Postgres { name, .. } => name,
+            Storage::Sqlite(_) => panic!("a SQLite test database has no name"),
         }
     }
 
@@ -114,13 +129,94 @@ impl TestDb {
     /// client holding the database could; the error message on failure.
     pub(crate) async fn execute_sql(&self, sql: &str) -> Result<u64, String> {
         match &self.engine {
-            Engine::Sqlite(_) => {
+            Storage::Sqlite(_) => {
                 let conn = rusqlite::Connection::open(self.path()).map_err(|e| e.to_string())?;
                 conn.execute(sql, [])
                     .map(|n| n as u64)
                     .map_err(|e| e.to_string())
             }
-            Engine::Postgres { .. } => execute_postgres(&self.url, sql).await,
+            Storage::Postgres { .. } => execute_postgres(&self.url, sql).await,
+        }
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.engine, Storage::Postgres { .. })
+    }
+
+    /// `sqlite` or `postgres`: the one written in this database's SQL dialect.
+    pub(crate) fn dialect<'a>(&self, sqlite: &'a str, postgres: &'a str) -> &'a str {
+        if self.is_postgres() { postgres } else { sqlite }
+    }
+
+    /// `bytes` as a literal of this database's SQL.
+    pub(crate) fn blob_literal(&self, bytes: &[u8]) -> String {
+        let hex = to_hex(bytes);
+        if self.is_postgres() {
+            format!("'\\x{hex}'::bytea")
+        } else {
+            format!("X'{hex}'")
+        }
+    }
+
+    /// Runs several SQL statements directly on the database, bypassing Hawk.
+    pub(crate) async fn batch_sql(&self, sql: &str) {
+        match &self.engine {
+            Storage::Sqlite(_) => rusqlite::Connection::open(self.path())
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            Storage::Postgres { .. } => connect(&self.url)
+                .await
+                .unwrap()
+                .batch_execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}")),
+        }
+    }
+
+    /// The rows of a query whose columns are all integers (bigint on PostgreSQL).
+    pub(crate) async fn query_integers(&self, sql: &str) -> Vec<Vec<i64>> {
+        match &self.engine {
+            Storage::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path()).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                let width = stmt.column_count();
+                stmt.query_map([], |row| (0..width).map(|i| row.get(i)).collect())
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Storage::Postgres { .. } => {
+                let rows = connect(&self.url).await.unwrap().query(sql, &[]).await;
+                rows.unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+                    .iter()
+                    .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
+                    .collect()
+            }
+        }
+    }
+
+    /// The values of a query of one bytes column.
+    pub(crate) async fn query_blobs(&self, sql: &str) -> Vec<Vec<u8>> {
+        match &self.engine {
+            Storage::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path()).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                stmt.query_map([], |row| row.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Storage::Postgres { .. } => connect(&self.url)
+                .await
+                .unwrap()
+                .query(sql, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+                .iter()
+                .map(|row| row.get(0))
+                .collect(),
         }
     }
 
@@ -132,7 +228,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Engine::Postgres { admin, name } = &self.engine else {
+        let Storage::Postgres { admin, name } = &self.engine else {
             return;
         };
         // Best effort, on a thread of its own: Drop cannot await, and the test's
@@ -282,4 +378,32 @@ pub(crate) fn downgrade_sql(version: u32) -> String {
         .collect();
     sql.push_str(&format!("PRAGMA user_version = {version};"));
     sql
+}
+
+/// SQL that takes a PostgreSQL log back to what schema `version` wrote, undoing later
+/// migrations newest first (see [`downgrade_sql`]).
+pub(crate) fn downgrade_postgres_sql(version: u32) -> String {
+    let undo: [(u32, &str); 1] = [(
+        4,
+        "DROP TABLE tree_nodes; DROP TABLE checkpoints;
+         DROP FUNCTION hawk_refuse_checkpoint_change();",
+    )];
+    let mut sql: String = undo
+        .iter()
+        .filter(|(added_by, _)| *added_by > version)
+        .map(|(_, sql)| format!("{sql}\n"))
+        .collect();
+    sql.push_str(&format!(
+        "UPDATE hawk_schema SET version = {version} WHERE id = 1;"
+    ));
+    sql
+}
+
+/// The SQL that takes this database back to before stored subtrees and checkpoints.
+pub(crate) fn before_stored_subtrees(db: &TestDb) -> String {
+    if db.is_postgres() {
+        downgrade_postgres_sql(3)
+    } else {
+        downgrade_sql(5)
+    }
 }

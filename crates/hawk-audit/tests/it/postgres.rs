@@ -184,10 +184,10 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         format!("GRANT CONNECT ON DATABASE {} TO {role}", db.name()),
         format!("GRANT USAGE ON SCHEMA public TO {role}"),
         format!(
-            "GRANT SELECT ON hawk_schema, entries, actions, accounts, log_head, api_keys \
-             TO {role}"
+            "GRANT SELECT ON hawk_schema, entries, actions, accounts, log_head, api_keys, \
+             tree_nodes, checkpoints TO {role}"
         ),
-        format!("GRANT INSERT ON entries TO {role}"),
+        format!("GRANT INSERT ON entries, tree_nodes, checkpoints TO {role}"),
         format!("GRANT INSERT, UPDATE ON actions, accounts, log_head TO {role}"),
         format!("GRANT INSERT, UPDATE ON api_keys TO {role}"),
         format!("GRANT USAGE ON SEQUENCE api_keys_id_seq TO {role}"),
@@ -207,10 +207,25 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         .unwrap();
     assert_eq!(page.total_count, 2);
     app.create_key(hawk_audit::Scope::Read, None).await.unwrap();
+    // Enough entries to complete a stored subtree, and a signed checkpoint.
+    let batch = (0..300)
+        .map(|i| NewEntry::new(format!("bulk.{i}")))
+        .collect();
+    app.record_batch(batch).await.unwrap();
+    let key = hawk_audit::checkpoint::SigningKey::generate("example.com/hawk").unwrap();
+    assert_eq!(app.write_checkpoint(&key).await.unwrap().size, 302);
+    let report = app
+        .verify(hawk_audit::Verify::default().key(key.verifier()), |_| {})
+        .await
+        .unwrap();
+    assert!(report.is_intact(), "{report:?}");
     for sql in [
         "UPDATE entries SET actor_id = 'mallory'",
         "DELETE FROM entries",
         "TRUNCATE entries",
+        "UPDATE checkpoints SET note = ''",
+        "DELETE FROM checkpoints",
+        "DELETE FROM tree_nodes",
     ] {
         let err = db.execute_sql_as(&role, sql).await.unwrap_err();
         assert!(err.contains("permission denied"), "{sql}: {err}");

@@ -1,15 +1,14 @@
-//! The tamper matrix: a real SQLite file is changed behind Hawk's back, bypassing the
-//! append-only triggers as anyone holding the file could, in every way the issue
-//! lists; `verify` must name the kind and the first id affected. A clean log never
-//! fails.
+//! The tamper matrix: a real database (a SQLite file, a PostgreSQL database) is
+//! changed behind Hawk's back, bypassing the append-only triggers as anyone holding
+//! the file or the owner's role could, in every way there is; `verify` must name the
+//! kind and the first id affected. A clean log never fails.
 
 use hawk_audit::checkpoint::SigningKey;
 use hawk_audit::merkle::{Frontier, Hash, hash_from_hex, leaf_hash};
 use hawk_audit::{NewEntry, Ref, Report, TamperKind, Verify};
-use rusqlite::Connection;
 use serde_json::json;
 
-use crate::helpers::TestDb;
+use crate::helpers::{Engine, TestDb};
 
 /// A log of 12 entries with checkpoints at 4, 8 and 12; the one at 12 is also
 /// exported as an anchor. Entry 5 alone has the action `key.rotated`.
@@ -19,8 +18,8 @@ struct Fixture {
     anchor: String,
 }
 
-async fn fixture() -> Fixture {
-    let db = TestDb::sqlite();
+async fn fixture(engine: Engine) -> Option<Fixture> {
+    let db = TestDb::new(engine, "tamper").await?;
     let key = SigningKey::generate("example.com/hawk").unwrap();
     let audit = db.open().await;
     let mut anchor = String::new();
@@ -45,21 +44,27 @@ async fn fixture() -> Fixture {
         }
     }
     audit.close().await;
-    Fixture { db, key, anchor }
+    Some(Fixture { db, key, anchor })
 }
 
 impl Fixture {
-    /// Runs `sql` on the file with the append-only triggers dropped.
-    fn sql(&self, sql: &str) {
-        let conn = Connection::open(self.db.path()).unwrap();
-        conn.execute_batch(
+    /// Runs `sql` on the database with the append-only guards removed.
+    async fn sql(&self, sql: &str) {
+        let unguard = self.db.dialect(
             "DROP TRIGGER IF EXISTS entries_refuse_update;
              DROP TRIGGER IF EXISTS entries_refuse_delete;
              DROP TRIGGER IF EXISTS checkpoints_refuse_update;
              DROP TRIGGER IF EXISTS checkpoints_refuse_delete;",
-        )
-        .unwrap();
-        conn.execute_batch(sql).unwrap();
+            "ALTER TABLE entries DISABLE TRIGGER USER;
+             ALTER TABLE checkpoints DISABLE TRIGGER USER;
+             ALTER TABLE entries ALTER COLUMN hash DROP NOT NULL;",
+        );
+        self.db.batch_sql(&format!("{unguard}\n{sql}")).await;
+    }
+
+    /// Runs `sqlite` or `postgres`, whichever is this database's dialect (see `sql`).
+    async fn sql_each(&self, sqlite: &str, postgres: &str) {
+        self.sql(self.db.dialect(sqlite, postgres)).await
     }
 
     /// Stores the correct leaf hash of entry `id` as it now reads.
@@ -71,31 +76,29 @@ impl Fixture {
             .unwrap()
             .remove(0);
         assert_eq!(entry.id, id);
-        let leaf = leaf_hash(&entry);
-        let conn = Connection::open(self.db.path()).unwrap();
-        conn.execute(
-            "UPDATE entries SET hash = ?1 WHERE id = ?2",
-            rusqlite::params![&leaf[..], id as i64],
-        )
-        .unwrap();
+        let leaf = self.db.blob_literal(&leaf_hash(&entry));
+        self.sql(&format!("UPDATE entries SET hash = {leaf} WHERE id = {id}"))
+            .await;
     }
 
     /// Rewrites the stored tree to match the stored leaf hashes: what an attacker
     /// who knows the format does after editing entries.
-    fn rewrite_tree(&self) -> (u64, Hash) {
-        let conn = Connection::open(self.db.path()).unwrap();
+    async fn rewrite_tree(&self) -> (u64, Hash) {
         let mut frontier = Frontier::new();
-        let mut stmt = conn
-            .prepare("SELECT hash FROM entries ORDER BY id")
-            .unwrap();
-        for hash in stmt.query_map([], |row| row.get::<_, Vec<u8>>(0)).unwrap() {
-            frontier.push(Hash::try_from(hash.unwrap().as_slice()).unwrap());
+        for hash in self
+            .db
+            .query_blobs("SELECT hash FROM entries ORDER BY id")
+            .await
+        {
+            frontier.push(Hash::try_from(hash.as_slice()).unwrap());
         }
-        conn.execute(
-            "UPDATE tree_frontier SET bytes = ?1 WHERE id = 1",
-            [frontier.to_bytes()],
+        let bytes = self.db.blob_literal(&frontier.to_bytes());
+        let next = frontier.size() + 1;
+        self.sql_each(
+            &format!("UPDATE tree_frontier SET bytes = {bytes} WHERE id = 1"),
+            &format!("UPDATE log_head SET frontier = {bytes}, next_id = {next} WHERE id = 1"),
         )
-        .unwrap();
+        .await;
         (frontier.size(), frontier.root())
     }
 
@@ -115,8 +118,12 @@ struct Case {
     anchors: bool,
 }
 
-async fn run(case: Case, tamper: impl AsyncFnOnce(&Fixture)) -> (String, String, String) {
-    let fixture = fixture().await;
+async fn run(
+    engine: Engine,
+    case: Case,
+    tamper: impl AsyncFnOnce(&Fixture),
+) -> (String, String, String) {
+    let fixture = fixture(engine).await.expect("a test database");
     tamper(&fixture).await;
     let report = fixture.verify(case.anchors).await;
     let found = report.tamper.as_ref().map(|t| (t.kind, t.id));
@@ -136,15 +143,30 @@ fn case(name: &'static str, kind: TamperKind, id: u64) -> Case {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_kind_of_tampering_is_detected_and_named() {
+async fn sqlite_every_kind_of_tampering_is_detected_and_named() {
+    every_kind_of_tampering_is_detected_and_named(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_every_kind_of_tampering_is_detected_and_named() {
+    every_kind_of_tampering_is_detected_and_named(Engine::Postgres).await
+}
+
+async fn every_kind_of_tampering_is_detected_and_named(engine: Engine) {
     use TamperKind::*;
+    if TestDb::new(engine, "every_kind_of_tampering_is_detected_and_named")
+        .await
+        .is_none()
+    {
+        return;
+    }
     let mut table = Vec::new();
     let clean = Case {
         name: "nothing changed",
         expect: None,
         anchors: true,
     };
-    table.push(run(clean, async |_| {}).await);
+    table.push(run(engine, clean, async |_| {}).await);
     let columns = [
         (
             "action (entry 5 points at another action)",
@@ -213,76 +235,99 @@ async fn every_kind_of_tampering_is_detected_and_named() {
             expect,
             anchors: true,
         };
-        table.push(run(c, async |f| f.sql(sql)).await);
+        table.push(run(engine, c, async |f| f.sql_each(sql, &pg(sql)).await).await);
     }
     table.push(
         run(
+            engine,
             case("row deleted in the middle (6)", Removed, 6),
-            async |f| f.sql("DELETE FROM entries WHERE id = 6"),
+            async |f| f.sql("DELETE FROM entries WHERE id = 6").await,
         )
         .await,
     );
     table.push(
         run(
+            engine,
             case("rows 6 and 7 deleted, later rows kept", Removed, 6),
-            async |f| f.sql("DELETE FROM entries WHERE id IN (6, 7)"),
+            async |f| f.sql("DELETE FROM entries WHERE id IN (6, 7)").await,
         )
         .await,
     );
     table.push(
         run(
+            engine,
             case(
                 "tail 10-12 deleted below the exported anchor, tree and checkpoint 12 rewritten",
                 Truncated,
                 10,
             ),
             async |f| {
-                f.sql("DELETE FROM entries WHERE id >= 10; DELETE FROM checkpoints WHERE size > 9");
-                assert_eq!(f.rewrite_tree().0, 9);
+                f.sql("DELETE FROM entries WHERE id >= 10; DELETE FROM checkpoints WHERE size > 9")
+                    .await;
+                assert_eq!(f.rewrite_tree().await.0, 9);
             },
         )
         .await,
     );
     table.push(
         run(
+            engine,
             Case {
                 name: "tail 10-12 deleted (no anchor given; stored tree left)",
                 expect: Some((Truncated, 10)),
                 anchors: false,
             },
-            async |f| f.sql("DELETE FROM entries WHERE id >= 10"),
+            async |f| f.sql("DELETE FROM entries WHERE id >= 10").await,
         )
         .await,
     );
     table.push(
-        run(case("rows 3 and 7 swapped", Reordered, 3), async |f| {
-            f.sql(
-                "UPDATE entries SET id = -3 WHERE id = 3;
+        run(
+            engine,
+            case("rows 3 and 7 swapped", Reordered, 3),
+            async |f| {
+                f.sql(
+                    "UPDATE entries SET id = -3 WHERE id = 3;
                  UPDATE entries SET id = 3 WHERE id = 7;
                  UPDATE entries SET id = 7 WHERE id = -3;",
-            )
-        })
+                )
+                .await
+            },
+        )
         .await,
     );
-    table.push(
-        run(case("rows 8 and 9 swapped", Reordered, 8), async |f| {
-            f.sql(
-                "UPDATE entries SET id = -8 WHERE id = 8;
-                 UPDATE entries SET id = 8 WHERE id = 9;
-                 UPDATE entries SET id = 9 WHERE id = -8;",
-            )
-        })
-        .await,
-    );
-    let backdated = "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
-             resource_type, resource_id, account_id, metadata, account_seq, hash)
-         SELECT 13, inserted_at - 1000000, 'user', 'mallory', action_id, NULL, NULL, NULL,
-             '{}', NULL, NULL FROM entries WHERE id = 2";
     table.push(
         run(
+            engine,
+            case("rows 8 and 9 swapped", Reordered, 8),
+            async |f| {
+                f.sql(
+                    "UPDATE entries SET id = -8 WHERE id = 8;
+                 UPDATE entries SET id = 8 WHERE id = 9;
+                 UPDATE entries SET id = 9 WHERE id = -8;",
+                )
+                .await
+            },
+        )
+        .await,
+    );
+    // Hashed afterwards by `rehash`; PostgreSQL also wants the row's action_seq.
+    let backdated = (
+        "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
+             resource_type, resource_id, account_id, metadata, account_seq, hash)
+         SELECT 13, inserted_at - 1000000, 'user', 'mallory', action_id, NULL, NULL, NULL,
+             '{}', NULL, NULL FROM entries WHERE id = 2",
+        "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
+             resource_type, resource_id, account_id, metadata, action_seq, account_seq, hash)
+         SELECT 13, inserted_at - interval '1 second', 'user', 'mallory', action_id, NULL,
+             NULL, NULL, '{}', 99, NULL, NULL FROM entries WHERE id = 2",
+    );
+    table.push(
+        run(
+            engine,
             case("backdated row inserted with a valid hash", Inserted, 13),
             async |f| {
-                f.sql(backdated);
+                f.sql_each(backdated.0, backdated.1).await;
                 f.rehash(13).await;
             },
         )
@@ -290,36 +335,40 @@ async fn every_kind_of_tampering_is_detected_and_named() {
     );
     table.push(
         run(
+            engine,
             case(
                 "backdated row inserted with a valid hash, tree rewritten",
                 Inserted,
                 13,
             ),
             async |f| {
-                f.sql(backdated);
+                f.sql_each(backdated.0, backdated.1).await;
                 f.rehash(13).await;
-                f.rewrite_tree();
+                f.rewrite_tree().await;
             },
         )
         .await,
     );
     table.push(
         run(
+            engine,
             case(
                 "entry 6 content and hash rewritten together, tree rewritten",
                 Modified,
                 5,
             ),
             async |f| {
-                f.sql("UPDATE entries SET actor_id = 'mallory' WHERE id = 6");
+                f.sql("UPDATE entries SET actor_id = 'mallory' WHERE id = 6")
+                    .await;
                 f.rehash(6).await;
-                f.rewrite_tree();
+                f.rewrite_tree().await;
             },
         )
         .await,
     );
     table.push(
         run(
+            engine,
             Case {
                 name: "entry 10 content and hash rewritten, tree rewritten, checkpoint 12 deleted (anchor catches it)",
                 expect: Some((Modified, 9)),
@@ -329,24 +378,27 @@ async fn every_kind_of_tampering_is_detected_and_named() {
                 f.sql(
                     "UPDATE entries SET metadata = '{}' WHERE id = 10;
                      DELETE FROM checkpoints WHERE size = 12;",
-                );
+                )
+                .await;
                 f.rehash(10).await;
-                f.rewrite_tree();
+                f.rewrite_tree().await;
             },
         )
         .await,
     );
     table.push(
         run(
+            engine,
             case(
                 "entry 6 rewritten with its hash and tree, checkpoints 8 and 12 re-signed by another key",
                 ForgedCheckpoint,
                 8,
             ),
             async |f| {
-                f.sql("UPDATE entries SET actor_id = 'mallory' WHERE id = 6");
+                f.sql("UPDATE entries SET actor_id = 'mallory' WHERE id = 6")
+                    .await;
                 f.rehash(6).await;
-                f.rewrite_tree();
+                f.rewrite_tree().await;
                 forge_checkpoints(f, &[8, 12]).await;
             },
         )
@@ -354,6 +406,7 @@ async fn every_kind_of_tampering_is_detected_and_named() {
     );
     table.push(
         run(
+            engine,
             case(
                 "checkpoint forged at size 10 (right root, another key)",
                 ForgedCheckpoint,
@@ -365,19 +418,27 @@ async fn every_kind_of_tampering_is_detected_and_named() {
     );
     table.push(
         run(
+            engine,
             case(
                 "stored checkpoint 8: root column changed",
                 ForgedCheckpoint,
                 8,
             ),
-            async |f| f.sql("UPDATE checkpoints SET root = randomblob(32) WHERE size = 8"),
+            async |f| {
+                let sql = "UPDATE checkpoints SET root = randomblob(32) WHERE size = 8";
+                f.sql_each(sql, &pg(sql)).await
+            },
         )
         .await,
     );
     table.push(
         run(
+            engine,
             case("stored checkpoint 4: note text edited", ForgedCheckpoint, 4),
-            async |f| f.sql("UPDATE checkpoints SET note = replace(note, char(10) || '4' || char(10), char(10) || '3' || char(10)) WHERE size = 4"),
+            async |f| {
+                let sql = "UPDATE checkpoints SET note = replace(note, char(10) || '4' || char(10), char(10) || '3' || char(10)) WHERE size = 4";
+                f.sql_each(sql, &pg(sql)).await
+            },
         )
         .await,
     );
@@ -400,19 +461,37 @@ async fn forge_checkpoints(f: &Fixture, sizes: &[u64]) {
     let audit = f.db.open().await;
     for &size in sizes {
         let root = audit.consistency_proof(size, size).await.unwrap().to_root;
-        f.sql(&format!("DELETE FROM checkpoints WHERE size = {size}"));
-        let conn = Connection::open(f.db.path()).unwrap();
-        conn.execute(
-            "INSERT INTO checkpoints (size, root, note, created_at) VALUES (?1, ?2, ?3, 0)",
-            rusqlite::params![size as i64, &root[..], forger.sign_checkpoint(size, root)],
-        )
-        .unwrap();
+        let root_literal = f.db.blob_literal(&root);
+        let note = forger.sign_checkpoint(size, root).replace('\'', "''");
+        let created_at = f.db.dialect("0", "to_timestamp(0)");
+        f.sql(&format!(
+            "DELETE FROM checkpoints WHERE size = {size};
+             INSERT INTO checkpoints (size, root, note, created_at)
+             VALUES ({size}, {root_literal}, '{note}', {created_at});"
+        ))
+        .await;
     }
 }
 
-#[tokio::test]
-async fn a_clean_log_with_entries_in_one_batch_verifies() {
-    let db = TestDb::sqlite();
+crate::helpers::conformance!(
+    a_clean_log_with_entries_in_one_batch_verifies,
+    a_tampered_older_log_still_opens_and_is_caught,
+);
+
+/// The PostgreSQL spelling of a tampering statement written for SQLite.
+fn pg(sql: &str) -> String {
+    sql.replace(
+        "randomblob(32)",
+        "decode(md5(random()::text) || md5(random()::text), 'hex')",
+    )
+    .replace(
+        "inserted_at - 1 ",
+        "inserted_at - interval '1 microsecond' ",
+    )
+    .replace("char(10)", "chr(10)")
+}
+
+async fn a_clean_log_with_entries_in_one_batch_verifies(db: TestDb) {
     let audit = db.open().await;
     let batch = (0..50)
         .map(|i| NewEntry::new(format!("bulk.{}", i % 4)))
@@ -427,13 +506,19 @@ async fn a_clean_log_with_entries_in_one_batch_verifies() {
 
 /// Regression: a log from before stored subtrees whose hash was tampered with failed
 /// its migration, so it could not even be opened to be verified.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tampered_older_log_still_opens_and_is_caught() {
-    let f = fixture().await;
+async fn a_tampered_older_log_still_opens_and_is_caught(db: TestDb) {
+    let engine = if db.is_postgres() {
+        Engine::Postgres
+    } else {
+        Engine::Sqlite
+    };
+    drop(db);
+    let f = fixture(engine).await.expect("a test database");
     f.sql(&format!(
         "UPDATE entries SET hash = NULL WHERE id = 5; {}",
-        crate::helpers::downgrade_sql(5)
-    ));
+        crate::helpers::before_stored_subtrees(&f.db)
+    ))
+    .await;
     let report = f.verify(true).await;
     let found = report.tamper.map(|t| (t.kind, t.id));
     assert_eq!(found, Some((TamperKind::Modified, 5)));

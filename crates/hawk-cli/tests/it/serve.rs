@@ -59,23 +59,13 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
 #[test]
 fn serve_answers_on_loopback_and_records_pending_events_on_sigterm() {
     let log = Log::new();
-    let mut child = Server(
-        log.cmd(&["serve", "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start hawk serve"),
+    let running = start_server("127.0.0.1:0", &["--db", log.url()]);
+    assert!(
+        running.banner.contains("without auth"),
+        "{}",
+        running.banner
     );
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut started = String::new();
-    stderr.read_line(&mut started).unwrap();
-    assert!(started.contains("without auth"), "{started}");
-    let port: u16 = started
-        .split("http://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("a port in {started:?}"));
+    let port = running.port;
 
     let (status, body) = http(port, "GET", "/healthz", "");
     assert_eq!(status, 200);
@@ -90,15 +80,7 @@ fn serve_answers_on_loopback_and_records_pending_events_on_sigterm() {
         assert_eq!(http(port, "POST", "/v1/events", &event).0, 202);
     }
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let exit = child.0.wait().unwrap();
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
-    assert!(exit.success(), "{exit:?}: {rest}");
+    let rest = running.stop();
     assert!(rest.contains("stopped"), "{rest}");
     // Every event accepted before the signal was recorded before the exit.
     assert_eq!(log.total_count(), 21);
@@ -130,23 +112,13 @@ fn serve_with_keys_binds_any_address_and_asks_for_a_key() {
     let log = Log::new();
     let created = log.json(&["keys", "create", "--scope", "read"]);
     let key = created["key"].as_str().unwrap();
-    let mut child = Server(
-        log.cmd(&["serve", "--listen", "0.0.0.0:0", "--rate-limit", "1000"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start hawk serve"),
+    let child = start_server("0.0.0.0:0", &["--rate-limit", "1000", "--db", log.url()]);
+    assert!(
+        child.banner.contains("API keys are configured"),
+        "{}",
+        child.banner
     );
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut started = String::new();
-    stderr.read_line(&mut started).unwrap();
-    assert!(started.contains("API keys are configured"), "{started}");
-    let port: u16 = started
-        .split("http://0.0.0.0:")
-        .nth(1)
-        .and_then(|rest| rest.split(':').next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("a port in {started:?}"));
+    let port = child.port;
     assert_eq!(http(port, "GET", "/healthz", "").0, 200);
     let (status, body) = http(port, "GET", "/v1/entries", "");
     assert_eq!(status, 401);
@@ -175,22 +147,11 @@ fn serve_with_max_db_size_refuses_growth_until_space_is_freed() {
          INSERT INTO ballast (b) VALUES (zeroblob(200000));",
     )
     .unwrap();
-    let mut child = Server(
-        log.cmd(&["serve", "--listen", "127.0.0.1:0", "--max-db-size", "65536"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start hawk serve"),
+    let child = start_server(
+        "127.0.0.1:0",
+        &["--max-db-size", "65536", "--db", log.url()],
     );
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut started = String::new();
-    stderr.read_line(&mut started).unwrap();
-    let port: u16 = started
-        .split("http://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("a port in {started:?}"));
+    let port = child.port;
     let batch = serde_json::Value::Array(
         (0..200)
             .map(|i| serde_json::json!({"action": "over.cap", "metadata": {"i": i, "pad": "x".repeat(100)}}))
@@ -216,4 +177,152 @@ fn serve_with_max_db_size_refuses_growth_until_space_is_freed() {
 
     let got = failed(&log.run(&["serve", "--max-db-size", "0"]), 2);
     assert!(got.contains("--max-db-size"), "{got}");
+    // A PostgreSQL database has no file to cap: refused before connecting.
+    let out = crate::helpers::hawk()
+        .args(["serve", "--max-db-size", "65536"])
+        .args(["--db", "postgres://nobody@127.0.0.1:1/none"])
+        .output()
+        .unwrap();
+    let got = failed(&out, 2);
+    assert!(got.contains("--max-db-size: caps a SQLite file"), "{got}");
+}
+
+/// A `hawk serve` on a free loopback port.
+struct Running {
+    server: Server,
+    /// What it logs after its first line.
+    stderr: BufReader<std::process::ChildStderr>,
+    /// Its first log line, which names the address.
+    banner: String,
+    port: u16,
+}
+
+/// Starts `hawk serve --listen LISTEN ARGS` (port 0: a free one).
+fn start_server(listen: &str, args: &[&str]) -> Running {
+    let mut server = Server(
+        crate::helpers::hawk()
+            .args(["serve", "--listen", listen])
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start hawk serve"),
+    );
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    // "… on http://ADDR:PORT without auth…" or "… on http://ADDR:PORT: API keys…"
+    let port: u16 = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.trim_end_matches(':').rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("a port in {banner:?}"));
+    Running {
+        server,
+        stderr,
+        banner,
+        port,
+    }
+}
+
+impl Running {
+    /// Sends SIGTERM and waits: the exit must be clean. Returns the rest of the log.
+    fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.server.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = self.server.0.wait().unwrap();
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        assert!(exit.success(), "{exit:?}: {rest}");
+        rest
+    }
+}
+
+/// Two `hawk serve` processes on one PostgreSQL database, sixteen writers spread over
+/// them: ids dense and each entry once, checkpoints signed by both with one key, and
+/// `hawk verify` finds the log intact.
+#[test]
+fn two_servers_on_one_postgres_database_keep_one_verifiable_log() {
+    let Some(db) = crate::helpers::PgDb::create() else {
+        return;
+    };
+    let url = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("hawk.key");
+    let key = key.to_str().unwrap();
+    let args = [
+        "--db",
+        &url,
+        "--key-file",
+        key,
+        "--checkpoint-entries",
+        "50",
+    ];
+    let a = start_server("127.0.0.1:0", &args);
+    let b = start_server("127.0.0.1:0", &args);
+    let (a_port, b_port) = (a.port, b.port);
+
+    const WRITERS: usize = 16;
+    const EACH: usize = 25;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let port = if w % 2 == 0 { a_port } else { b_port };
+            std::thread::spawn(move || {
+                (0..EACH)
+                    .map(|n| {
+                        let body = format!(
+                            r#"{{"action":"writer.{w}","account_id":"acct{}","metadata":{{"n":{n}}}}}"#,
+                            w % 4
+                        );
+                        let (status, reply) = http(port, "POST", "/v1/entries", &body);
+                        assert_eq!(status, 201, "{reply}");
+                        let entry = parse_json(&reply);
+                        (entry["id"].as_u64().unwrap(), w, n)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut acked: Vec<(u64, usize, usize)> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    acked.sort();
+    let total = WRITERS * EACH;
+    let ids: Vec<u64> = acked.iter().map(|&(id, _, _)| id).collect();
+    assert_eq!(
+        ids,
+        (1..=total as u64).collect::<Vec<_>>(),
+        "dense, each once"
+    );
+
+    a.stop();
+    b.stop();
+
+    let hawk = |extra: &[&str]| {
+        let out = crate::helpers::hawk()
+            .args(extra)
+            .args(["--db", &url, "--key-file", key])
+            .output()
+            .unwrap();
+        crate::helpers::succeeded(&out, extra)
+    };
+    let report = parse_json(&hawk(&["verify", "--json"]));
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["entries"], total);
+    assert_eq!(report["signatures_checked"], true);
+    assert!(report["checkpoints"].as_u64().unwrap() >= 2, "{report}");
+    let note = hawk(&["checkpoint", "export"]);
+    assert_eq!(
+        note.lines().nth(1),
+        Some(total.to_string().as_str()),
+        "{note}"
+    );
+    let proof = parse_json(&hawk(&["prove", "123", "--json"]));
+    assert_eq!(proof["tree_size"], total, "{proof}");
 }

@@ -11,18 +11,21 @@ mod listen;
 mod prune;
 mod read;
 mod schema;
+mod tree;
 mod writer;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::NoTls;
 
+use crate::checkpoint::StoredCheckpoint;
 use crate::entry::{Entry, ValidEntry};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
+use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
 use crate::store::pending::{Append, advance_head};
-use crate::store::{Filter, ImportMark, Pruned};
+use crate::store::{Filter, ImportMark, Pruned, Scanner, prove_consistency, prove_inclusion};
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
 const POOL_SIZE: usize = 8;
@@ -244,6 +247,49 @@ impl PgStore {
         }
         let client = self.pool.get().await?;
         read::account_chunk(&client, &account, below, limit).await
+    }
+
+    pub(crate) async fn insert_checkpoint(
+        &self,
+        size: u64,
+        root: Hash,
+        note: String,
+        now: i64,
+    ) -> Result<StoredCheckpoint> {
+        let client = self.pool.get().await?;
+        tree::insert_checkpoint(&client, size, root, &note, now).await
+    }
+
+    pub(crate) async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        let client = self.pool.get().await?;
+        tree::latest_checkpoint(&client).await
+    }
+
+    pub(crate) async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        let client = self.pool.get().await?;
+        tree::checkpoint_at(&client, size).await
+    }
+
+    pub(crate) async fn inclusion(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>, Hash)> {
+        let mut client = self.pool.get().await?;
+        tree::prove(&mut client, |nodes, frontier| {
+            prove_inclusion(nodes, frontier, index, size)
+        })
+        .await
+    }
+
+    pub(crate) async fn consistency(&self, m: u64, n: u64) -> Result<(Vec<Hash>, Hash, Hash)> {
+        let mut client = self.pool.get().await?;
+        tree::prove(&mut client, |nodes, frontier| {
+            prove_consistency(nodes, frontier, m, n)
+        })
+        .await
+    }
+
+    pub(crate) async fn scan<S: Scanner>(&self, mut scanner: S) -> Result<S> {
+        let mut client = self.pool.get().await?;
+        tree::scan(&mut client, &mut scanner).await?;
+        Ok(scanner)
     }
 
     /// Appends waiting for the writer (not yet picked up into a commit).

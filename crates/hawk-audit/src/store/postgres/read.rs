@@ -17,13 +17,20 @@ use crate::store::pending::Window;
 /// Columns of an entry, in the order `entry_from_row` reads them; `e` is `entries`.
 /// The metadata is read as the text that was stored, so it parses back to exactly the
 /// value that was hashed.
-const ENTRY_COLUMNS: &str = "e.id, e.inserted_at, e.actor_type, e.actor_id,
+pub(super) const ENTRY_COLUMNS: &str = "e.id, e.inserted_at, e.actor_type, e.actor_id,
     (SELECT name FROM actions WHERE id = e.action_id), e.resource_type, e.resource_id,
     e.account_id, e.metadata::text, e.hash";
 
 fn entry_from_row(row: &Row) -> Result<Entry> {
+    // Never null as Hawk writes it; one removed behind its back reads as no hash
+    // (`verify` reports it), not as a panic.
+    let hash: Option<&[u8]> = row.get(9);
+    entry_with_hash(row, hash.map(to_hex).unwrap_or_default())
+}
+
+/// The entry in a row of [`ENTRY_COLUMNS`], with `hash` (hex) as its leaf hash.
+pub(super) fn entry_with_hash(row: &Row, hash: String) -> Result<Entry> {
     let metadata: &str = row.get(8);
-    let hash: &[u8] = row.get(9);
     Ok(Entry {
         id: row.get::<_, i64>(0) as u64,
         inserted_at: row
@@ -37,7 +44,7 @@ fn entry_from_row(row: &Row) -> Result<Entry> {
         account_id: row.get(7),
         metadata: serde_json::from_str(metadata)
             .map_err(|e| Error::Storage(format!("stored metadata is unreadable: {e}")))?,
-        hash: to_hex(hash),
+        hash,
     })
 }
 
@@ -64,7 +71,7 @@ pub(super) async fn head<C: GenericClient>(client: &C) -> Result<u64> {
 }
 
 /// The stored tree frontier.
-pub(super) async fn frontier(client: &Client) -> Result<Frontier> {
+pub(super) async fn frontier<C: GenericClient>(client: &C) -> Result<Frontier> {
     let stmt = client
         .prepare_cached("SELECT frontier FROM log_head WHERE id = 1")
         .await?;

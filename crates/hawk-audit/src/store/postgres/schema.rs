@@ -3,8 +3,9 @@
 use deadpool_postgres::Client;
 
 use super::pg_error;
+use super::tree::TreeNodes;
 use crate::error::{Error, Result};
-use crate::merkle::Frontier;
+use crate::merkle::{Frontier, Hash};
 
 /// The key of the advisory lock that migrations run under, so that processes opening
 /// one database at once apply each migration exactly once ("hawk" in ASCII).
@@ -84,8 +85,33 @@ const MIGRATIONS: &[&str] = &[
          position text NOT NULL,
          entries  bigint NOT NULL
      );",
-    // 4: checkpoints and stored subtrees (see main)
-    "SELECT 1",
+    // 4: signed checkpoints (C2SP signed notes of the tree head), one per tree size,
+    // as append-only as the entries they vouch for; and the tree's perfect subtrees of
+    // 256 leaves and more, written in the transaction that completes them, so that a
+    // proof reads a few hundred rows instead of every leaf. `migrate` fills them in
+    // for older logs.
+    "CREATE TABLE tree_nodes (
+         level integer NOT NULL,
+         idx   bigint NOT NULL,
+         hash  bytea NOT NULL,
+         PRIMARY KEY (level, idx)
+     );
+     CREATE TABLE checkpoints (
+         size       bigint PRIMARY KEY,
+         root       bytea NOT NULL,
+         note       text NOT NULL,
+         created_at timestamptz NOT NULL
+     );
+     CREATE FUNCTION hawk_refuse_checkpoint_change() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+         RAISE EXCEPTION 'checkpoints are append-only: % refused', TG_OP
+             USING ERRCODE = 'insufficient_privilege';
+     END
+     $$;
+     CREATE TRIGGER checkpoints_refuse_change BEFORE UPDATE OR DELETE ON checkpoints
+         FOR EACH ROW EXECUTE FUNCTION hawk_refuse_checkpoint_change();
+     CREATE TRIGGER checkpoints_refuse_truncate BEFORE TRUNCATE ON checkpoints
+         FOR EACH STATEMENT EXECUTE FUNCTION hawk_refuse_checkpoint_change();",
     // 5: retention. `hawk prune` removes the oldest entries in one transaction and
     // keeps, per prune, the tree those entries made (so the rest stays verifiable) and
     // what each action and account lost (so totals stay exact). `count` goes on
@@ -114,6 +140,9 @@ const MIGRATIONS: &[&str] = &[
      END
      $$;",
 ];
+
+/// The migration that adds stored subtrees; older logs get theirs from their hashes.
+const NODES_MIGRATION: usize = 4;
 
 /// The schema version this build writes.
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -163,6 +192,9 @@ pub(super) async fn migrate(client: &mut Client) -> Result<()> {
         )
         .await
         .map_err(pg_error)?;
+        if i + 1 == NODES_MIGRATION {
+            backfill_nodes(&tx).await?;
+        }
         if i == 0 {
             tx.execute(
                 "INSERT INTO log_head (id, next_id, last_time, frontier) VALUES (1, 1, NULL, $1)",
@@ -175,6 +207,42 @@ pub(super) async fn migrate(client: &mut Client) -> Result<()> {
     tx.commit().await.map_err(pg_error)?;
     Ok(())
 }
+
+/// Stores the perfect subtrees of the tree the stored leaf hashes make, reading the
+/// hashes in id order through a cursor (memory stays constant however long the log).
+async fn backfill_nodes(tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
+    let select = tx
+        .prepare("SELECT hash FROM entries ORDER BY id")
+        .await
+        .map_err(pg_error)?;
+    let portal = tx.bind(&select, &[]).await.map_err(pg_error)?;
+    let mut frontier = Frontier::new();
+    let mut nodes = TreeNodes::default();
+    loop {
+        let rows = tx
+            .query_portal(&portal, BACKFILL_CHUNK)
+            .await
+            .map_err(pg_error)?;
+        for row in &rows {
+            // A hash that is not 32 bytes was tampered with: stop here rather than
+            // refuse to open the log (`verify` must still be able to read it); proofs
+            // hash the leaves where no subtree is stored.
+            let hash: Option<&[u8]> = row.try_get(0).ok().flatten();
+            let Some(leaf) = hash.and_then(|h| Hash::try_from(h).ok()) else {
+                return nodes.insert(tx).await.map_err(pg_error);
+            };
+            frontier.push_with(leaf, |level, index, node| nodes.add(level, index, node));
+        }
+        nodes.insert(tx).await.map_err(pg_error)?;
+        nodes = TreeNodes::default();
+        if rows.len() < BACKFILL_CHUNK as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// Entries read per step when filling in the stored subtrees of an older log.
+const BACKFILL_CHUNK: i32 = 10_000;
 
 fn too_new(version: usize) -> Error {
     Error::Storage(format!(

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 
 use super::pg_error;
+use super::tree::TreeNodes;
 use crate::entry::{micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
@@ -199,6 +200,7 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
     let mut id = next_id;
     let mut seqs: Vec<(i64, Option<i64>)> = Vec::new();
     let mut hashes: Vec<Vec<u8>> = Vec::new();
+    let mut nodes = TreeNodes::default();
     for job in jobs.iter_mut() {
         let times = job.times.as_deref();
         for (i, entry) in job.entries.iter_mut().enumerate() {
@@ -231,7 +233,7 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
             entry.inserted_at = time_from_micros(at);
             let leaf = leaf_hash(entry);
             entry.hash = to_hex(&leaf);
-            frontier.push(leaf);
+            frontier.push_with(leaf, |level, index, node| nodes.add(level, index, node));
             hashes.push(leaf.to_vec());
             id += 1;
         }
@@ -325,6 +327,7 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
         tx.execute(&count_accounts, &account_params),
         tx.execute(&advance, &advance_params),
         tx.execute(&notify, &notify_params),
+        nodes.insert(tx),
     )?;
     Ok(())
 }

@@ -143,9 +143,7 @@ const HASH_MIGRATION: usize = 4;
 /// The migration that adds stored subtrees; older logs get theirs from their hashes.
 const NODES_MIGRATION: usize = 6;
 
-/// The lowest level of the subtrees kept in `tree_nodes` (2^8 = 256 leaves): below
-/// it, proofs hash the leaves themselves.
-pub(super) const NODE_LEVEL: u32 = 8;
+pub(super) use crate::store::NODE_LEVEL;
 
 /// Entries read per step when hashing the entries of an older log.
 const BACKFILL_CHUNK: i64 = 10_000;
