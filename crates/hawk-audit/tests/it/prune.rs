@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use hawk_audit::checkpoint::{Cadence, SigningKey};
 use hawk_audit::merkle::{Frontier, to_hex};
-use hawk_audit::{Audit, Entry, NewEntry};
+use hawk_audit::{Audit, Entry, NewEntry, Options, Verify};
 use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
 
@@ -163,7 +164,10 @@ proptest! {
     }
 }
 
-conformance!(prune_is_the_only_way_entries_leave);
+conformance!(
+    prune_is_the_only_way_entries_leave,
+    a_pruned_log_verifies_from_the_signed_prune_point,
+);
 
 async fn prune_is_the_only_way_entries_leave(db: TestDb) {
     let audit = db.open().await;
@@ -201,5 +205,42 @@ async fn prune_is_the_only_way_entries_leave(db: TestDb) {
     assert_eq!((page.total_count, page.entries[0].id), (1, 12));
     let next = audit.track(None, "after.all", None).await.unwrap();
     assert_eq!(next.id, 13);
+    audit.close().await;
+}
+
+async fn a_pruned_log_verifies_from_the_signed_prune_point(db: TestDb) {
+    let key = SigningKey::generate("example.com/hawk").unwrap();
+    let audit = db
+        .open_with(Options::default().checkpoints(key.clone(), Cadence::default()))
+        .await;
+    for i in 0..6 {
+        audit.track(None, &format!("a.{i}"), None).await.unwrap();
+    }
+    // Signed before the prune, of the whole log as it was.
+    let six = audit.write_checkpoint(&key).await.unwrap();
+    let pruned = audit
+        .prune(OffsetDateTime::now_utc() + Duration::days(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pruned.through_id, 6);
+    // The prune point has its own signed checkpoint, of the tree of what went.
+    let stored = audit.checkpoint_at(6).await.unwrap().unwrap();
+    assert_eq!(stored.root, pruned.root);
+    audit.track(None, "after.prune", None).await.unwrap();
+
+    let report = audit
+        .verify(
+            Verify::default()
+                .key(key.verifier())
+                .anchor("six", six.note),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.pruned, report.entries, report.anchors), (6, 2, 1));
+    let (_, root) = audit.tree_head().await.unwrap();
+    assert_eq!(to_hex(&report.root), root);
     audit.close().await;
 }
