@@ -185,7 +185,7 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         format!("GRANT USAGE ON SCHEMA public TO {role}"),
         format!(
             "GRANT SELECT ON hawk_schema, entries, actions, accounts, log_head, api_keys, \
-             tree_nodes, checkpoints TO {role}"
+             tree_nodes, checkpoints, prunes TO {role}"
         ),
         format!("GRANT INSERT ON entries, tree_nodes, checkpoints TO {role}"),
         format!("GRANT INSERT, UPDATE ON actions, accounts, log_head TO {role}"),
@@ -219,6 +219,15 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         .await
         .unwrap();
     assert!(report.is_intact(), "{report:?}");
+    // Pruning deletes: the owner's work, refused here without a trace.
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    let err = app.prune(later).await.unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    assert_eq!(app.head().await.unwrap(), 302);
+    assert_eq!(
+        app.recent(Default::default()).await.unwrap().total_count,
+        302
+    );
     for sql in [
         "UPDATE entries SET actor_id = 'mallory'",
         "DELETE FROM entries",
