@@ -383,11 +383,29 @@ pub(crate) fn downgrade_sql(version: u32) -> String {
 /// SQL that takes a PostgreSQL log back to what schema `version` wrote, undoing later
 /// migrations newest first (see [`downgrade_sql`]).
 pub(crate) fn downgrade_postgres_sql(version: u32) -> String {
-    let undo: [(u32, &str); 1] = [(
-        4,
-        "DROP TABLE tree_nodes; DROP TABLE checkpoints;
-         DROP FUNCTION hawk_refuse_checkpoint_change();",
-    )];
+    let undo: [(u32, &str); 2] = [
+        (
+            5,
+            "DROP TABLE prunes;
+             ALTER TABLE actions DROP COLUMN pruned;
+             ALTER TABLE accounts DROP COLUMN pruned;
+             CREATE OR REPLACE FUNCTION hawk_refuse_change() RETURNS trigger
+             LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF TG_OP = 'DELETE' AND current_setting('hawk.prune', true) = 'on' THEN
+                     RETURN OLD;
+                 END IF;
+                 RAISE EXCEPTION 'entries are append-only: % refused', TG_OP
+                     USING ERRCODE = 'insufficient_privilege';
+             END
+             $$;",
+        ),
+        (
+            4,
+            "DROP TABLE tree_nodes; DROP TABLE checkpoints;
+             DROP FUNCTION hawk_refuse_checkpoint_change();",
+        ),
+    ];
     let mut sql: String = undo
         .iter()
         .filter(|(added_by, _)| *added_by > version)

@@ -62,29 +62,111 @@ async fn processes_migrating_at_once_agree() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn entries_refuse_truncate_and_keep_a_prune_hook() {
-    let db = postgres_db!("entries_refuse_truncate_and_keep_a_prune_hook");
+async fn entries_refuse_truncate_and_deletes_no_prune_covers() {
+    let db = postgres_db!("entries_refuse_truncate_and_deletes_no_prune_covers");
     let audit = db.open().await;
     audit.record(NewEntry::new("kept")).await.unwrap();
     let err = db.execute_sql("TRUNCATE entries").await.unwrap_err();
     assert!(err.contains("append-only: TRUNCATE refused"), "{err}");
-    // Retention will delete through its own path: a transaction that says so.
-    let err = db
-        .execute_sql(
-            "DO $$ BEGIN
-                 PERFORM set_config('hawk.prune', 'on', true);
+    // A delete needs both: a transaction that says it prunes, and a prune that covers
+    // the id. Each attempt rolls back.
+    let attempt = |says_prune: bool, covered: bool| {
+        let mut steps = String::new();
+        if covered {
+            steps.push_str(
+                "INSERT INTO prunes (through_id, last_time, before, removed, frontier, pruned_at)
+                 VALUES (1, now(), now(), 1, '', now());",
+            );
+        }
+        if says_prune {
+            steps.push_str("PERFORM set_config('hawk.prune', 'on', true);");
+        }
+        format!(
+            "DO $$ BEGIN {steps}
                  DELETE FROM entries WHERE id = 1;
                  RAISE EXCEPTION 'rolled back on purpose';
-             END $$",
+             END $$"
         )
-        .await
-        .unwrap_err();
+    };
+    for (says_prune, covered) in [(false, false), (true, false), (false, true)] {
+        let err = db
+            .execute_sql(&attempt(says_prune, covered))
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("append-only: DELETE refused"),
+            "prune {says_prune}, covered {covered}: {err}"
+        );
+    }
+    let err = db.execute_sql(&attempt(true, true)).await.unwrap_err();
     assert_eq!(
         err, "rolled back on purpose",
         "the delete itself was allowed"
     );
     assert_eq!(audit.head().await.unwrap(), 1);
     assert_eq!(audit.entries_after(0, 10, None).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_and_another_process_appending_keep_ids_dense_and_counts_exact() {
+    let db = postgres_db!("a_prune_and_another_process_appending_keep_ids_dense_and_counts_exact");
+    let writer = db.open().await;
+    let pruner = db.open().await;
+    let old = time::macros::datetime!(2020-01-01 0:00 UTC);
+    let batch = (0..300)
+        .map(|i| {
+            (
+                old + time::Duration::seconds(i),
+                NewEntry::new("old.entry").account("acme"),
+            )
+        })
+        .collect();
+    writer.import(batch).await.unwrap();
+    // Appends of another handle queue on the head row with the prune, before or after.
+    let appending = tokio::spawn(async move {
+        for _ in 0..40 {
+            writer
+                .record(NewEntry::new("new.entry").account("acme"))
+                .await
+                .unwrap();
+        }
+    });
+    let pruned = pruner
+        .prune(time::macros::datetime!(2021-01-01 0:00 UTC))
+        .await
+        .unwrap()
+        .unwrap();
+    appending.await.unwrap();
+    assert_eq!((pruned.removed, pruned.through_id), (300, 300));
+
+    let left = pruner.entries_after(0, 1000, None).await.unwrap();
+    let ids: Vec<u64> = left.iter().map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        (301..=341).collect::<Vec<u64>>(),
+        "dense after the prune"
+    );
+    assert!(ids.contains(&pruned.entry.id));
+    assert_eq!(pruner.head().await.unwrap(), 341);
+    assert_eq!(pruner.tree_head().await.unwrap().0, 341);
+    let page = pruner.recent(Default::default()).await.unwrap();
+    assert_eq!(page.total_count, 41);
+    let account = pruner
+        .for_account_page("acme", Default::default())
+        .await
+        .unwrap();
+    assert_eq!(account.total_count, 40);
+    let actions: Vec<(String, u64)> = pruner
+        .actions("", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.action, a.count))
+        .collect();
+    assert_eq!(
+        actions,
+        [("new.entry".to_owned(), 40), ("hawk.pruned".to_owned(), 1)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +185,7 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         format!("GRANT USAGE ON SCHEMA public TO {role}"),
         format!(
             "GRANT SELECT ON hawk_schema, entries, actions, accounts, log_head, api_keys, \
-             tree_nodes, checkpoints TO {role}"
+             tree_nodes, checkpoints, prunes TO {role}"
         ),
         format!("GRANT INSERT ON entries, tree_nodes, checkpoints TO {role}"),
         format!("GRANT INSERT, UPDATE ON actions, accounts, log_head TO {role}"),
@@ -137,6 +219,15 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         .await
         .unwrap();
     assert!(report.is_intact(), "{report:?}");
+    // Pruning deletes: the owner's work, refused here without a trace.
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    let err = app.prune(later).await.unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    assert_eq!(app.head().await.unwrap(), 302);
+    assert_eq!(
+        app.recent(Default::default()).await.unwrap().total_count,
+        302
+    );
     for sql in [
         "UPDATE entries SET actor_id = 'mallory'",
         "DELETE FROM entries",

@@ -1,17 +1,19 @@
 //! Retention: `prune` removes the oldest entries and every answer stays exact. On
 //! random multi-block data, pruned at random points (twice, the second on top of the
 //! first), every page equals the naive scan of what is left, the suggestions' counts
-//! are the remaining ones, and the tree of the removed entries is kept.
+//! are the remaining ones, and the tree of the removed entries is kept. On both
+//! engines, each case on a fresh database.
 
 use std::collections::BTreeMap;
 
+use hawk_audit::checkpoint::{Cadence, SigningKey};
 use hawk_audit::merkle::{Frontier, to_hex};
-use hawk_audit::{Audit, Entry, NewEntry};
+use hawk_audit::{Audit, Entry, NewEntry, Options, Verify};
 use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
 
 use crate::fast_paths::{Query, fast, make, naive, query};
-use crate::helpers::TestDb;
+use crate::helpers::{TestDb, conformance};
 
 /// Entry `i` (from 0) of the imported data is `i` milliseconds after this.
 fn time_of(i: u64) -> OffsetDateTime {
@@ -59,8 +61,7 @@ async fn check(audit: &Audit, left: &[Entry], queries: &[Query], when: &str) {
     assert_eq!(suggested, counts, "suggestion counts, {when}");
 }
 
-async fn run(seed: u64, first: u64, cuts: [u64; 2], second: u64, queries: Vec<Query>) {
-    let db = TestDb::sqlite();
+async fn run(db: TestDb, seed: u64, first: u64, cuts: [u64; 2], second: u64, queries: Vec<Query>) {
     let reader = db.open().await;
     let writer = db.open().await;
     let mut all: Vec<Entry> = Vec::new();
@@ -132,13 +133,43 @@ proptest! {
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(run(seed, first, [cut, cut + more], second, queries));
+        runtime.block_on(run(TestDb::sqlite(), seed, first, [cut, cut + more], second, queries));
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prune_is_the_only_way_entries_leave() {
-    let db = TestDb::sqlite();
+proptest! {
+    // Fewer cases on PostgreSQL: each creates a database.
+    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+
+    #[test]
+    fn postgres_pruned_logs_answer_exactly(
+        seed in any::<u64>(),
+        first in 1u64..4000,
+        cut in prop_oneof![Just(0u64), 0u64..2500, 0u64..5000],
+        more in 0u64..2000,
+        second in 0u64..2000,
+        queries in proptest::collection::vec(query(), 12..24),
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let name = "postgres_pruned_logs_answer_exactly";
+            if let Some(db) = TestDb::postgres(name).await {
+                run(db, seed, first, [cut, cut + more], second, queries).await;
+            }
+        });
+    }
+}
+
+conformance!(
+    prune_is_the_only_way_entries_leave,
+    a_pruned_log_verifies_from_the_signed_prune_point,
+);
+
+async fn prune_is_the_only_way_entries_leave(db: TestDb) {
     let audit = db.open().await;
     let batch = (0..10)
         .map(|i| (time_of(i), NewEntry::new("a.b")))
@@ -154,11 +185,11 @@ async fn prune_is_the_only_way_entries_leave() {
         (4, 4, 11)
     );
     // SQL still cannot remove what a prune did not cover.
-    let conn = rusqlite::Connection::open(db.path()).unwrap();
-    let err = conn
-        .execute("DELETE FROM entries WHERE id = 5", [])
+    let err = db
+        .execute_sql("DELETE FROM entries WHERE id = 5")
+        .await
         .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(err.contains("append-only"), "{err}");
 
     // Everything, even the newest: the record of the prune is then the whole log.
     let pruned = audit
@@ -174,5 +205,42 @@ async fn prune_is_the_only_way_entries_leave() {
     assert_eq!((page.total_count, page.entries[0].id), (1, 12));
     let next = audit.track(None, "after.all", None).await.unwrap();
     assert_eq!(next.id, 13);
+    audit.close().await;
+}
+
+async fn a_pruned_log_verifies_from_the_signed_prune_point(db: TestDb) {
+    let key = SigningKey::generate("example.com/hawk").unwrap();
+    let audit = db
+        .open_with(Options::default().checkpoints(key.clone(), Cadence::default()))
+        .await;
+    for i in 0..6 {
+        audit.track(None, &format!("a.{i}"), None).await.unwrap();
+    }
+    // Signed before the prune, of the whole log as it was.
+    let six = audit.write_checkpoint(&key).await.unwrap();
+    let pruned = audit
+        .prune(OffsetDateTime::now_utc() + Duration::days(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pruned.through_id, 6);
+    // The prune point has its own signed checkpoint, of the tree of what went.
+    let stored = audit.checkpoint_at(6).await.unwrap().unwrap();
+    assert_eq!(stored.root, pruned.root);
+    audit.track(None, "after.prune", None).await.unwrap();
+
+    let report = audit
+        .verify(
+            Verify::default()
+                .key(key.verifier())
+                .anchor("six", six.note),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.pruned, report.entries, report.anchors), (6, 2, 1));
+    let (_, root) = audit.tree_head().await.unwrap();
+    assert_eq!(to_hex(&report.root), root);
     audit.close().await;
 }

@@ -26,6 +26,12 @@ impl Log {
         Log { dir, url }
     }
 
+    /// The log at `url` (any engine), with a fresh temporary directory for files.
+    pub(crate) fn at(url: String) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        Log { dir, url }
+    }
+
     pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }

@@ -1,10 +1,19 @@
 //! `hawk prune --before DATE`: the oldest entries go in one recorded step.
 
-use crate::helpers::{Log, failed, ids};
+use crate::helpers::{Log, PgDb, failed, ids};
 
 #[test]
 fn prune_removes_the_oldest_and_records_it() {
-    let log = Log::new();
+    removes_the_oldest_and_records_it(Log::new());
+}
+
+#[test]
+fn prune_removes_the_oldest_and_records_it_on_postgres() {
+    let Some(pg) = PgDb::create() else { return };
+    removes_the_oldest_and_records_it(Log::at(pg.url()));
+}
+
+fn removes_the_oldest_and_records_it(log: Log) {
     let file = log.path("old.csv");
     std::fs::write(
         &file,

@@ -8,6 +8,7 @@
 
 mod keys;
 mod listen;
+mod prune;
 mod read;
 mod schema;
 mod tree;
@@ -182,12 +183,14 @@ impl PgStore {
         Ok(row.map(|row| row.get(0)))
     }
 
-    /// Retention is not built for PostgreSQL yet (the delete trigger has its hook:
-    /// a transaction that sets `hawk.prune`); refused without touching anything.
-    pub(crate) async fn prune(&self, _before: i64) -> Result<Option<Pruned>> {
-        Err(Error::Storage(
-            "prune is not available on PostgreSQL yet; it works on SQLite logs".into(),
-        ))
+    /// Removes the entries older than `before` (µs); `None` when none is.
+    pub(crate) async fn prune(&self, before: i64) -> Result<Option<Pruned>> {
+        let mut client = self.pool.get().await?;
+        let pruned = prune::prune(&mut client, before).await?;
+        if let Some(pruned) = &pruned {
+            advance_head(&self.head, pruned.entry.id);
+        }
+        Ok(pruned)
     }
 
     /// Watches the newest id committed by any process writing this database.

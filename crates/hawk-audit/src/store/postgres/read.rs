@@ -80,16 +80,31 @@ pub(super) async fn frontier<C: GenericClient>(client: &C) -> Result<Frontier> {
         .map_err(|e| Error::Storage(format!("the stored tree frontier is unreadable: {e}")))
 }
 
-/// The action dictionary: id, name and entry count of every action.
-async fn dictionary<C: GenericClient>(client: &C) -> Result<Vec<(i32, String, u64)>> {
+/// One action of the dictionary.
+struct DictEntry {
+    id: i32,
+    name: String,
+    /// Its entries in the log.
+    count: u64,
+    /// Its entries the prunes removed, which its `action_seq` numbers still count.
+    pruned: u64,
+}
+
+/// The action dictionary.
+async fn dictionary<C: GenericClient>(client: &C) -> Result<Vec<DictEntry>> {
     let stmt = client
-        .prepare_cached("SELECT id, name, count FROM actions")
+        .prepare_cached("SELECT id, name, count - pruned, pruned FROM actions")
         .await?;
     Ok(client
         .query(&stmt, &[])
         .await?
         .iter()
-        .map(|row| (row.get(0), row.get(1), row.get::<_, i64>(2) as u64))
+        .map(|row| DictEntry {
+            id: row.get(0),
+            name: row.get(1),
+            count: row.get::<_, i64>(2) as u64,
+            pruned: row.get::<_, i64>(3) as u64,
+        })
         .collect())
 }
 
@@ -138,12 +153,12 @@ pub(super) async fn page(client: &mut Client, filter: &Filter, opts: &Recent) ->
             let (matching, others): (Vec<_>, Vec<_>) = dictionary(&tx)
                 .await?
                 .into_iter()
-                .map(|(id, name, count)| (id, count, term.matches(&name)))
-                .partition(|&(_, _, matches)| matches);
+                .partition(|action| term.matches(&action.name));
             let matching = Actions {
-                ids: matching.iter().map(|&(id, _, _)| id).collect(),
-                count: matching.iter().map(|&(_, count, _)| count).sum(),
-                others: others.iter().map(|&(id, _, _)| id).collect(),
+                ids: matching.iter().map(|a| a.id).collect(),
+                count: matching.iter().map(|a| a.count).sum(),
+                pruned: matching.iter().map(|a| a.pruned).sum(),
+                others: others.iter().map(|a| a.id).collect(),
             };
             search_page(&tx, &matching, as_of, newest, window).await?
         }
@@ -152,8 +167,8 @@ pub(super) async fn page(client: &mut Client, filter: &Filter, opts: &Recent) ->
             let matching: Vec<i32> = dictionary(&tx)
                 .await?
                 .into_iter()
-                .filter(|(_, name, _)| term.matches(name))
-                .map(|(id, _, _)| id)
+                .filter(|action| term.matches(&action.name))
+                .map(|action| action.id)
                 .collect();
             account_search_page(&tx, account, &matching, as_of, window).await?
         }
@@ -167,6 +182,8 @@ struct Actions {
     ids: Vec<i32>,
     /// Entries of the matching actions in the whole log.
     count: u64,
+    /// Entries of the matching actions the prunes removed.
+    pruned: u64,
     others: Vec<i32>,
 }
 
@@ -208,6 +225,8 @@ async fn search_page<C: GenericClient>(
         return Ok((total, Vec::new()));
     };
     if let [action] = ids[..] {
+        // Its sequence numbers count the pruned entries too (the oldest ones).
+        let (low, high) = (low + matching.pruned, high + matching.pruned);
         let entries = select(
             client,
             &format!(
@@ -235,17 +254,20 @@ async fn search_page<C: GenericClient>(
     Ok((total, entries))
 }
 
-/// For each of `at`: how many entries of `actions` have ids at or below it.
+/// For each of `at`: how many entries of `actions` have ids at or below it. An
+/// action's newest sequence number there counts its pruned entries too (the oldest
+/// ones), unless none of its entries is left there.
 async fn counts_at<C: GenericClient>(client: &C, actions: &[i32], at: &[i64]) -> Result<Vec<u64>> {
     let stmt = client
         .prepare_cached(
             "SELECT coalesce((
-                 SELECT sum(s.seq) FROM unnest($1::integer[]) AS a(id)
+                 SELECT sum(s.seq - a.pruned) FROM actions a
                  CROSS JOIN LATERAL (
                      SELECT action_seq AS seq FROM entries
                      WHERE action_id = a.id AND id <= x.at
                      ORDER BY id DESC LIMIT 1
                  ) s
+                 WHERE a.id = ANY($1)
              ), 0)::bigint
              FROM unnest($2::bigint[]) WITH ORDINALITY AS x(at, n)
              ORDER BY x.n",
@@ -355,14 +377,16 @@ async fn account_page<C: GenericClient>(
     head: u64,
     window: Window,
 ) -> Result<(u64, Vec<Entry>)> {
-    let total: Option<i64> = if as_of == head {
-        let stmt = client
-            .prepare_cached("SELECT count FROM accounts WHERE account_id = $1")
-            .await?;
-        client
-            .query_opt(&stmt, &[&account])
-            .await?
-            .map(|r| r.get(0))
+    // Sequence numbers count pruned entries too (the oldest ones): `pruned` of them.
+    let stmt = client
+        .prepare_cached("SELECT count, pruned FROM accounts WHERE account_id = $1")
+        .await?;
+    let (count, pruned): (i64, i64) = client
+        .query_opt(&stmt, &[&account])
+        .await?
+        .map_or((0, 0), |r| (r.get(0), r.get(1)));
+    let newest_seq: Option<i64> = if as_of == head {
+        Some(count)
     } else {
         let stmt = client
             .prepare_cached(
@@ -375,10 +399,12 @@ async fn account_page<C: GenericClient>(
             .await?
             .map(|r| r.get(0))
     };
-    let total = total.unwrap_or(0) as u64;
+    let total = newest_seq.map_or(0, |seq| (seq - pruned).max(0)) as u64;
+    let pruned = pruned as u64;
     let entries = match window.ranks(total) {
         None => Vec::new(),
         Some((low, high)) => {
+            let (low, high) = (low + pruned, high + pruned);
             select(
                 client,
                 &format!(
@@ -443,8 +469,11 @@ pub(super) async fn actions(
     let mut list: Vec<ActionCount> = dictionary(client)
         .await?
         .into_iter()
-        .filter(|(_, name, count)| *count > 0 && term.is_none_or(|t| t.matches(name)))
-        .map(|(_, action, count)| ActionCount { action, count })
+        .filter(|a| a.count > 0 && term.is_none_or(|t| t.matches(&a.name)))
+        .map(|a| ActionCount {
+            action: a.name,
+            count: a.count,
+        })
         .collect();
     rank_suggestions(term, &mut list);
     list.truncate(limit as usize);

@@ -112,6 +112,33 @@ const MIGRATIONS: &[&str] = &[
          FOR EACH ROW EXECUTE FUNCTION hawk_refuse_checkpoint_change();
      CREATE TRIGGER checkpoints_refuse_truncate BEFORE TRUNCATE ON checkpoints
          FOR EACH STATEMENT EXECUTE FUNCTION hawk_refuse_checkpoint_change();",
+    // 5: retention. `hawk prune` removes the oldest entries in one transaction and
+    // keeps, per prune, the tree those entries made (so the rest stays verifiable) and
+    // what each action and account lost (so totals stay exact). `count` goes on
+    // numbering an action's or account's entries (`action_seq`, `account_seq`), so
+    // what is left is `count - pruned`. Only ids a prune covers may be deleted, and
+    // only by a transaction that sets `hawk.prune`.
+    "CREATE TABLE prunes (
+         through_id bigint PRIMARY KEY,
+         last_time  timestamptz NOT NULL,
+         before     timestamptz NOT NULL,
+         removed    bigint NOT NULL,
+         frontier   bytea NOT NULL,
+         pruned_at  timestamptz NOT NULL
+     );
+     ALTER TABLE actions ADD COLUMN pruned bigint NOT NULL DEFAULT 0;
+     ALTER TABLE accounts ADD COLUMN pruned bigint NOT NULL DEFAULT 0;
+     CREATE OR REPLACE FUNCTION hawk_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+         IF TG_OP = 'DELETE' AND current_setting('hawk.prune', true) = 'on' THEN
+             IF OLD.id <= (SELECT max(through_id) FROM prunes) THEN
+                 RETURN OLD;
+             END IF;
+         END IF;
+         RAISE EXCEPTION 'entries are append-only: % refused', TG_OP
+             USING ERRCODE = 'insufficient_privilege';
+     END
+     $$;",
 ];
 
 /// The migration that adds stored subtrees; older logs get theirs from their hashes.

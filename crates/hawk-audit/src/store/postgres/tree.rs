@@ -274,7 +274,7 @@ pub(super) async fn scan<S: Scanner>(client: &mut Client, scanner: &mut S) -> Re
         .start()
         .await?;
     let frontier = read::frontier(&tx).await;
-    let pruned = None;
+    let pruned = super::prune::pruned_frontier(&tx).await?;
     if scanner
         .visit(ScanItem::Start { frontier, pruned })
         .is_break()

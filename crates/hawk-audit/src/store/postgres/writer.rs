@@ -87,7 +87,7 @@ async fn commit_group(pool: &Pool, group: Vec<Append>) {
     }
 }
 
-enum CommitError {
+pub(super) enum CommitError {
     Pg(tokio_postgres::Error),
     Invalid(Invalid),
     Other(Error),
@@ -131,6 +131,14 @@ struct Rows<'a> {
 async fn commit(pool: &Pool, jobs: &mut [Job]) -> Result<(), CommitError> {
     let mut client = pool.get().await.map_err(|e| CommitError::Other(e.into()))?;
     let tx = client.transaction().await?;
+    append_in(&tx, jobs).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Appends every job within `tx`, under the head lock it takes (or already holds),
+/// completing the entries in place; they are in the log once `tx` commits.
+pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<(), CommitError> {
     let lock = tx
         .prepare_cached("SELECT next_id, last_time, frontier FROM log_head WHERE id = 1 FOR UPDATE")
         .await?;
@@ -174,13 +182,13 @@ async fn commit(pool: &Pool, jobs: &mut [Job]) -> Result<(), CommitError> {
     let last_time = last_time.map_or(i64::MIN, micros);
     // Under the head lock, so two imports of one source cannot both pass.
     for mark in jobs.iter().filter_map(|job| job.mark.as_ref()) {
-        advance_import(&tx, mark).await?;
+        advance_import(tx, mark).await?;
     }
     let mut actions: HashMap<String, (i32, i64)> = known_actions
         .into_iter()
         .map(|row| (row.get(1), (row.get(0), row.get(2))))
         .collect();
-    add_actions(&tx, &names, &mut actions).await?;
+    add_actions(tx, &names, &mut actions).await?;
     let mut accounts: HashMap<String, i64> = known_accounts
         .into_iter()
         .map(|row| (row.get(0), row.get(1)))
@@ -319,9 +327,8 @@ async fn commit(pool: &Pool, jobs: &mut [Job]) -> Result<(), CommitError> {
         tx.execute(&count_accounts, &account_params),
         tx.execute(&advance, &advance_params),
         tx.execute(&notify, &notify_params),
-        nodes.insert(&tx),
+        nodes.insert(tx),
     )?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::entry::{micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
-use crate::store::pending::{Append, Job};
+use crate::store::pending::{Append, Job, LastOlder, PruneRecord};
 use crate::store::{ImportMark, Pruned};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
@@ -193,16 +193,11 @@ impl Writer {
             tx.prepare_cached("SELECT inserted_at FROM entries WHERE id = ?1")?
                 .query_row([id], |row| row.get(0))
         };
-        let (mut lo, mut hi) = (oldest - 1, newest);
-        while lo < hi {
-            let mid = lo + (hi - lo + 1) / 2;
-            if time_of(mid)? < before {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
+        let mut search = LastOlder::new(oldest, newest);
+        while let Some(id) = search.probe() {
+            search.answer(id, time_of(id)? < before);
         }
-        let through = lo;
+        let through = search.found();
         if through < oldest {
             return Ok(None);
         }
@@ -225,7 +220,7 @@ impl Writer {
             }
         }
         let root = frontier.root();
-        let removed = (through - oldest + 1) as u64;
+        let removed = through - oldest + 1;
 
         // Counts that stay exact: what each action and account loses.
         let actions = grouped(
@@ -248,7 +243,7 @@ impl Writer {
                 through,
                 last_time,
                 before,
-                removed as i64,
+                removed,
                 frontier.to_bytes(),
                 micros(time::OffsetDateTime::now_utc())
             ],
@@ -273,40 +268,20 @@ impl Writer {
             )?;
         }
 
-        let record = crate::entry::NewEntry::new(PRUNE_ACTION)
-            .metadata(serde_json::json!({
-                "before": crate::entry::format_time(time_from_micros(before)),
-                "removed": removed,
-                "first_id": oldest,
-                "through_id": through,
-                "tree_size": through,
-                "root": to_hex(&root),
-            }))
-            .validate()
+        let mut record = PruneRecord::new(before, oldest as u64, through as u64, root)
             .map_err(CommitError::Invalid)?;
-        let (reply, _) = oneshot::channel();
-        let mut jobs = [Job::new(Append {
-            entries: vec![record],
-            times: None,
-            mark: None,
-            reply,
-        })];
-        let (tree, learned) = append_in(&tx, &self.action_ids, self.frontier.as_ref(), &mut jobs)?;
+        let (tree, learned) = append_in(
+            &tx,
+            &self.action_ids,
+            self.frontier.as_ref(),
+            std::slice::from_mut(&mut record.job),
+        )?;
         tx.commit()?;
         self.action_ids.extend(learned);
         self.frontier = Some(tree);
-        let [job] = jobs;
-        Ok(Some(Pruned {
-            removed,
-            through_id: through as u64,
-            root,
-            entry: job.entries.into_iter().next().expect("one entry"),
-        }))
+        Ok(Some(record.into_pruned()))
     }
 }
-
-/// The action of the entry a prune appends.
-pub(crate) const PRUNE_ACTION: &str = "hawk.pruned";
 
 /// The oldest and newest ids, `None` for an empty log.
 fn id_bounds(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Option<(i64, i64)>> {

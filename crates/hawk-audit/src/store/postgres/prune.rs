@@ -1,0 +1,131 @@
+//! Retention on PostgreSQL: a prune removes the oldest entries in one transaction
+//! under the head lock, keeps the tree they made (its frontier, in `prunes`) and the
+//! counts exact, and appends the entry that records it, as on SQLite.
+
+use deadpool_postgres::{Client, GenericClient};
+use futures_util::{TryStreamExt, pin_mut};
+use time::OffsetDateTime;
+
+use super::writer::append_in;
+use crate::entry::{micros, time_from_micros};
+use crate::error::{Error, Result};
+use crate::merkle::{Frontier, Hash};
+use crate::store::Pruned;
+use crate::store::pending::{LastOlder, PruneRecord};
+
+/// Removes every entry older than `before` (µs) and appends the entry that records
+/// it, in one transaction. `None`, writing nothing, when no entry is that old.
+pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pruned>> {
+    let tx = client.transaction().await?;
+    // The lock every writer of every process takes first: nothing is appended while
+    // the prune runs, and its record is appended under the same lock.
+    tx.execute("SELECT 1 FROM log_head WHERE id = 1 FOR UPDATE", &[])
+        .await?;
+    let bounds = tx
+        .query_one("SELECT min(id), max(id) FROM entries", &[])
+        .await?;
+    let (Some(oldest), Some(newest)) = (bounds.get::<_, Option<i64>>(0), bounds.get(1)) else {
+        return Ok(None);
+    };
+    let time_of = tx
+        .prepare_cached("SELECT inserted_at FROM entries WHERE id = $1")
+        .await?;
+    let mut search = LastOlder::new(oldest, newest);
+    while let Some(id) = search.probe() {
+        let at: OffsetDateTime = tx.query_one(&time_of, &[&id]).await?.get(0);
+        search.answer(id, micros(at) < before);
+    }
+    let through = search.found();
+    if through < oldest {
+        return Ok(None);
+    }
+    let last_time: OffsetDateTime = tx.query_one(&time_of, &[&through]).await?.get(0);
+
+    // The tree of ids 1..=through: the last prune's, grown by the leaves since.
+    let mut frontier = match pruned_frontier(&tx).await? {
+        None if oldest == 1 => Frontier::new(),
+        Some(Ok(frontier)) if frontier.size() == (oldest - 1) as u64 => frontier,
+        Some(Err(err)) => return Err(err),
+        _ => {
+            return Err(Error::Storage(format!(
+                "entries 1..={} are gone but no prune recorded their tree",
+                oldest - 1
+            )));
+        }
+    };
+    let hashes = tx
+        .query_raw(
+            "SELECT hash FROM entries WHERE id BETWEEN $1 AND $2 ORDER BY id",
+            [oldest, through],
+        )
+        .await?;
+    pin_mut!(hashes);
+    while let Some(row) = hashes.try_next().await? {
+        let leaf = Hash::try_from(row.get::<_, &[u8]>(0))
+            .map_err(|_| Error::Storage("an entry's stored hash is not 32 bytes".into()))?;
+        frontier.push(leaf);
+    }
+    if frontier.size() != through as u64 {
+        return Err(Error::Storage(format!(
+            "ids {oldest}..={through} are not all in the log; run hawk verify"
+        )));
+    }
+    let root = frontier.root();
+
+    // Counts that stay exact: what each action and account loses.
+    tx.execute(
+        "UPDATE actions SET pruned = actions.pruned + lost.n
+         FROM (SELECT action_id, count(*) AS n FROM entries WHERE id <= $1
+               GROUP BY action_id) AS lost
+         WHERE actions.id = lost.action_id",
+        &[&through],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE accounts SET pruned = accounts.pruned + lost.n
+         FROM (SELECT account_id, count(*) AS n FROM entries
+               WHERE id <= $1 AND account_id IS NOT NULL GROUP BY account_id) AS lost
+         WHERE accounts.account_id = lost.account_id",
+        &[&through],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO prunes (through_id, last_time, before, removed, frontier, pruned_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &through,
+            &last_time,
+            &time_from_micros(before),
+            &(through - oldest + 1),
+            &frontier.to_bytes(),
+            &OffsetDateTime::now_utc(),
+        ],
+    )
+    .await?;
+    // The delete trigger lets this transaction remove exactly the ids `prunes` covers.
+    tx.batch_execute("SET LOCAL hawk.prune = 'on'").await?;
+    tx.execute("DELETE FROM entries WHERE id <= $1", &[&through])
+        .await?;
+
+    let mut record = PruneRecord::new(before, oldest as u64, through as u64, root)?;
+    append_in(&tx, std::slice::from_mut(&mut record.job)).await?;
+    tx.commit().await?;
+    Ok(Some(record.into_pruned()))
+}
+
+/// The tree of every entry the prunes removed, kept by the newest prune (`None`:
+/// nothing was pruned).
+pub(super) async fn pruned_frontier<C: GenericClient>(
+    client: &C,
+) -> Result<Option<Result<Frontier>>> {
+    let row = client
+        .query_opt(
+            "SELECT frontier FROM prunes ORDER BY through_id DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|row| {
+        Frontier::from_bytes(row.get(0))
+            .map_err(|e| Error::Storage(format!("the stored tree of pruned entries: {e}")))
+    }))
+}
