@@ -21,8 +21,12 @@ pub const DEFAULT_SEARCH_LIMIT: u64 = 5;
 pub const DEFAULT_ACTIONS_LIMIT: u64 = 10;
 /// Largest batch [`Audit::record_batch`] and [`Audit::import`] take at once.
 pub const MAX_BATCH: usize = 10_000;
-/// Entries fetched per step while streaming an account.
-const STREAM_CHUNK: u64 = 1000;
+/// Entries fetched per step while streaming an account: enough that a step's fixed
+/// cost (a read transaction, a blocking task) is small beside its entries.
+const STREAM_CHUNK: u64 = 2048;
+/// Steps of an account stream read at once. Beyond the one being consumed, memory
+/// holds at most this many steps.
+const STREAM_AHEAD: usize = 2;
 
 /// How to open an audit log.
 #[derive(Clone, Default)]
@@ -414,49 +418,47 @@ impl Audit {
         &self,
         account_id: &str,
     ) -> impl Stream<Item = Result<Entry>> + Send + 'static {
-        enum State {
-            Start(Arc<Store>, String),
-            Next(Arc<Store>, String, u64),
-            Done,
-        }
-        let start = match parse_account_id(account_id) {
-            Ok(account) => Ok(State::Start(Arc::clone(&self.store), account.to_owned())),
-            Err(err) => Err(err),
+        use futures_util::{StreamExt, TryStreamExt, stream};
+        let store = Arc::clone(&self.store);
+        let account = parse_account_id(account_id).map(str::to_owned);
+        // Each account numbers its entries 1, 2, 3 … in id order, so the walk is a
+        // row of sequence-number ranges known from the start, below the newest number
+        // at the start (later entries are numbered above it). Knowing them lets the
+        // next ranges be read while one is consumed, on their own connections.
+        let chunks = async move {
+            let account = account?;
+            let seqs = store.account_seqs(account.clone()).await?;
+            let ranges = seqs.into_iter().flat_map(|(low, high)| {
+                std::iter::successors(Some(high), move |&top| {
+                    top.checked_sub(STREAM_CHUNK).filter(|&next| next >= low)
+                })
+                .map(move |top| (top.saturating_sub(STREAM_CHUNK - 1).max(low), top))
+            });
+            Ok::<_, crate::Error>(
+                stream::iter(ranges)
+                    .map(move |(low, high)| {
+                        let (store, account) = (Arc::clone(&store), account.clone());
+                        async move { store.account_range(account, low, high).await }
+                    })
+                    .buffered(STREAM_AHEAD),
+            )
         };
-        let chunks = futures_util::stream::unfold(Some(start), |state| async move {
-            let (store, account, below) = match state? {
-                Err(invalid) => return Some((Err(invalid.into()), None)),
-                Ok(State::Done) => return None,
-                Ok(State::Start(store, account)) => match store.head().await {
-                    Ok(head) => (store, account, head + 1),
-                    Err(err) => return Some((Err(err), None)),
-                },
-                Ok(State::Next(store, account, below)) => (store, account, below),
-            };
-            match store
-                .account_chunk(account.clone(), below, STREAM_CHUNK)
-                .await
-            {
-                Err(err) => Some((Err(err), None)),
-                Ok(chunk) => {
-                    let next = match chunk.last() {
-                        Some(last) if chunk.len() as u64 == STREAM_CHUNK => {
-                            State::Next(store, account, last.id)
-                        }
-                        _ => State::Done,
-                    };
-                    Some((Ok(chunk), Some(Ok(next))))
-                }
-            }
-        });
-        use futures_util::StreamExt;
-        chunks.flat_map(|chunk| {
-            let items: Vec<Result<Entry>> = match chunk {
-                Ok(entries) => entries.into_iter().map(Ok).collect(),
-                Err(err) => vec![Err(err)],
-            };
-            futures_util::stream::iter(items)
-        })
+        let mut failed = false;
+        stream::once(chunks)
+            .try_flatten()
+            // The first error ends the stream (checked per chunk, not per entry).
+            .take_while(move |chunk| {
+                let go = !failed;
+                failed = chunk.is_err();
+                std::future::ready(go)
+            })
+            .flat_map(|chunk| {
+                let (entries, failed) = match chunk {
+                    Ok(entries) => (entries, None),
+                    Err(err) => (Vec::new(), Some(Err(err))),
+                };
+                stream::iter(entries.into_iter().map(Ok).chain(failed))
+            })
     }
 
     /// The newest entry's id (0 for an empty log).

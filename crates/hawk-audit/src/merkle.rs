@@ -77,12 +77,14 @@ pub fn hash_children(left: &Hash, right: &Hash) -> Hash {
 /// Lowercase hexadecimal, two digits per byte.
 pub fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    // Bytes first: pushing chars one by one costs more than the digits themselves, and
+    // every entry read back formats its hash.
+    let mut out = vec![0; bytes.len() * 2];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
     }
-    out
+    String::from_utf8(out).expect("hex digits are ASCII")
 }
 
 /// Parses 64 hexadecimal digits (either case) into a hash; `None` for anything else.

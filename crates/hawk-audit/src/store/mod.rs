@@ -182,15 +182,25 @@ impl Store {
         }
     }
 
-    pub(crate) async fn account_chunk(
+    /// The sequence numbers (each account numbers its entries 1, 2, 3 … in id order)
+    /// of `account`'s oldest and newest entries; `None` when it has none.
+    pub(crate) async fn account_seqs(&self, account: String) -> Result<Option<(u64, u64)>> {
+        match self {
+            Store::Sqlite(s) => s.account_seqs(account).await,
+            Store::Postgres(s) => s.account_seqs(account).await,
+        }
+    }
+
+    /// `account`'s entries numbered `low..=high`, newest first.
+    pub(crate) async fn account_range(
         &self,
         account: String,
-        below: u64,
-        limit: u64,
+        low: u64,
+        high: u64,
     ) -> Result<Vec<Entry>> {
         match self {
-            Store::Sqlite(s) => s.account_chunk(account, below, limit).await,
-            Store::Postgres(s) => s.account_chunk(account, below, limit).await,
+            Store::Sqlite(s) => s.account_range(account, low, high).await,
+            Store::Postgres(s) => s.account_range(account, low, high).await,
         }
     }
 }

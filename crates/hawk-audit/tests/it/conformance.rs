@@ -343,19 +343,22 @@ async fn account_pages_and_stream_agree(db: TestDb) {
     let audit = db.open().await;
     let acme = Ref::new("account", "acme");
     let other = Ref::new("account", "other");
-    for i in 0..2500 {
-        let target = if i % 5 == 0 { &other } else { &acme };
-        audit
-            .record(NewEntry::new(format!("op.{}", i % 4)).resource(Some(target)))
-            .await
-            .unwrap();
+    // 5,000 entries of acme: the stream reads them in several chunks, some at once.
+    let batch: Vec<NewEntry> = (0..6250)
+        .map(|i| {
+            let target = if i % 5 == 0 { &other } else { &acme };
+            NewEntry::new(format!("op.{}", i % 4)).resource(Some(target))
+        })
+        .collect();
+    for chunk in batch.chunks(1000) {
+        audit.record_batch(chunk.to_vec()).await.unwrap();
     }
     let streamed: Vec<Entry> = audit
         .for_account_stream("acme")
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(streamed.len(), 2000);
+    assert_eq!(streamed.len(), 5000);
     assert!(streamed.windows(2).all(|w| w[0].id > w[1].id));
     assert!(
         streamed
@@ -369,7 +372,7 @@ async fn account_pages_and_stream_agree(db: TestDb) {
             .for_account_page("acme", Recent::page(page_no, 300))
             .await
             .unwrap();
-        assert_eq!((page.total_count, page.total_pages), (2000, 7));
+        assert_eq!((page.total_count, page.total_pages), (5000, 17));
         if page.entries.is_empty() {
             break;
         }
@@ -380,7 +383,7 @@ async fn account_pages_and_stream_agree(db: TestDb) {
         .for_account_page("acme", Recent::page(1, 1000).search("OP.1"))
         .await
         .unwrap();
-    assert_eq!(filtered.total_count, 500);
+    assert_eq!(filtered.total_count, 1250);
     assert!(filtered.entries.iter().all(|e| e.action == "op.1"));
     let first: Vec<Result<Entry, Error>> = audit.for_account_stream("").take(2).collect().await;
     assert_eq!(
@@ -389,6 +392,21 @@ async fn account_pages_and_stream_agree(db: TestDb) {
         "an invalid account ends the stream with its error"
     );
     assert!(first[0].as_ref().unwrap_err().as_invalid().is_some());
+
+    // A stream sees the account as it was when it started.
+    let mut stream = Box::pin(audit.for_account_stream("acme"));
+    let newest = stream.next().await.unwrap().unwrap();
+    let later = audit
+        .record(NewEntry::new("op.late").account("acme"))
+        .await
+        .unwrap();
+    let mut rest: Vec<Entry> = stream.try_collect().await.unwrap();
+    rest.insert(0, newest);
+    assert_eq!(
+        rest, streamed,
+        "{} arrived after the stream started",
+        later.id
+    );
 }
 
 async fn as_of_pins_paging_while_entries_arrive(db: TestDb) {
@@ -1140,7 +1158,7 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 8, "every migration applied");
+    assert_eq!(version, 9, "every migration applied");
 }
 
 async fn entries_refuse_update_and_delete_in_sql(db: TestDb) {

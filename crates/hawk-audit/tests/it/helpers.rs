@@ -350,7 +350,13 @@ pub(crate) use conformance;
 /// SQL that takes a SQLite log back to what schema `version` wrote, undoing later
 /// migrations newest first (a migration test opens it again and expects them redone).
 pub(crate) fn downgrade_sql(version: u32) -> String {
-    let undo: [(u32, &str); 5] = [
+    let undo: [(u32, &str); 6] = [
+        (
+            9,
+            "DROP INDEX entries_by_account_history;
+             CREATE INDEX entries_by_account_seq ON entries(account_id, account_seq)
+                 WHERE account_id IS NOT NULL;",
+        ),
         (
             8,
             "DROP TRIGGER IF EXISTS entries_refuse_delete;

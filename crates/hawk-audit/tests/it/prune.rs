@@ -42,6 +42,17 @@ async fn check(audit: &Audit, left: &[Entry], queries: &[Query], when: &str) {
         assert_eq!(ids(&got.1), ids(&want.1), "ids, {when}, {q:?}");
         assert_eq!(got.1, want.1, "entries, {when}, {q:?}");
     }
+    // Every account's stream: the entries left of it, newest first.
+    let mut accounts: BTreeMap<&str, Vec<Entry>> = BTreeMap::new();
+    for e in left.iter().rev() {
+        if let Some(account) = e.account_id.as_deref() {
+            accounts.entry(account).or_default().push(e.clone());
+        }
+    }
+    for (account, want) in accounts {
+        let got = audit.for_account(account).await.unwrap();
+        assert_eq!(got, want, "stream of {account}, {when}");
+    }
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     for e in left {
         *counts.entry(e.action.as_str()).or_default() += 1;

@@ -108,10 +108,13 @@ async fn a_full_disk_answers_errors_never_false_successes_and_recovers() {
         "a refused post wrote something"
     );
 
-    // Events accepted meanwhile wait in the audit listener, which retries.
+    // Events accepted meanwhile wait in the audit listener, which retries. Each is at
+    // least as large as a refused post, in the same account, so it needs the pages
+    // that were refused (a smaller one could still fit beside the last rows).
     const EVENTS: u64 = 20;
     for i in 0..EVENTS {
-        let event = json!({"name": "disk.event", "payload": {"i": i}}).to_string();
+        let payload = json!({"account_id": "acme", "i": i, "pad": "x".repeat(150)});
+        let event = json!({"name": "disk.event", "payload": payload}).to_string();
         assert_eq!(
             app.post("/v1/events", &event).await.status,
             StatusCode::ACCEPTED

@@ -236,17 +236,25 @@ impl PgStore {
         read::frontier(&client).await
     }
 
-    pub(crate) async fn account_chunk(
+    pub(crate) async fn account_seqs(&self, account: String) -> Result<Option<(u64, u64)>> {
+        if has_nul(&account) {
+            return Ok(None);
+        }
+        let client = self.pool.get().await?;
+        read::account_seqs(&client, &account).await
+    }
+
+    pub(crate) async fn account_range(
         &self,
         account: String,
-        below: u64,
-        limit: u64,
+        low: u64,
+        high: u64,
     ) -> Result<Vec<Entry>> {
         if has_nul(&account) {
             return Ok(Vec::new());
         }
         let client = self.pool.get().await?;
-        read::account_chunk(&client, &account, below, limit).await
+        read::account_range(&client, &account, low, high).await
     }
 
     pub(crate) async fn insert_checkpoint(

@@ -7,7 +7,7 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::entry::Entry;
+use crate::entry::{Entry, metadata_from_json};
 use crate::error::{Error, Result};
 use crate::merkle::{Frontier, to_hex};
 use crate::query::{ActionCount, Page, Recent, Term, rank_suggestions};
@@ -42,7 +42,7 @@ pub(super) fn entry_with_hash(row: &Row, hash: String) -> Result<Entry> {
         resource_type: row.get(5),
         resource_id: row.get(6),
         account_id: row.get(7),
-        metadata: serde_json::from_str(metadata)
+        metadata: metadata_from_json(metadata)
             .map_err(|e| Error::Storage(format!("stored metadata is unreadable: {e}")))?,
         hash,
     })
@@ -403,21 +403,46 @@ async fn account_page<C: GenericClient>(
     let pruned = pruned as u64;
     let entries = match window.ranks(total) {
         None => Vec::new(),
-        Some((low, high)) => {
-            let (low, high) = (low + pruned, high + pruned);
-            select(
-                client,
-                &format!(
-                    "SELECT {ENTRY_COLUMNS} FROM entries e
-                     WHERE e.account_id = $1 AND e.account_seq BETWEEN $2 AND $3
-                     ORDER BY e.account_seq DESC"
-                ),
-                &[&account, &(low as i64), &(high as i64)],
-            )
-            .await?
-        }
+        // Sequence numbers count the pruned (oldest) entries too.
+        Some((low, high)) => account_range(client, account, low + pruned, high + pruned).await?,
     };
     Ok((total, entries))
+}
+
+/// The numbers of `account`'s oldest and newest entries (each account numbers its
+/// entries 1, 2, 3 …), read from its index; `None` when it has none.
+pub(super) async fn account_seqs(client: &Client, account: &str) -> Result<Option<(u64, u64)>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT min(account_seq), max(account_seq) FROM entries WHERE account_id = $1",
+        )
+        .await?;
+    let row = client.query_one(&stmt, &[&account]).await?;
+    let (low, high): (Option<i64>, Option<i64>) = (row.get(0), row.get(1));
+    Ok(low.zip(high).map(|(low, high)| (low as u64, high as u64)))
+}
+
+/// `account`'s entries numbered `low..=high`, newest first.
+pub(super) async fn account_range<C: GenericClient>(
+    client: &C,
+    account: &str,
+    low: u64,
+    high: u64,
+) -> Result<Vec<Entry>> {
+    select(
+        client,
+        &format!(
+            "SELECT {ENTRY_COLUMNS} FROM entries e
+             WHERE e.account_id = $1 AND e.account_seq BETWEEN $2 AND $3
+             ORDER BY e.account_seq DESC"
+        ),
+        &[
+            &account,
+            &(low.min(i64::MAX as u64) as i64),
+            &(high.min(i64::MAX as u64) as i64),
+        ],
+    )
+    .await
 }
 
 /// An account's entries filtered by action: counted over the account's own entries.
@@ -509,29 +534,6 @@ pub(super) async fn account_actions(
     rank_suggestions(term, &mut list);
     list.truncate(limit as usize);
     Ok(list)
-}
-
-/// Up to `limit` entries of `account` with ids below `below`, newest first: one step
-/// of a keyset walk over every entry of an account.
-pub(super) async fn account_chunk(
-    client: &Client,
-    account: &str,
-    below: u64,
-    limit: u64,
-) -> Result<Vec<Entry>> {
-    select(
-        client,
-        &format!(
-            "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.account_id = $1 AND e.id < $2
-             ORDER BY e.id DESC LIMIT $3"
-        ),
-        &[
-            &account,
-            &(below.min(i64::MAX as u64) as i64),
-            &(limit.min(i64::MAX as u64) as i64),
-        ],
-    )
-    .await
 }
 
 /// Up to `limit` entries with ids above `after`, oldest first, optionally only those

@@ -31,10 +31,11 @@ impl Series {
     }
 }
 
-/// A dictionary action: its id and its name lowercased, for matching.
+/// A dictionary action: its id, its name, and the name lowercased, for matching.
 #[derive(Debug, Clone)]
 pub(super) struct ActionName {
     pub(super) id: i64,
+    name: String,
     lower: String,
 }
 
@@ -64,17 +65,19 @@ pub(super) struct ActionIndex {
 impl ActionIndex {
     /// Whether blocks up to the one holding `head`, and every action name, are loaded.
     pub(super) fn is_fresh(&self, conn: &Connection, head: u64) -> Result<bool> {
-        if self.complete < head / BLOCK {
-            return Ok(false);
-        }
+        Ok(self.complete >= head / BLOCK && self.has_names(conn)?)
+    }
+
+    /// Whether every action name in `conn`'s snapshot is loaded (ids only grow).
+    pub(super) fn has_names(&self, conn: &Connection) -> Result<bool> {
         let newest: i64 = conn
             .prepare_cached("SELECT coalesce(max(id), 0) FROM actions")?
             .query_row([], |row| row.get(0))?;
         Ok(newest <= self.names.last().map_or(0, |a| a.id))
     }
 
-    /// Loads what committed since the last refresh (as seen by `conn`'s snapshot).
-    pub(super) fn refresh(&mut self, conn: &Connection, head: u64) -> Result<()> {
+    /// Loads the action names committed since the last refresh.
+    pub(super) fn refresh_names(&mut self, conn: &Connection) -> Result<()> {
         let known = self.names.last().map_or(0, |a| a.id);
         let mut stmt =
             conn.prepare_cached("SELECT id, name FROM actions WHERE id > ?1 ORDER BY id")?;
@@ -82,8 +85,14 @@ impl ActionIndex {
         for row in rows {
             let (id, name): (i64, String) = row?;
             let lower = name.to_lowercase();
-            self.names.push(ActionName { id, lower });
+            self.names.push(ActionName { id, name, lower });
         }
+        Ok(())
+    }
+
+    /// Loads what committed since the last refresh (as seen by `conn`'s snapshot).
+    pub(super) fn refresh(&mut self, conn: &Connection, head: u64) -> Result<()> {
+        self.refresh_names(conn)?;
         let want = head / BLOCK;
         if want > self.complete {
             let mut stmt = conn.prepare_cached(
@@ -112,6 +121,12 @@ impl ActionIndex {
     /// Every action in the dictionary.
     pub(super) fn names(&self) -> &[ActionName] {
         &self.names
+    }
+
+    /// The name of action `id`, if loaded (`names` is in id order).
+    pub(super) fn name(&self, id: i64) -> Option<&str> {
+        let i = self.names.binary_search_by_key(&id, |a| a.id).ok()?;
+        Some(&self.names[i].name)
     }
 
     /// `matching` as the index counts it fastest: listed, or as every action but a

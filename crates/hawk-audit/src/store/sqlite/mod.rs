@@ -137,14 +137,20 @@ impl SqliteStore {
         self.readers.read(|conn, _| read::frontier(conn)).await
     }
 
-    pub(crate) async fn account_chunk(
+    pub(crate) async fn account_seqs(&self, account: String) -> Result<Option<(u64, u64)>> {
+        self.readers
+            .read(move |conn, _| read::account_seqs(conn, &account))
+            .await
+    }
+
+    pub(crate) async fn account_range(
         &self,
         account: String,
-        below: u64,
-        limit: u64,
+        low: u64,
+        high: u64,
     ) -> Result<Vec<Entry>> {
         self.readers
-            .read(move |conn, _| read::account_chunk(conn, &account, below, limit))
+            .read(move |conn, index| read::account_range(conn, index, &account, low, high))
             .await
     }
 }

@@ -7,37 +7,71 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql};
 
 use super::index::{ActionIndex, ActionSet};
 use super::schema::BLOCK;
-use crate::entry::{Entry, time_from_micros};
+use crate::entry::{Entry, metadata_from_json, time_from_micros};
 use crate::error::{Error, Result};
 use crate::merkle::{Frontier, to_hex};
 use crate::query::{ActionCount, Page, Recent, Term, rank_suggestions};
 use crate::store::Filter;
 use crate::store::pending::Window;
 
-/// Columns of an entry, in the order `entry_from_row` reads them. The action name is a
-/// scalar subquery rather than a join so the planner always walks `entries` by index.
-pub(super) const ENTRY_COLUMNS: &str = "e.id, e.inserted_at, e.actor_type, e.actor_id,
-    (SELECT name FROM actions WHERE id = e.action_id), e.resource_type, e.resource_id,
-    e.account_id, e.metadata, e.hash";
+/// Columns of an entry, in the order `entry_from_row` reads them, with `$action` (an
+/// expression over `e`) giving the action.
+macro_rules! entry_columns {
+    ($action:literal) => {
+        concat!(
+            "e.id, e.inserted_at, e.actor_type, e.actor_id, ",
+            $action,
+            ", e.resource_type, e.resource_id, e.account_id, e.metadata, e.hash"
+        )
+    };
+}
+
+/// Columns of an entry. The action name is a scalar subquery rather than a join so
+/// the planner always walks `entries` by index.
+pub(super) const ENTRY_COLUMNS: &str =
+    entry_columns!("(SELECT name FROM actions WHERE id = e.action_id)");
+
+/// Columns of an entry with the action's id in place of its name, for long reads
+/// that name actions from the dictionary in memory: the subquery per row would
+/// double what SQLite spends on each.
+const ENTRY_COLUMNS_ACTION_ID: &str = entry_columns!("e.action_id");
 
 /// An entry from a row of `ENTRY_COLUMNS`; a row not hashed yet (only while the
 /// migration that adds hashes runs) gets an empty `hash`.
 pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
-    let metadata: String = row.get(8)?;
-    let hash: Option<Vec<u8>> = row.get(9)?;
+    entry_with_action(row, row.get(4)?)
+}
+
+/// An entry from a row of `ENTRY_COLUMNS_ACTION_ID`, naming its action from `index`.
+fn entry_from_row_named(row: &Row<'_>, index: &ActionIndex) -> rusqlite::Result<Entry> {
+    let id: i64 = row.get(4)?;
+    let Some(action) = index.name(id) else {
+        let missing = format!("action {id} is not in the dictionary");
+        return Err(rusqlite::Error::FromSqlConversionFailure(
+            4,
+            rusqlite::types::Type::Integer,
+            missing.into(),
+        ));
+    };
+    entry_with_action(row, action.to_owned())
+}
+
+fn entry_with_action(row: &Row<'_>, action: String) -> rusqlite::Result<Entry> {
+    let metadata = row.get_ref(8)?.as_str()?;
+    let hash = row.get_ref(9)?.as_blob_or_null()?;
     Ok(Entry {
         id: row.get::<_, i64>(0)? as u64,
         inserted_at: time_from_micros(row.get(1)?),
         actor_type: row.get(2)?,
         actor_id: row.get(3)?,
-        action: row.get(4)?,
+        action,
         resource_type: row.get(5)?,
         resource_id: row.get(6)?,
         account_id: row.get(7)?,
-        metadata: serde_json::from_str(&metadata).map_err(|e| {
+        metadata: metadata_from_json(metadata).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
         })?,
-        hash: hash.as_deref().map(to_hex).unwrap_or_default(),
+        hash: hash.map(to_hex).unwrap_or_default(),
     })
 }
 
@@ -128,7 +162,7 @@ pub(super) fn page(
             let matching = matching_ids(&index, term);
             search_page(conn, &index, &matching, as_of, newest, oldest, window)?
         }
-        (Some(account), None) => account_page(conn, account, as_of, newest, window)?,
+        (Some(account), None) => account_page(conn, index, account, as_of, newest, window)?,
         (Some(account), Some(term)) => {
             let index = fresh_index(conn, index, newest)?;
             let matching = matching_ids(&index, term);
@@ -144,16 +178,38 @@ fn fresh_index<'a>(
     index: &'a RwLock<ActionIndex>,
     head: u64,
 ) -> Result<RwLockReadGuard<'a, ActionIndex>> {
+    fresh(
+        index,
+        |index| index.is_fresh(conn, head),
+        |index| index.refresh(conn, head),
+    )
+}
+
+/// The action index with every action name of this snapshot (its counts may lag).
+fn fresh_names<'a>(
+    conn: &Connection,
+    index: &'a RwLock<ActionIndex>,
+) -> Result<RwLockReadGuard<'a, ActionIndex>> {
+    fresh(
+        index,
+        |index| index.has_names(conn),
+        |index| index.refresh_names(conn),
+    )
+}
+
+/// The index for reading, after `refresh` if `is_fresh` says it lags.
+fn fresh<'a>(
+    index: &'a RwLock<ActionIndex>,
+    is_fresh: impl FnOnce(&ActionIndex) -> Result<bool>,
+    refresh: impl FnOnce(&mut ActionIndex) -> Result<()>,
+) -> Result<RwLockReadGuard<'a, ActionIndex>> {
     {
         let current = index.read().unwrap_or_else(|e| e.into_inner());
-        if current.is_fresh(conn, head)? {
+        if is_fresh(&current)? {
             return Ok(current);
         }
     }
-    index
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .refresh(conn, head)?;
+    refresh(&mut index.write().unwrap_or_else(|e| e.into_inner()))?;
     Ok(index.read().unwrap_or_else(|e| e.into_inner()))
 }
 
@@ -386,43 +442,83 @@ fn entries_by_ids(conn: &Connection, ids: &[u64]) -> Result<Vec<Entry>> {
 /// range of those numbers and the total is the newest number.
 fn account_page(
     conn: &Connection,
+    index: &RwLock<ActionIndex>,
     account: &str,
     as_of: u64,
     head: u64,
     window: Window,
 ) -> Result<(u64, Vec<Entry>)> {
-    // Sequence numbers count pruned entries too (the oldest ones): `pruned` of them.
-    let (count, pruned): (i64, i64) = conn
-        .prepare_cached("SELECT count, pruned FROM accounts WHERE account_id = ?1")?
-        .query_row([account], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?
-        .unwrap_or((0, 0));
-    let newest_seq: Option<i64> = if as_of == head {
+    let (count, pruned) = account_counts(conn, account)?;
+    let newest_seq: Option<u64> = if as_of == head {
         Some(count)
     } else {
         conn.prepare_cached(
             "SELECT account_seq FROM entries WHERE account_id = ?1 AND id <= ?2
              ORDER BY id DESC LIMIT 1",
         )?
-        .query_row(rusqlite::params![account, as_of as i64], |row| row.get(0))
+        .query_row(rusqlite::params![account, as_of as i64], |row| {
+            row.get::<_, i64>(0)
+        })
         .optional()?
+        .map(|seq| seq as u64)
     };
-    let total = newest_seq.map_or(0, |seq| (seq - pruned).max(0)) as u64;
-    let pruned = pruned as u64;
+    let total = newest_seq.map_or(0, |seq| seq.saturating_sub(pruned));
     let entries = match window.ranks(total) {
         None => Vec::new(),
-        Some((low, high)) => {
-            let (low, high) = (low + pruned, high + pruned);
-            let sql = format!(
-                "SELECT {ENTRY_COLUMNS} FROM entries e
-                 WHERE e.account_id = ?1 AND e.account_seq BETWEEN ?2 AND ?3
-                 ORDER BY e.account_seq DESC"
-            );
-            select(conn, &sql, &[&account, &(low as i64), &(high as i64)])?
-        }
+        Some((low, high)) => account_range(conn, index, account, low + pruned, high + pruned)?,
     };
     Ok((total, entries))
 }
+
+/// How many entries `account` ever had (so the newest one's number) and how many of
+/// them were pruned (the oldest ones: sequence numbers count them too).
+fn account_counts(conn: &Connection, account: &str) -> Result<(u64, u64)> {
+    let counts: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT count, pruned FROM accounts WHERE account_id = ?1")?
+        .query_row([account], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let (count, pruned) = counts.unwrap_or((0, 0));
+    Ok((count as u64, pruned as u64))
+}
+
+/// The numbers of `account`'s oldest and newest entries; `None` when it has none.
+pub(super) fn account_seqs(conn: &Connection, account: &str) -> Result<Option<(u64, u64)>> {
+    let (count, pruned) = account_counts(conn, account)?;
+    Ok((count > pruned).then_some((pruned + 1, count)))
+}
+
+/// `account`'s entries numbered `low..=high`, newest first: a walk down the account's
+/// covering index (`entries_by_account_history`), never touching the table.
+pub(super) fn account_range(
+    conn: &Connection,
+    index: &RwLock<ActionIndex>,
+    account: &str,
+    low: u64,
+    high: u64,
+) -> Result<Vec<Entry>> {
+    let names = fresh_names(conn, index)?;
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS_ACTION_ID} FROM entries e
+         WHERE e.account_id = ?1 AND e.account_seq BETWEEN ?2 AND ?3
+         ORDER BY e.account_seq DESC"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params![
+        account,
+        low.min(i64::MAX as u64) as i64,
+        high.min(i64::MAX as u64) as i64
+    ])?;
+    // Sized up front: growing a vector of a few thousand entries copies it, and
+    // allocations that large go back and forth to the system.
+    let mut entries = Vec::with_capacity((high.saturating_sub(low) + 1).min(MAX_RANGE) as usize);
+    while let Some(row) = rows.next()? {
+        entries.push(entry_from_row_named(row, &names)?);
+    }
+    Ok(entries)
+}
+
+/// The most entries `account_range` reserves room for up front.
+const MAX_RANGE: u64 = 10_000;
 
 /// An account's entries filtered by action: counted over the account's own entries.
 fn account_search_page(
@@ -526,29 +622,6 @@ pub(super) fn account_actions(
     rank_suggestions(term, &mut list);
     list.truncate(limit as usize);
     Ok(list)
-}
-
-/// Up to `limit` entries of `account` with ids below `below`, newest first: one step
-/// of a keyset walk over every entry of an account.
-pub(super) fn account_chunk(
-    conn: &Connection,
-    account: &str,
-    below: u64,
-    limit: u64,
-) -> Result<Vec<Entry>> {
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.account_id = ?1 AND e.id < ?2
-         ORDER BY e.id DESC LIMIT ?3"
-    );
-    select(
-        conn,
-        &sql,
-        &[
-            &account,
-            &(below.min(i64::MAX as u64) as i64),
-            &(limit as i64),
-        ],
-    )
 }
 
 /// Up to `limit` entries with ids above `after`, oldest first, optionally only those

@@ -135,6 +135,17 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER entries_refuse_delete BEFORE DELETE ON entries
      WHEN old.id > (SELECT coalesce(max(through_id), 0) FROM prunes)
      BEGIN SELECT RAISE(ABORT, 'entries are append-only: DELETE refused'); END;",
+    // 9: an account's history without the table. The account's entries lie scattered
+    // through `entries` (one in forty rows for the busiest account of the reference
+    // workload), so walking them by a narrow index costs a table seek and mostly a
+    // fresh page per entry. This index holds every column, in the account's order, so
+    // its pages hold nothing but the account's entries, read one after another. It
+    // replaces the narrow index on the same key.
+    "CREATE INDEX entries_by_account_history ON entries (
+         account_id, account_seq, id, inserted_at, actor_type, actor_id, action_id,
+         resource_type, resource_id, metadata, hash
+     ) WHERE account_id IS NOT NULL;
+     DROP INDEX entries_by_account_seq;",
 ];
 
 /// The migration that adds leaf hashes; entries older than it are hashed in Rust.
