@@ -2,9 +2,10 @@
 //!
 //! Writes go to one group-commit task per process (see `writer`); every write
 //! transaction locks the one row of `log_head`, so ids stay dense and ordered across
-//! processes. Reads use a small connection pool; a page and its totals come from one
-//! `REPEATABLE READ` snapshot. A dedicated connection listens for the new heads that
-//! writers of every process announce with `NOTIFY` (see `listen`).
+//! processes. Reads use a small connection pool; a page reads its totals with the head
+//! in one statement, then entries at or below that head, which never change. A
+//! dedicated connection listens for the new heads that writers of every process
+//! announce with `NOTIFY` (see `listen`).
 
 mod keys;
 mod listen;
@@ -33,6 +34,13 @@ const POOL_SIZE: usize = 8;
 const WRITE_QUEUE: usize = 1024;
 /// How long connecting may take when the URL does not say (`connect_timeout`).
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Session settings of every connection, ahead of the URL's own `options` (which win).
+/// Every statement Hawk sends walks an index for at most a page or a batch, but a
+/// generic plan with parameters, or a table never analyzed (autovacuum off), gets
+/// default selectivities that grow with the table: from a few million entries such
+/// estimates cross `jit_above_cost` and the parallel thresholds, and compiling the
+/// plan or starting workers then costs 10–400 ms for a 50-row page.
+const SESSION_OPTIONS: &str = "-c jit=off -c max_parallel_workers_per_gather=0";
 
 /// A database error as the library reports it: PostgreSQL's own message and code
 /// when the server sent one.
@@ -122,6 +130,11 @@ impl PgStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        let options = match config.get_options() {
+            Some(own) => format!("{SESSION_OPTIONS} {own}"),
+            None => SESSION_OPTIONS.to_owned(),
+        };
+        config.options(options);
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -217,8 +230,8 @@ impl PgStore {
             let as_of = opts.as_of.map_or(as_of, |pin| pin.min(as_of));
             return Ok(Page::new(Vec::new(), &opts, 0, as_of));
         }
-        let mut client = self.pool.get().await?;
-        read::page(&mut client, &filter, &opts).await
+        let client = self.pool.get().await?;
+        read::page(&client, &filter, &opts).await
     }
 
     pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
