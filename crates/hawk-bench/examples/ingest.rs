@@ -1,10 +1,10 @@
 //! The write phases of `hawk bench` alone, on an existing log (say one written by
 //! `hawk demo`), so that changes to the writer can be measured quickly on a copy of
-//! one loaded file: `CALLERS` concurrent callers each record `EACH` reference-workload
-//! entries, one at a time and durably; then one caller records `SINGLE` entries.
-//! Prints entries per second and the single caller's p50 / p99.
+//! one loaded file or database: `CALLERS` concurrent callers each record `EACH`
+//! reference-workload entries, one at a time and durably; then one caller records
+//! `SINGLE` entries. Prints entries per second and the single caller's p50 / p99.
 //!
-//!     ingest DB_FILE [--callers 64] [--each 400] [--single 200]
+//!     ingest DB_FILE|postgres://… [--callers 64] [--each 400] [--single 200]
 
 use std::time::Instant;
 
@@ -21,11 +21,18 @@ fn arg(args: &[String], name: &str, default: u64) -> u64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().collect();
-    let file = args.get(1).ok_or("usage: ingest DB_FILE [--callers N]")?;
+    let log = args
+        .get(1)
+        .ok_or("usage: ingest DB_FILE|postgres://… [--callers N]")?;
     let callers = arg(&args, "--callers", 64);
     let each = arg(&args, "--each", 400);
     let single = arg(&args, "--single", 200);
-    let audit = Audit::open(&format!("sqlite:{file}")).await?;
+    let url = if log.starts_with("postgres://") || log.starts_with("postgresql://") {
+        log.clone()
+    } else {
+        format!("sqlite:{log}")
+    };
+    let audit = Audit::open(&url).await?;
 
     let started = Instant::now();
     let tasks: Vec<_> = (0..callers)

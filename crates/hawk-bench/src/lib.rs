@@ -54,8 +54,12 @@ pub struct Options {
     pub samples: usize,
     /// Most timed runs of each baseline operation.
     pub baseline_samples: usize,
-    /// Time after which a baseline operation stops (it always runs at least 3 times).
+    /// Time after which a baseline operation stops (it always runs at least
+    /// `baseline_min_samples` times).
     pub baseline_budget: Duration,
+    /// Fewest timed runs of each baseline operation, whatever they take; the report
+    /// gives each row's count (`n=`).
+    pub baseline_min_samples: usize,
 }
 
 impl Options {
@@ -68,6 +72,7 @@ impl Options {
             samples: 200,
             baseline_samples: 30,
             baseline_budget: Duration::from_secs(6),
+            baseline_min_samples: 3,
         }
     }
 }
@@ -512,7 +517,8 @@ impl Bench {
         let budget = Instant::now();
         let mut samples = Vec::new();
         while samples.len() < self.opts.baseline_samples
-            && (samples.len() < 3 || budget.elapsed() < self.opts.baseline_budget)
+            && (samples.len() < self.opts.baseline_min_samples
+                || budget.elapsed() < self.opts.baseline_budget)
         {
             let started = Instant::now();
             self.base.run(&op).await?;

@@ -238,6 +238,10 @@ enum Command {
         /// Timed runs of each Hawk operation.
         #[arg(long, default_value_t = 200, value_name = "N")]
         samples: usize,
+        /// Fewest timed runs of each HawkEx query, however long they take (each row
+        /// of the report gives its count); lower it to bound the run on large logs.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        baseline_min_runs: usize,
         /// Keep the two database files (SQLite) or the bench database (PostgreSQL)
         /// after the run.
         #[arg(long)]
@@ -626,10 +630,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pg_url,
             dir,
             samples,
+            baseline_min_runs,
             keep,
         } => {
             let mut opts = hawk_bench::Options::new(entries, &dir);
             opts.samples = samples;
+            opts.baseline_min_samples = baseline_min_runs.max(1);
             if let Engine::Postgres = engine {
                 opts.engine = hawk_bench::Engine::Postgres {
                     server: pg_url,
