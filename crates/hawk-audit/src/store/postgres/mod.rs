@@ -2,8 +2,8 @@
 //!
 //! Writes go to one group-commit task per process (see `writer`); every write
 //! transaction locks the one row of `log_head`, so ids stay dense and ordered across
-//! processes. Reads use a small connection pool; a page reads its totals with the head
-//! in one statement, then entries at or below that head, which never change. A
+//! processes. Reads use a small connection pool; a page and its totals come from one
+//! `REPEATABLE READ` snapshot (a prune may remove entries between two statements). A
 //! dedicated connection listens for the new heads that writers of every process
 //! announce with `NOTIFY` (see `listen`).
 
@@ -230,8 +230,8 @@ impl PgStore {
             let as_of = opts.as_of.map_or(as_of, |pin| pin.min(as_of));
             return Ok(Page::new(Vec::new(), &opts, 0, as_of));
         }
-        let client = self.pool.get().await?;
-        read::page(&client, &filter, &opts).await
+        let mut client = self.pool.get().await?;
+        read::page(&mut client, &filter, &opts).await
     }
 
     pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
