@@ -3,6 +3,8 @@
 //! writer notifies in its commit. After each (re)connect it listens first and then
 //! reads the head, so nothing committed while it was away is missed.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -17,7 +19,11 @@ use crate::store::pending::advance_head;
 pub(super) const LISTENER_NAME: &str = "hawk (head listener)";
 
 /// Starts the listener task; the store aborts it when dropped.
-pub(super) fn spawn(mut config: Config, head: watch::Sender<u64>) -> tokio::task::JoinHandle<()> {
+pub(super) fn spawn(
+    mut config: Config,
+    head: watch::Sender<u64>,
+    closing: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
     if config.get_application_name().is_none() {
         // So that it can be told apart in `pg_stat_activity`.
         config.application_name(LISTENER_NAME);
@@ -28,6 +34,11 @@ pub(super) fn spawn(mut config: Config, head: watch::Sender<u64>) -> tokio::task
         loop {
             let started = tokio::time::Instant::now();
             let err = follow(&config, &head).await;
+            // The process is ending (its runtime drops the connection's task first,
+            // possibly while this task still runs): nothing was lost.
+            if closing.load(Ordering::SeqCst) {
+                return;
+            }
             tracing::warn!(error = %err, "lost the head notifications; reconnecting");
             // A connection that held for a while starts the backoff afresh.
             if started.elapsed() > Duration::from_secs(60) {

@@ -15,6 +15,9 @@ mod schema;
 mod tree;
 mod writer;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::NoTls;
@@ -109,10 +112,14 @@ pub(crate) struct PgStore {
     /// this process's commits at once and by other processes' through `listen`.
     head: watch::Sender<u64>,
     listener: tokio::task::JoinHandle<()>,
+    /// Set when the store is dropped, so that the listener's connection dying with the
+    /// process is not reported as a lost connection.
+    closing: Arc<AtomicBool>,
 }
 
 impl Drop for PgStore {
     fn drop(&mut self) {
+        self.closing.store(true, Ordering::SeqCst);
         self.listener.abort();
     }
 }
@@ -151,7 +158,8 @@ impl PgStore {
         let head = read::head(&client).await?;
         drop(client);
         let head = watch::Sender::new(head);
-        let listener = listen::spawn(config, head.clone());
+        let closing = Arc::new(AtomicBool::new(false));
+        let listener = listen::spawn(config, head.clone(), Arc::clone(&closing));
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         writer::spawn(pool.clone(), rx);
         Ok(PgStore {
@@ -159,6 +167,7 @@ impl PgStore {
             writer: tx,
             head,
             listener,
+            closing,
         })
     }
 
