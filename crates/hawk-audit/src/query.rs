@@ -145,16 +145,26 @@ impl Term {
     }
 }
 
-/// Orders suggestions as a typeahead shows them: prefix matches first, then by count
-/// (highest first), then by name.
-pub(crate) fn rank_suggestions(term: Option<&Term>, actions: &mut [ActionCount]) {
-    actions.sort_by(|a, b| {
+/// What a typeahead shows of `actions`: those with entries that `term` matches,
+/// prefix matches first, then by count (highest first), then by name; at most `limit`.
+pub(crate) fn suggestions(
+    term: Option<&Term>,
+    actions: impl IntoIterator<Item = ActionCount>,
+    limit: u64,
+) -> Vec<ActionCount> {
+    let mut list: Vec<ActionCount> = actions
+        .into_iter()
+        .filter(|a| a.count > 0 && term.is_none_or(|t| t.matches(&a.action)))
+        .collect();
+    list.sort_by(|a, b| {
         let prefix = |x: &ActionCount| term.is_none_or(|t| t.is_prefix_of(&x.action));
         prefix(b)
             .cmp(&prefix(a))
             .then(b.count.cmp(&a.count))
             .then_with(|| a.action.cmp(&b.action))
     });
+    list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    list
 }
 
 #[cfg(test)]
@@ -182,7 +192,7 @@ mod tests {
 
     #[test]
     fn suggestions_rank_prefix_then_count() {
-        let mut list = vec![
+        let list = vec![
             ActionCount {
                 action: "user.login".into(),
                 count: 9,
@@ -196,7 +206,7 @@ mod tests {
                 count: 5,
             },
         ];
-        rank_suggestions(Term::parse(Some("log")).as_ref(), &mut list);
+        let list = suggestions(Term::parse(Some("log")).as_ref(), list, 10);
         let names: Vec<_> = list.iter().map(|a| a.action.as_str()).collect();
         assert_eq!(names, ["login.ok", "login.failed", "user.login"]);
     }

@@ -2,11 +2,11 @@
 //! job it becomes inside a commit, the entry that records a prune, the head watch they
 //! move, and the page window the readers cut listings with.
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ImportMark, Pruned};
 use crate::entry::{Entry, NewEntry, ValidEntry, format_time, time_from_micros};
-use crate::error::{Invalid, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::merkle::{Hash, to_hex};
 
 /// One caller's append: all of its entries commit together or not at all.
@@ -18,6 +18,33 @@ pub(crate) struct Append {
     /// An import's new position in its source, committed with these entries.
     pub(crate) mark: Option<ImportMark>,
     pub(crate) reply: oneshot::Sender<Result<Vec<Entry>>>,
+}
+
+impl Append {
+    /// Sends the entries to a writer's queue (as `work`, the writer's own message) and
+    /// waits until they are committed; then moves `head` to the newest of them.
+    pub(crate) async fn submit<W>(
+        writer: &mpsc::Sender<W>,
+        work: impl FnOnce(Append) -> W,
+        head: &watch::Sender<u64>,
+        entries: Vec<ValidEntry>,
+        times: Option<Vec<i64>>,
+        mark: Option<ImportMark>,
+    ) -> Result<Vec<Entry>> {
+        let (reply, answer) = oneshot::channel();
+        let append = Append {
+            entries,
+            times,
+            mark,
+            reply,
+        };
+        writer.send(work(append)).await.map_err(|_| Error::Closed)?;
+        let stored = answer.await.map_err(|_| Error::Closed)??;
+        if let Some(last) = stored.last() {
+            advance_head(head, last.id);
+        }
+        Ok(stored)
+    }
 }
 
 /// One append on its way into the log: the entries as they are returned, completed by

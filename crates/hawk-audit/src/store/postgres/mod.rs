@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_postgres::NoTls;
 
 use crate::checkpoint::StoredCheckpoint;
@@ -179,21 +179,15 @@ impl PgStore {
         mark: Option<ImportMark>,
     ) -> Result<Vec<Entry>> {
         check_storable(&entries)?;
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Append {
-                entries,
-                times,
-                mark,
-                reply,
-            })
-            .await
-            .map_err(|_| Error::Closed)?;
-        let stored = answer.await.map_err(|_| Error::Closed)??;
-        if let Some(last) = stored.last() {
-            advance_head(&self.head, last.id);
-        }
-        Ok(stored)
+        Append::submit(
+            &self.writer,
+            std::convert::identity,
+            &self.head,
+            entries,
+            times,
+            mark,
+        )
+        .await
     }
 
     pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {

@@ -10,7 +10,7 @@ use tokio_postgres::types::ToSql;
 use crate::entry::{Entry, metadata_from_json};
 use crate::error::{Error, Result};
 use crate::merkle::{Frontier, to_hex};
-use crate::query::{ActionCount, Page, Recent, Term, rank_suggestions};
+use crate::query::{ActionCount, Page, Recent, Term, suggestions};
 use crate::store::Filter;
 use crate::store::pending::Window;
 
@@ -491,18 +491,11 @@ pub(super) async fn actions(
     term: Option<&Term>,
     limit: u64,
 ) -> Result<Vec<ActionCount>> {
-    let mut list: Vec<ActionCount> = dictionary(client)
-        .await?
-        .into_iter()
-        .filter(|a| a.count > 0 && term.is_none_or(|t| t.matches(&a.name)))
-        .map(|a| ActionCount {
-            action: a.name,
-            count: a.count,
-        })
-        .collect();
-    rank_suggestions(term, &mut list);
-    list.truncate(limit as usize);
-    Ok(list)
+    let actions = dictionary(client).await?.into_iter().map(|a| ActionCount {
+        action: a.name,
+        count: a.count,
+    });
+    Ok(suggestions(term, actions, limit))
 }
 
 /// Distinct actions among `account`'s entries matching `term`, with their counts
@@ -521,7 +514,7 @@ pub(super) async fn account_actions(
              ) c JOIN actions a ON a.id = c.action_id",
         )
         .await?;
-    let mut list: Vec<ActionCount> = client
+    let actions = client
         .query(&stmt, &[&account])
         .await?
         .iter()
@@ -529,11 +522,8 @@ pub(super) async fn account_actions(
             action: row.get(0),
             count: row.get::<_, i64>(1) as u64,
         })
-        .filter(|a| term.is_none_or(|t| t.matches(&a.action)))
-        .collect();
-    rank_suggestions(term, &mut list);
-    list.truncate(limit as usize);
-    Ok(list)
+        .collect::<Vec<_>>();
+    Ok(suggestions(term, actions, limit))
 }
 
 /// Up to `limit` entries with ids above `after`, oldest first, optionally only those

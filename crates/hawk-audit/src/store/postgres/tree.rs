@@ -4,7 +4,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::ops::ControlFlow;
 
 use deadpool_postgres::{Client, Transaction};
 use time::OffsetDateTime;
@@ -319,7 +318,7 @@ pub(super) async fn scan<S: Scanner>(client: &mut Client, scanner: &mut S) -> Re
         }
     }
     while let Some(stored) = next_checkpoint {
-        if let ControlFlow::Break(()) = scanner.visit(ScanItem::Checkpoint(stored)) {
+        if scanner.visit(ScanItem::Checkpoint(stored)).is_break() {
             return Ok(());
         }
         next_checkpoint = checkpoints

@@ -84,21 +84,7 @@ impl SqliteStore {
         times: Option<Vec<i64>>,
         mark: Option<ImportMark>,
     ) -> Result<Vec<Entry>> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Work::Append(Append {
-                entries,
-                times,
-                mark,
-                reply,
-            }))
-            .await
-            .map_err(|_| Error::Closed)?;
-        let stored = answer.await.map_err(|_| Error::Closed)??;
-        if let Some(last) = stored.last() {
-            advance_head(&self.head, last.id);
-        }
-        Ok(stored)
+        Append::submit(&self.writer, Work::Append, &self.head, entries, times, mark).await
     }
 
     /// Watches the newest id committed through this store.

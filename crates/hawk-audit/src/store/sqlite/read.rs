@@ -10,7 +10,7 @@ use super::schema::BLOCK;
 use crate::entry::{Entry, metadata_from_json, time_from_micros};
 use crate::error::{Error, Result};
 use crate::merkle::{Frontier, to_hex};
-use crate::query::{ActionCount, Page, Recent, Term, rank_suggestions};
+use crate::query::{ActionCount, Page, Recent, Term, suggestions};
 use crate::store::Filter;
 use crate::store::pending::Window;
 
@@ -579,17 +579,11 @@ pub(super) fn actions(
     term: Option<&Term>,
     limit: u64,
 ) -> Result<Vec<ActionCount>> {
-    let mut list: Vec<ActionCount> = dictionary(conn)?
-        .into_iter()
-        .filter(|a| a.count > 0 && term.is_none_or(|t| t.matches(&a.name)))
-        .map(|a| ActionCount {
-            action: a.name,
-            count: a.count,
-        })
-        .collect();
-    rank_suggestions(term, &mut list);
-    list.truncate(limit as usize);
-    Ok(list)
+    let actions = dictionary(conn)?.into_iter().map(|a| ActionCount {
+        action: a.name,
+        count: a.count,
+    });
+    Ok(suggestions(term, actions, limit))
 }
 
 /// Distinct actions among `account`'s entries matching `term`, with their counts
@@ -612,16 +606,8 @@ pub(super) fn account_actions(
             count: row.get::<_, i64>(1)? as u64,
         })
     })?;
-    let mut list = Vec::new();
-    for row in rows {
-        let action = row?;
-        if term.is_none_or(|t| t.matches(&action.action)) {
-            list.push(action);
-        }
-    }
-    rank_suggestions(term, &mut list);
-    list.truncate(limit as usize);
-    Ok(list)
+    let actions = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(suggestions(term, actions, limit))
 }
 
 /// Up to `limit` entries with ids above `after`, oldest first, optionally only those
