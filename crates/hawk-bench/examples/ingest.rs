@@ -11,6 +11,10 @@ use std::time::Instant;
 use hawk_audit::Audit;
 use hawk_audit::workload::{DEMO_EPOCH, Workload};
 
+// The allocator the `hawk` binary runs with, so that figures match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
     args.iter()
         .position(|a| a == name)

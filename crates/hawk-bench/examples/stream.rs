@@ -13,6 +13,10 @@ use std::time::Instant;
 use futures_util::TryStreamExt;
 use hawk_audit::Audit;
 
+// The allocator the `hawk` binary runs with, so that figures match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().collect();

@@ -387,21 +387,28 @@ impl Bench {
                 Some(base),
             ));
         }
-        let started = Instant::now();
-        let streamed: u64 = self
-            .audit
-            .for_account_stream(&heaviest.0)
-            .try_fold(0u64, |n, _| async move { Ok(n + 1) })
-            .await?;
-        let hawk_rate = streamed as f64 / started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        let base_count = self
-            .base
-            .run(&Op::AccountAll {
-                account: heaviest.0.clone(),
-            })
-            .await?;
-        let base_rate = base_count as f64 / started.elapsed().as_secs_f64();
+        // A few runs of each, alternated, and the median of each side: one run of
+        // a second or so is at the mercy of whatever else the machine is doing.
+        let (mut hawk_rates, mut base_rates) = (Vec::new(), Vec::new());
+        let mut streamed = 0;
+        for _ in 0..STREAM_RUNS {
+            let started = Instant::now();
+            streamed = self
+                .audit
+                .for_account_stream(&heaviest.0)
+                .try_fold(0u64, |n, _| async move { Ok(n + 1) })
+                .await?;
+            hawk_rates.push(streamed as f64 / started.elapsed().as_secs_f64());
+            let started = Instant::now();
+            let base_count = self
+                .base
+                .run(&Op::AccountAll {
+                    account: heaviest.0.clone(),
+                })
+                .await?;
+            base_rates.push(base_count as f64 / started.elapsed().as_secs_f64());
+        }
+        let (hawk_rate, base_rate) = (median_of(hawk_rates), median_of(base_rates));
         self.rows.push(Row::throughput(
             format!("for_account stream, heaviest account ({streamed} entries)"),
             hawk_rate,
@@ -526,6 +533,15 @@ impl Bench {
         }
         Ok(Stats::from_samples(samples))
     }
+}
+
+/// Runs of each side's account stream; the row shows the median rate.
+const STREAM_RUNS: usize = 5;
+
+/// The middle value (the upper one of an even count); 0 for none.
+fn median_of(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn with_term(opts: Recent, term: Option<&str>) -> Recent {

@@ -24,6 +24,12 @@ use hawk_server::proof::{ConsistencyBody, InclusionBody};
 
 use crate::output::Out;
 
+/// Reading a log builds every entry from a dozen small allocations on a reader thread
+/// and frees them on another; mimalloc does that with a quarter less CPU than glibc's
+/// malloc (README, "Streaming an account").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An append-only audit log: who did what to which resource.
 #[derive(Debug, Parser)]
 #[command(name = "hawk", version)]
