@@ -3,6 +3,8 @@
 # workload, then CLIENTS clients for DURATION seconds of mixed reads and writes
 # (crates/hawk-bench/examples/loadtest.rs), then every acknowledged write is checked
 # against the file. Prints p50/p99 per operation, errors and lost writes; fails on any.
+# Then streams the heaviest account (`1`) over HTTP and prints the server's resident
+# memory (VmRSS) after the load and after the stream.
 #
 #   ENTRIES=100000 CLIENTS=8 DURATION=60 scripts/loadtest.sh
 set -euo pipefail
@@ -36,3 +38,8 @@ done
 [ -n "$port" ] || { cat "$dir/serve.log" >&2; exit 1; }
 
 "$target/examples/loadtest" "http://127.0.0.1:$port" "$db" --clients "$clients" --seconds "$seconds"
+
+rss() { sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$server/status"; }
+echo "server resident memory after the load: $(rss)"
+bytes=$(curl -sf "http://127.0.0.1:$port/v1/accounts/1/entries" | wc -c)
+echo "server resident memory after streaming account 1 ($bytes bytes of JSON): $(rss)"
