@@ -81,6 +81,49 @@ pub(crate) trait Scanner: Send + 'static {
 /// they complete: below it, proofs hash the leaves themselves.
 pub(crate) const NODE_LEVEL: u32 = 8;
 
+/// `MTH` of leaves `start..end`, from the stored `(id, hash)` of entries
+/// `start + 1 ..= end` pushed in id order: an id out of place or a missing hash is an
+/// error naming the entry (both stores read their rows differently, then share this).
+pub(crate) struct LeafRun {
+    frontier: Frontier,
+    expected: u64,
+    end: u64,
+}
+
+impl LeafRun {
+    pub(crate) fn new(start: u64, end: u64) -> Self {
+        LeafRun {
+            frontier: Frontier::new(),
+            expected: start + 1,
+            end,
+        }
+    }
+
+    pub(crate) fn push(&mut self, id: u64, hash: Option<&[u8]>) -> Result<()> {
+        let leaf = hash
+            .and_then(|h| Hash::try_from(h).ok())
+            .filter(|_| id == self.expected)
+            .ok_or_else(|| missing_leaf(self.expected))?;
+        self.frontier.push(leaf);
+        self.expected += 1;
+        Ok(())
+    }
+
+    pub(crate) fn root(self) -> Result<Hash> {
+        if self.expected != self.end + 1 {
+            return Err(missing_leaf(self.expected));
+        }
+        Ok(self.frontier.root())
+    }
+}
+
+/// The error for entry `id` missing, or stored without its leaf hash.
+pub(crate) fn missing_leaf(id: u64) -> Error {
+    Error::Storage(format!(
+        "entry {id} is missing or has no leaf hash; run hawk verify"
+    ))
+}
+
 /// Where a log lives, parsed from its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Location {

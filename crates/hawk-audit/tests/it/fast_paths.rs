@@ -5,7 +5,7 @@
 use hawk_audit::{Audit, Entry, NewEntry, Recent, Ref};
 use proptest::prelude::*;
 
-use crate::helpers::TestDb;
+use crate::helpers::{Engine, TestDb, run_case};
 
 /// A skewed mix: common actions, a rare one, wildcard and non-ASCII names, and
 /// enough distinct ones that a short term matches more actions than a block lookup
@@ -152,12 +152,9 @@ proptest! {
         second in 0u64..3000,
         queries in proptest::collection::vec(query(), 20..40),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(run(TestDb::sqlite(), seed, first, second, queries));
+        run_case(Engine::Sqlite, "fast_answers_equal_the_naive_scan", |db| {
+            run(db, seed, first, second, queries)
+        });
     }
 }
 
@@ -172,16 +169,8 @@ proptest! {
         second in 0u64..3000,
         queries in proptest::collection::vec(query(), 20..40),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let name = "postgres_fast_answers_equal_the_naive_scan";
-            if let Some(db) = TestDb::postgres(name).await {
-                run(db, seed, first, second, queries).await;
-            }
+        run_case(Engine::Postgres, "postgres_fast_answers_equal_the_naive_scan", |db| {
+            run(db, seed, first, second, queries)
         });
     }
 }

@@ -30,6 +30,26 @@ pub(crate) enum Engine {
     Postgres,
 }
 
+/// Runs one property-test case, on a runtime of its own (proptest cases are
+/// synchronous), against a fresh database on `engine` (`test` names it on PostgreSQL;
+/// skipped as [`TestDb::postgres`] says).
+pub(crate) fn run_case<F: std::future::Future<Output = ()>>(
+    engine: Engine,
+    test: &str,
+    case: impl FnOnce(TestDb) -> F,
+) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        if let Some(db) = TestDb::new(engine, test).await {
+            case(db).await;
+        }
+    });
+}
+
 impl TestDb {
     /// A fresh database on `engine`; `None` as [`TestDb::postgres`] says.
     pub(crate) async fn new(engine: Engine, test: &str) -> Option<TestDb> {

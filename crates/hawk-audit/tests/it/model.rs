@@ -4,7 +4,7 @@
 use hawk_audit::{Audit, Entry, NewEntry, Recent, Ref};
 use proptest::prelude::*;
 
-use crate::helpers::TestDb;
+use crate::helpers::{Engine, TestDb, run_case};
 
 /// Actions chosen to trip naive search: wildcards, backslashes, case, non-ASCII.
 const ACTIONS: &[&str] = &[
@@ -227,12 +227,7 @@ proptest! {
 
     #[test]
     fn store_behaves_like_a_vec(ops in proptest::collection::vec(op(), 1..60)) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(run(TestDb::sqlite(), ops));
+        run_case(Engine::Sqlite, "store_behaves_like_a_vec", |db| run(db, ops));
     }
 }
 
@@ -242,15 +237,6 @@ proptest! {
 
     #[test]
     fn postgres_store_behaves_like_a_vec(ops in proptest::collection::vec(op(), 1..60)) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            if let Some(db) = TestDb::postgres("postgres_store_behaves_like_a_vec").await {
-                run(db, ops).await;
-            }
-        });
+        run_case(Engine::Postgres, "postgres_store_behaves_like_a_vec", |db| run(db, ops));
     }
 }

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
 
 use crate::fast_paths::{Query, fast, make, naive, query};
-use crate::helpers::{TestDb, conformance};
+use crate::helpers::{Engine, TestDb, conformance, run_case};
 
 /// Entry `i` (from 0) of the imported data is `i` milliseconds after this.
 fn time_of(i: u64) -> OffsetDateTime {
@@ -139,12 +139,9 @@ proptest! {
         second in 0u64..2000,
         queries in proptest::collection::vec(query(), 12..24),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(run(TestDb::sqlite(), seed, first, [cut, cut + more], second, queries));
+        run_case(Engine::Sqlite, "pruned_logs_answer_exactly", |db| {
+            run(db, seed, first, [cut, cut + more], second, queries)
+        });
     }
 }
 
@@ -161,16 +158,8 @@ proptest! {
         second in 0u64..2000,
         queries in proptest::collection::vec(query(), 12..24),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let name = "postgres_pruned_logs_answer_exactly";
-            if let Some(db) = TestDb::postgres(name).await {
-                run(db, seed, first, [cut, cut + more], second, queries).await;
-            }
+        run_case(Engine::Postgres, "postgres_pruned_logs_answer_exactly", |db| {
+            run(db, seed, first, [cut, cut + more], second, queries)
         });
     }
 }

@@ -1,7 +1,7 @@
 //! Read queries. A page reads its totals and its entries in one `REPEATABLE READ`
 //! snapshot; the other reads are single statements.
 
-use deadpool_postgres::{Client, GenericClient};
+use deadpool_postgres::{Client, GenericClient, Transaction};
 use time::UtcOffset;
 use tokio_postgres::IsolationLevel;
 use tokio_postgres::Row;
@@ -108,14 +108,20 @@ async fn dictionary<C: GenericClient>(client: &C) -> Result<Vec<DictEntry>> {
         .collect())
 }
 
-/// One page of entries matching `filter`, newest first, with exact totals.
-pub(super) async fn page(client: &mut Client, filter: &Filter, opts: &Recent) -> Result<Page> {
-    let tx = client
+/// A read-only `REPEATABLE READ` transaction: every statement in it sees the log as
+/// of its first, whatever other processes append or prune meanwhile.
+pub(super) async fn snapshot(client: &mut Client) -> Result<Transaction<'_>> {
+    Ok(client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
-        .await?;
+        .await?)
+}
+
+/// One page of entries matching `filter`, newest first, with exact totals.
+pub(super) async fn page(client: &mut Client, filter: &Filter, opts: &Recent) -> Result<Page> {
+    let tx = snapshot(client).await?;
     let newest = head(&tx).await?;
     let as_of = opts.as_of.map_or(newest, |pin| pin.min(newest));
     let window = Window {

@@ -7,14 +7,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use deadpool_postgres::{Client, Transaction};
 use time::OffsetDateTime;
-use tokio_postgres::{IsolationLevel, Row};
+use tokio_postgres::Row;
 
 use super::read;
 use crate::checkpoint::StoredCheckpoint;
 use crate::entry::time_from_micros;
 use crate::error::{Error, Result};
 use crate::merkle::{EMPTY_ROOT, Frontier, Hash, NodeSource, subtree_from_perfect};
-use crate::store::{NODE_LEVEL, ScanItem, ScannedEntry, Scanner};
+use crate::store::{LeafRun, NODE_LEVEL, ScanItem, ScannedEntry, Scanner, missing_leaf};
 
 /// Perfect subtrees of `NODE_LEVEL` and up, as `Frontier::push_with` reports them,
 /// gathered for one `INSERT`.
@@ -149,15 +149,9 @@ impl NodeSource for Nodes {
                 .known
                 .get(&(level, index))
                 .copied()
-                .ok_or_else(|| missing((index << level) + 1)),
+                .ok_or_else(|| missing_leaf((index << level) + 1)),
         })
     }
-}
-
-fn missing(id: u64) -> Error {
-    Error::Storage(format!(
-        "entry {id} is missing or has no leaf hash; run hawk verify"
-    ))
 }
 
 /// Runs `prove` on the stored tree of one snapshot (see [`Nodes`]).
@@ -165,12 +159,7 @@ pub(super) async fn prove<T>(
     client: &mut Client,
     prove: impl Fn(&Nodes, &Frontier) -> Result<T>,
 ) -> Result<T> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let tx = read::snapshot(client).await?;
     let frontier = read::frontier(&tx).await?;
     let learning = Nodes {
         count: frontier.size(),
@@ -241,22 +230,11 @@ async fn fetch(
 
 /// `MTH` of leaves `start..end` from the rows `(id, hash)` of entries `start + 1 ..= end`.
 fn hash_leaves(start: u64, end: u64, rows: &[Row]) -> Result<Hash> {
-    let mut frontier = Frontier::new();
-    let mut expected = start + 1;
+    let mut run = LeafRun::new(start, end);
     for row in rows {
-        let id = row.get::<_, i64>(0) as u64;
-        let hash: Option<&[u8]> = row.get(1);
-        let leaf = hash
-            .and_then(|h| Hash::try_from(h).ok())
-            .filter(|_| id == expected)
-            .ok_or_else(|| missing(expected))?;
-        frontier.push(leaf);
-        expected += 1;
+        run.push(row.get::<_, i64>(0) as u64, row.get(1))?;
     }
-    if expected != end + 1 {
-        return Err(missing(expected));
-    }
-    Ok(frontier.root())
+    run.root()
 }
 
 /// Rows fetched per step of the scan.
@@ -266,12 +244,7 @@ const SCAN_CHUNK: i32 = 2_000;
 /// tree first, then each entry, each stored checkpoint right after the entry whose id
 /// is its size. Two cursors, so memory stays constant however long the log.
 pub(super) async fn scan<S: Scanner>(client: &mut Client, scanner: &mut S) -> Result<()> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let tx = read::snapshot(client).await?;
     let frontier = read::frontier(&tx).await;
     let pruned = super::prune::pruned_frontier(&tx).await?;
     if scanner

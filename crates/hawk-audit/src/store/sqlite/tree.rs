@@ -11,7 +11,7 @@ use crate::checkpoint::StoredCheckpoint;
 use crate::entry::time_from_micros;
 use crate::error::{Error, Result};
 use crate::merkle::{Frontier, Hash, NodeSource};
-use crate::store::{ScanItem, ScannedEntry, Scanner};
+use crate::store::{LeafRun, ScanItem, ScannedEntry, Scanner};
 
 const CHECKPOINT_COLUMNS: &str = "size, root, note, created_at";
 
@@ -99,23 +99,12 @@ impl Leaves<'_> {
             "SELECT id, hash FROM entries WHERE id > ?1 AND id <= ?2 ORDER BY id",
         )?;
         let mut rows = stmt.query(params![start as i64, end as i64])?;
-        let mut frontier = Frontier::new();
-        let mut expected = start + 1;
+        let mut run = LeafRun::new(start, end);
         while let Some(row) = rows.next()? {
-            let id = row.get::<_, i64>(0)? as u64;
             let hash: Option<Vec<u8>> = row.get(1)?;
-            let leaf = hash
-                .as_deref()
-                .and_then(|h| Hash::try_from(h).ok())
-                .filter(|_| id == expected)
-                .ok_or_else(|| missing(expected))?;
-            frontier.push(leaf);
-            expected += 1;
+            run.push(row.get::<_, i64>(0)? as u64, hash.as_deref())?;
         }
-        if expected != end + 1 {
-            return Err(missing(expected));
-        }
-        Ok(frontier.root())
+        run.root()
     }
 
     /// The perfect subtree over the `2^level` leaves from `index << level`: stored
@@ -133,12 +122,6 @@ impl Leaves<'_> {
         }
         self.hash_leaves(index << level, (index + 1) << level)
     }
-}
-
-fn missing(id: u64) -> Error {
-    Error::Storage(format!(
-        "entry {id} is missing or has no leaf hash; run hawk verify"
-    ))
 }
 
 impl NodeSource for Leaves<'_> {
