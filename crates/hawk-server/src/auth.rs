@@ -26,7 +26,7 @@ use crate::error::ApiError;
 
 /// Routes that answer without a key: liveness and the dashboard's page and files
 /// (they hold no data; the page asks for a key when the API answers 401).
-const PUBLIC: &[&str] = &["/healthz", "/", "/assets/{file}"];
+const PUBLIC: &[&str] = &["/healthz", "/", "/assets/{file}", "/favicon.ico"];
 /// Routes that also take the key as `?key=`: browsers' `EventSource` and download
 /// links cannot send an `Authorization` header.
 const KEY_IN_QUERY: &[&str] = &["/v1/stream", "/v1/export"];

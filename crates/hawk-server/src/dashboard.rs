@@ -14,12 +14,15 @@ use crate::error::ApiError;
 const INDEX: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
+const FAVICON: &str = include_str!("../assets/favicon.svg");
 
-/// `/` and `/assets/{file}`.
+/// `/`, `/assets/{file}` and `/favicon.ico`.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/assets/{file}", get(asset))
+        // Browsers ask for it on their own; an SVG is what the page links to as well.
+        .route("/favicon.ico", get(favicon))
 }
 
 async fn index() -> Response {
@@ -30,8 +33,13 @@ async fn asset(Path(file): Path<String>) -> Response {
     match file.as_str() {
         "app.js" => page(APP_JS, "text/javascript; charset=utf-8"),
         "app.css" => page(APP_CSS, "text/css; charset=utf-8"),
+        "favicon.svg" => favicon().await,
         _ => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file").into_response(),
     }
+}
+
+async fn favicon() -> Response {
+    page(FAVICON, "image/svg+xml")
 }
 
 fn page(body: &'static str, content_type: &'static str) -> Response {

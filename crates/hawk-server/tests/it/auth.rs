@@ -85,6 +85,7 @@ async fn each_scope_reaches_exactly_its_routes() {
         (Method::GET, "/healthz", None, [OK; 6]),
         (Method::GET, "/", None, [OK; 6]),
         (Method::GET, "/assets/app.js", None, [OK; 6]),
+        (Method::GET, "/favicon.ico", None, [OK; 6]),
         (
             Method::GET,
             "/v1/entries",
