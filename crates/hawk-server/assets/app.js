@@ -38,9 +38,10 @@
   // One prompt at a time: requests refused together all wait for the same answer.
   let keyWanted = null;
   let keyAnswer = null;
+  // `reason` is text, or a list of text and nodes (a command shown as code).
   function askForKey(reason) {
     if (keyAnswer) return keyAnswer;
-    $("key-reason").textContent = reason;
+    $("key-reason").replaceChildren(...[].concat(reason));
     $("key-input").value = storedKey();
     $("key-dialog").hidden = false;
     $("key-input").focus();
@@ -71,7 +72,8 @@
         const body = await response.json().catch(() => null);
         const why = storedKey()
           ? "The saved key was refused: " + ((body && body.error && body.error.message) || "unauthorized") + "."
-          : "This server asks for an API key. Create one with `hawk keys create --scope read` and paste it here.";
+          : ["This server asks for an API key. Create one with ", el("code", {}, "hawk keys create --scope read"),
+            " and paste it here."];
         if (await askForKey(why)) continue;
         throw new ApiError(401, body);
       }
@@ -131,12 +133,19 @@
     const account = entry.account_id == null
       ? el("span", { className: "none" }, "—")
       : el("a", { className: "account-link", href: "#", "data-account": entry.account_id }, entry.account_id);
-    const tr = el("tr", { "data-id": entry.id },
+    // Cells cut long values short: the title shows them whole on hover.
+    const clip = (className, content) => {
+      const td = el("td", { className }, content);
+      td.title = td.textContent;
+      return td;
+    };
+    // Focusable, so the keyboard reaches each entry (Enter or Space opens it).
+    const tr = el("tr", { "data-id": entry.id, tabIndex: 0 },
       el("td", { className: "col-id" }, entry.id),
-      el("td", {}, badge(entry.action)),
-      el("td", { className: "cell-clip" }, actor(entry)),
-      el("td", { className: "cell-clip" }, subject(entry.resource_type, entry.resource_id)),
-      el("td", { className: "cell-clip" }, account),
+      el("td", { className: "col-action" }, badge(entry.action)),
+      clip("col-actor", actor(entry)),
+      clip("col-resource", subject(entry.resource_type, entry.resource_id)),
+      clip("col-account", account),
       el("td", { className: "col-time", title: entry.inserted_at }, shortTime(entry.inserted_at)));
     if (state.selected === entry.id) tr.classList.add("selected");
     return tr;
@@ -170,14 +179,32 @@
   }
 
   // The view lives in the address (#account=…&search=…&page=…), so a reload or a
-  // shared link shows the same thing.
-  function saveView() {
+  // shared link shows the same thing. A navigation (account, page, search) is a new
+  // history entry, so Back returns to the previous view.
+  let shownHash = location.hash.slice(1);
+  function saveView(push) {
     const params = new URLSearchParams();
     if (state.account) params.set("account", state.account);
     if (state.search) params.set("search", state.search);
     if (state.page > 1) params.set("page", String(state.page));
     const hash = params.toString();
-    if (location.hash.slice(1) !== hash) history.replaceState(null, "", hash ? "#" + hash : location.pathname);
+    if (location.hash.slice(1) !== hash) {
+      const url = hash ? "#" + hash : location.pathname;
+      if (push) history.pushState(null, "", url);
+      else history.replaceState(null, "", url);
+    }
+    shownHash = hash;
+  }
+
+  // Back, Forward, or an address edited by hand. One step can fire both `popstate`
+  // and `hashchange`: the second finds the view already shown.
+  function onAddressChange() {
+    const hash = location.hash.slice(1);
+    if (hash === shownHash) return;
+    shownHash = hash;
+    closeDetail({ refocus: false });
+    state.asOf = null;
+    load(restoreView(), { fresh: true });
   }
 
   function restoreView() {
@@ -215,7 +242,7 @@
   // ---- loading pages -----------------------------------------------------------
 
   let loading = 0;
-  async function load(page, { fresh = false } = {}) {
+  async function load(page, { fresh = false, push = false } = {}) {
     const ticket = ++loading;
     const params = new URLSearchParams({ page: String(page), per_page: String(PER_PAGE) });
     if (state.search) params.set("search", state.search);
@@ -236,7 +263,7 @@
       notice("");
       renderCrumbs();
       renderTable();
-      saveView();
+      saveView(push);
       // A new page starts at its top (the pager sits below the table).
       if (window.scrollY > 0) window.scrollTo(0, 0);
       if (state.live) restartLive();
@@ -250,7 +277,7 @@
     state.search = search;
     state.asOf = null;
     $("search").value = search;
-    load(1, { fresh: true });
+    load(1, { fresh: true, push: true });
   }
 
   // ---- the entry detail --------------------------------------------------------
@@ -276,8 +303,11 @@
     return out;
   }
 
+  let detailOpener = null;
   function openDetail(entry) {
     state.selected = entry.id;
+    // Whatever had the focus gets it back on close (the row, when opened from it).
+    detailOpener = document.activeElement;
     for (const tr of document.querySelectorAll("#entries tbody tr")) {
       tr.classList.toggle("selected", Number(tr.dataset.id) === entry.id);
     }
@@ -294,12 +324,22 @@
     $("detail-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
     $("detail-metadata").replaceChildren(prettyJson(entry.metadata));
     $("detail").hidden = false;
+    $("detail-close").focus();
   }
 
-  function closeDetail() {
+  function closeDetail({ refocus = true } = {}) {
+    const wasOpen = !$("detail").hidden;
     $("detail").hidden = true;
+    const id = state.selected;
     state.selected = null;
     for (const tr of document.querySelectorAll("#entries tbody tr.selected")) tr.classList.remove("selected");
+    if (wasOpen && refocus) {
+      // The row may have been drawn anew (live tail) since: find it by id.
+      const row = document.querySelector(`#entries tbody tr[data-id="${id}"]`);
+      const back = detailOpener && detailOpener.isConnected ? detailOpener : row;
+      if (back) back.focus();
+    }
+    detailOpener = null;
   }
 
   // ---- typeahead ---------------------------------------------------------------
@@ -462,7 +502,7 @@
       const link = e.target.closest("[data-account]");
       if (link) {
         e.preventDefault();
-        closeDetail();
+        closeDetail({ refocus: false });
         show({ account: link.dataset.account, search: "" });
         return;
       }
@@ -472,15 +512,30 @@
         if (entry) openDetail(entry);
       }
     });
+    $("entries").addEventListener("keydown", (e) => {
+      const tr = e.target;
+      if (!tr.matches("tbody tr[data-id]")) return;
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        const entry = state.entries.find((x) => x.id === Number(tr.dataset.id));
+        if (entry) openDetail(entry);
+      } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        const next = e.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling;
+        if (next) {
+          e.preventDefault();
+          next.focus();
+        }
+      }
+    });
     $("detail").addEventListener("click", (e) => {
       const link = e.target.closest("[data-account]");
       if (link) {
         e.preventDefault();
-        closeDetail();
+        closeDetail({ refocus: false });
         show({ account: link.dataset.account, search: "" });
       }
     });
-    $("detail-close").addEventListener("click", closeDetail);
+    $("detail-close").addEventListener("click", () => closeDetail());
     $("crumbs").addEventListener("click", (e) => {
       if (e.target.closest("#crumb-all")) {
         e.preventDefault();
@@ -490,10 +545,11 @@
       }
     });
 
-    $("first").addEventListener("click", () => load(1));
-    $("prev").addEventListener("click", () => load(Math.max(1, state.page - 1)));
-    $("next").addEventListener("click", () => load(Math.min(state.totalPages, state.page + 1)));
-    $("last").addEventListener("click", () => load(state.totalPages));
+    const go = (page) => load(page, { push: true });
+    $("first").addEventListener("click", () => go(1));
+    $("prev").addEventListener("click", () => go(Math.max(1, state.page - 1)));
+    $("next").addEventListener("click", () => go(Math.min(state.totalPages, state.page + 1)));
+    $("last").addEventListener("click", () => go(state.totalPages));
 
     $("live").addEventListener("change", (e) => {
       if (e.target.checked) {
@@ -525,10 +581,8 @@
       renderKeyButton();
     });
 
-    window.addEventListener("hashchange", () => {
-      state.asOf = null;
-      load(restoreView(), { fresh: true });
-    });
+    window.addEventListener("popstate", onAddressChange);
+    window.addEventListener("hashchange", onAddressChange);
 
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape") {
