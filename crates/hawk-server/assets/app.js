@@ -226,7 +226,8 @@
     }
     if (state.search) {
       const clear = el("button", { type: "button", title: "Clear the filter", id: "clear-search" }, "✕");
-      parts.push(el("span", { className: "chip" }, "action contains “" + state.search + "”", clear));
+      const label = "action contains “" + state.search + "”";
+      parts.push(el("span", { className: "chip" }, el("span", { className: "chip-text", title: label }, label), clear));
     }
     crumbs.replaceChildren(...parts);
     const csv = state.account ? "&account_id=" + encodeURIComponent(state.account) : "";

@@ -656,6 +656,34 @@ async fn dashboard_overflowed_a_phone_screen() {
         assert_eq!(wide_rows, json!(0), "every row and cell fits the width");
         assert_accessible(browser, axe.as_deref(), "the dashboard at 390 px").await;
 
+        // A long account and search in the breadcrumbs stay inside the width too.
+        let search = "invoice.".to_owned() + &"a".repeat(150);
+        browser
+            .goto(
+                &session
+                    .server
+                    .url(&format!("/#account=acme&search={search}")),
+            )
+            .await
+            .unwrap();
+        wait_until(
+            browser,
+            "the long action's entry alone",
+            "document.getElementById('summary').textContent.startsWith('1–1 of 1 entry')",
+        )
+        .await;
+        let overflow = eval(
+            browser,
+            "const d = document.documentElement; return d.scrollWidth > d.clientWidth;",
+        )
+        .await;
+        assert_eq!(
+            overflow,
+            json!(false),
+            "no horizontal scrolling with a long search"
+        );
+        assert_wholly_visible(browser, "#clear-search").await;
+
         // The details open over the whole screen, close button included.
         browser
             .find(Locator::Css("#entries tbody tr:first-child td.col-id"))
