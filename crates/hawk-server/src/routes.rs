@@ -268,7 +268,12 @@ pub(crate) async fn export(
             (header::CONTENT_TYPE, format.content_type().to_owned()),
             (header::CONTENT_DISPOSITION, filename),
         ],
-        Body::from_stream(header.chain(rows)),
+        // Ends (cut off, not complete) once the key is revoked.
+        Body::from_stream(crate::auth::until_revoked(
+            &state,
+            &access,
+            header.chain(rows),
+        )),
     )
         .into_response())
 }
