@@ -211,7 +211,7 @@ pub(crate) async fn account_entries(
         .inspect_err(|err| tracing::error!(error = %err, "account stream failed"));
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(body),
+        Body::from_stream(crate::auth::until_revoked(&state, &access, body)),
     )
         .into_response())
 }
