@@ -1,6 +1,6 @@
 //! What an outside security test of the real server found, each fixed: metric labels
 //! from a closed set, a server that saw keys staying closed, streams ending with their
-//! key, and loopback host names only without keys.
+//! key, loopback host names only without keys, and a cap on open connections.
 
 use std::time::{Duration, Instant};
 
@@ -255,4 +255,43 @@ pub(crate) async fn streams_end_when_their_key_is_revoked_on(app: &TestApp) {
     assert_eq!(again.status(), 401);
     server.stop().await;
     revoker.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_connection_cap_a_client_waits_for_a_place() {
+    // Broke: nothing bounded the connections open at once, so silent clients could
+    // take every socket the process may open.
+    let app = TestApp::new().await;
+    let options = hawk_server::ServeOptions {
+        header_read_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(30),
+        max_connections: 2,
+    };
+    let server = Running::start_with(&app, options).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let second = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let early =
+        tokio::time::timeout(Duration::from_millis(700), third.read_to_end(&mut reply)).await;
+    assert!(
+        early.is_err(),
+        "answered over the cap: {:?}",
+        String::from_utf8_lossy(&reply)
+    );
+    // A place frees: the waiting client is served.
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut reply))
+        .await
+        .expect("served once a place is free")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    drop(second);
+    server.stop().await;
 }
