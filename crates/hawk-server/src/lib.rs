@@ -118,7 +118,8 @@ impl AppState {
         self
     }
 
-    /// Ends open live tails (they would otherwise keep a graceful shutdown waiting).
+    /// Ends open live tails (they would otherwise keep a graceful shutdown waiting)
+    /// and stops [`serve_state`] accepting connections.
     pub fn shutdown(&self) {
         self.shutdown.cancel();
     }
