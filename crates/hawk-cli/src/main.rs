@@ -149,6 +149,24 @@ enum Command {
         #[arg(long, default_value_t = 60, value_name = "SECONDS",
               value_parser = clap::value_parser!(u64).range(1..))]
         checkpoint_interval: u64,
+        /// Close a connection that has not sent a request's headers within this time
+        /// (from its start, or from the previous response on a kept-alive one).
+        #[arg(long, default_value_t = 10, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        header_read_timeout: u64,
+        /// Stop keeping a connection alive once nothing was read or written on it for
+        /// this long, and close it after twice as long.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        idle_timeout: u64,
+        /// Connections open at once; more wait until one closes.
+        #[arg(long, default_value_t = 512, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..))]
+        max_connections: u32,
+        /// Log lines as text, or as one JSON object per line.
+        #[arg(long, default_value = "text", value_name = "FORMAT",
+              value_parser = ["text", "json"])]
+        log_format: String,
     },
     /// Check the whole log: ids, every leaf hash, and the root at every stored
     /// checkpoint, every anchor and the stored tree. Exit 0 intact, 1 tampering
@@ -314,11 +332,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
-    let default_level = match cli.command {
-        Command::Serve { .. } => tracing_subscriber::filter::LevelFilter::INFO,
-        _ => tracing_subscriber::filter::LevelFilter::WARN,
+    let (default_level, json) = match &cli.command {
+        Command::Serve { log_format, .. } => (
+            tracing_subscriber::filter::LevelFilter::INFO,
+            log_format == "json",
+        ),
+        _ => (tracing_subscriber::filter::LevelFilter::WARN, false),
     };
-    init_tracing(default_level);
+    init_tracing(default_level, json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -333,16 +354,20 @@ fn main() -> ExitCode {
 }
 
 /// Logs (e.g. a retried busy database) go to stderr; quiet unless `RUST_LOG` says more
-/// (`serve` says what it does at info level).
-fn init_tracing(default_level: tracing_subscriber::filter::LevelFilter) {
+/// (`serve` says what it does at info level, and logs each request); `json` writes one
+/// JSON object per line.
+fn init_tracing(default_level: tracing_subscriber::filter::LevelFilter, json: bool) {
     let filter = tracing_subscriber::EnvFilter::builder()
         .with_default_directive(default_level.into())
         .from_env_lossy();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(io::stderr().is_terminal())
-        .with_writer(io::stderr)
-        .init();
+        .with_writer(io::stderr);
+    if json {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.with_ansi(io::stderr().is_terminal()).init();
+    }
 }
 
 /// Help and version print as clap prints them; every other usage error becomes one
@@ -497,12 +522,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_db_size,
             checkpoint_entries,
             checkpoint_interval,
+            header_read_timeout,
+            idle_timeout,
+            max_connections,
+            log_format: _,
         } => {
             let cadence = Cadence {
                 entries: checkpoint_entries,
                 interval: std::time::Duration::from_secs(checkpoint_interval),
             };
-            serve(&cli.db, &listen, rate_limit, max_db_size, &keys, cadence).await?
+            let limits = hawk_server::ServeOptions {
+                header_read_timeout: std::time::Duration::from_secs(header_read_timeout),
+                idle_timeout: std::time::Duration::from_secs(idle_timeout),
+                max_connections,
+            };
+            serve(
+                &cli.db,
+                &listen,
+                rate_limit,
+                max_db_size,
+                &keys,
+                cadence,
+                limits,
+            )
+            .await?
         }
         Command::Verify { anchor, public_key } => {
             // Exit 2 for anything that keeps the check from being made.
@@ -801,6 +844,7 @@ async fn serve(
     max_db_size: Option<u64>,
     keys: &KeyConfig,
     cadence: Cadence,
+    limits: hawk_server::ServeOptions,
 ) -> anyhow::Result<()> {
     let addr = tokio::net::lookup_host(listen)
         .await
@@ -860,7 +904,8 @@ async fn serve(
         ),
     }
     let state = hawk_server::AppState::new(audit, bus)
-        .rate_limit(hawk_server::RateLimit::per_second(rate_limit));
+        .rate_limit(hawk_server::RateLimit::per_second(rate_limit))
+        .serve_options(limits);
     hawk_server::serve_state(listener, state, shutdown_signal())
         .await
         .context("serving HTTP")?;

@@ -9,20 +9,32 @@
 //! only that account's entries, and nothing that counts the whole log (`/metrics`); it
 //! may prove only its own entries (`/v1/proof/{id}`), while the checkpoint and consistency
 //! proofs, which show no entry, are open to it.
+//!
+//! Once a server has seen a key (at start or later) it keeps asking for one until it
+//! is restarted, even when every key is revoked: an open API on whatever address keys
+//! allowed it to bind would be worse than a closed one. Without keys it answers only
+//! requests addressed to a loopback name (`localhost`, `127.0.0.1`, `[::1]`), 421
+//! otherwise, so a web page cannot reach it through a DNS name rebound to 127.0.0.1.
+//! Streamed responses opened with a key (live tail, export) end within
+//! [`POLL_INTERVAL`](crate::POLL_INTERVAL) of its revocation, by any process.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::BoxError;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
 use hawk_audit::{KeyInfo, Scope};
+use tokio::sync::watch;
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::{AppState, POLL_INTERVAL};
 
 /// Routes that answer without a key: liveness and the dashboard's page and files
 /// (they hold no data; the page asks for a key when the API answers 401).
@@ -65,6 +77,101 @@ impl<S: Send + Sync> FromRequestParts<S> for Access {
             .cloned()
             .unwrap_or_default())
     }
+}
+
+/// The id of the key a request was made with, on its response (for the access log).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyId(pub(crate) u64);
+
+/// The ids of revoked keys, as last read from the store.
+pub(crate) type Revoked = watch::Receiver<Arc<HashSet<u64>>>;
+
+/// `stream`, ended with an error within [`POLL_INTERVAL`] of the revocation of the key
+/// it was opened with (by this process or any other sharing the log), so the client
+/// sees a cut-off body rather than a complete one. Unchanged without a key.
+pub(crate) fn until_revoked<S, T, E>(
+    state: &AppState,
+    access: &Access,
+    stream: S,
+) -> impl Stream<Item = Result<T, BoxError>> + Send + 'static + use<S, T, E>
+where
+    S: Stream<Item = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Into<BoxError> + Send + 'static,
+{
+    let watch = access.key.as_ref().map(|k| (k.id, revoked_feed(state)));
+    let stream = Box::pin(stream);
+    futures_util::stream::unfold(Some((stream, watch)), |open| async move {
+        let (mut stream, mut watch) = open?;
+        let revoked = async {
+            match &mut watch {
+                Some((id, feed)) => {
+                    let id = *id;
+                    // An error means the feed stopped: the server is shutting down,
+                    // which ends the stream by itself.
+                    if feed.wait_for(|ids| ids.contains(&id)).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = revoked => {
+                tracing::info!("ending a streamed response: its API key was revoked");
+                Some((Err(BoxError::from("the API key was revoked")), None))
+            }
+            item = stream.next() => {
+                let item = item?.map_err(Into::into);
+                Some((item, Some((stream, watch))))
+            }
+        }
+    })
+}
+
+/// The shared feed of revoked key ids: one task reads the keys every
+/// [`POLL_INTERVAL`] while a keyed stream is open (reading the store, not an
+/// in-process signal, so revocations by other processes count too). Started by the
+/// first keyed stream; stops with the server.
+fn revoked_feed(state: &AppState) -> Revoked {
+    state
+        .revoked
+        .get_or_init(|| {
+            let (feed, revoked) = watch::channel(Arc::new(HashSet::new()));
+            let audit = state.audit.clone();
+            let shutdown = state.shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    // One receiver is the feed's own, kept in the state.
+                    if feed.receiver_count() > 1 {
+                        match audit.keys().await {
+                            Ok(keys) => {
+                                let ids: HashSet<u64> = keys
+                                    .iter()
+                                    .filter(|k| k.revoked_at.is_some())
+                                    .map(|k| k.id)
+                                    .collect();
+                                feed.send_if_modified(|seen| {
+                                    let changed = **seen != ids;
+                                    if changed {
+                                        *seen = Arc::new(ids);
+                                    }
+                                    changed
+                                });
+                            }
+                            Err(err) => tracing::warn!(error = %err, "cannot read the API keys"),
+                        }
+                    }
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    }
+                }
+            });
+            revoked
+        })
+        .clone()
 }
 
 /// How many requests a key may make: `per_second` on average, `burst` at once.
@@ -146,13 +253,20 @@ fn needs(method: &Method, route: &str) -> (Scope, bool) {
     }
 }
 
-/// Middleware: authenticates, checks the scope and the rate, and hands the handlers
-/// an [`Access`].
+/// Middleware: refuses non-loopback `Host`s without keys, authenticates, checks the
+/// scope and the rate, and hands the handlers an [`Access`].
 pub(crate) async fn check(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
+    if !addressed_to_loopback(&req) {
+        match keys_required(&state).await {
+            Ok(true) => {}
+            Ok(false) => return misdirected(),
+            Err(err) => return ApiError::from(err).into_response(),
+        }
+    }
     if route.as_deref().is_some_and(|r| PUBLIC.contains(&r)) {
         return next.run(req).await;
     }
@@ -164,11 +278,14 @@ pub(crate) async fn check(State(state): State<AppState>, mut req: Request, next:
     });
     let access = match presented {
         Some(key) => match state.audit.authenticate(&key).await {
-            Ok(Some(info)) => Access { key: Some(info) },
+            Ok(Some(info)) => {
+                state.keys_seen.store(true, Ordering::Relaxed);
+                Access { key: Some(info) }
+            }
             Ok(None) => return unauthorized("the API key is not valid (unknown or revoked)"),
             Err(err) => return ApiError::from(err).into_response(),
         },
-        None => match state.audit.has_keys().await {
+        None => match keys_required(&state).await {
             Ok(false) => Access::default(),
             Ok(true) => {
                 return unauthorized(
@@ -179,24 +296,98 @@ pub(crate) async fn check(State(state): State<AppState>, mut req: Request, next:
             Err(err) => return ApiError::from(err).into_response(),
         },
     };
-    if let Some(key) = &access.key {
-        let (scope, bound_ok) = needs(req.method(), route.as_deref().unwrap_or(""));
-        if !key.scope.covers(scope) {
-            return forbidden(format!(
+    let key_id = access.key.as_ref().map(|k| KeyId(k.id));
+    let mut response = match refused(&state, &req, route.as_deref(), &access) {
+        Some(refusal) => refusal,
+        None => {
+            req.extensions_mut().insert(access);
+            next.run(req).await
+        }
+    };
+    if let Some(id) = key_id {
+        response.extensions_mut().insert(id);
+    }
+    response
+}
+
+/// Why a key may not make this request: its scope, its account binding or its rate.
+fn refused(
+    state: &AppState,
+    req: &Request,
+    route: Option<&str>,
+    access: &Access,
+) -> Option<Response> {
+    let key = access.key.as_ref()?;
+    let (scope, bound_ok) = needs(req.method(), route.unwrap_or(""));
+    if !key.scope.covers(scope) {
+        return Some(
+            forbidden(format!(
                 "this {} key cannot do this (it needs a {} key)",
                 key.scope, scope
             ))
-            .into_response();
-        }
-        if key.account_id.is_some() && !bound_ok {
-            return forbidden("a key bound to an account cannot do this").into_response();
-        }
-        if let Err(wait) = state.limiter.take(key.id, Instant::now()) {
-            return too_many(wait);
-        }
+            .into_response(),
+        );
     }
-    req.extensions_mut().insert(access);
-    next.run(req).await
+    if key.account_id.is_some() && !bound_ok {
+        return Some(forbidden("a key bound to an account cannot do this").into_response());
+    }
+    state
+        .limiter
+        .take(key.id, Instant::now())
+        .err()
+        .map(too_many)
+}
+
+/// Whether requests need a key: once this server has seen one, always (until it is
+/// restarted), even if every key has been revoked since.
+pub(crate) async fn keys_required(state: &AppState) -> hawk_audit::Result<bool> {
+    if state.keys_seen.load(Ordering::Relaxed) {
+        return Ok(true);
+    }
+    let keys = state.audit.has_keys().await?;
+    if keys {
+        state.keys_seen.store(true, Ordering::Relaxed);
+    }
+    Ok(keys)
+}
+
+/// Whether the request names a loopback host (`localhost`, `127.0.0.1` or `[::1]`,
+/// any port) in its URI or `Host` header. A request naming none passes: browsers,
+/// the clients a rebound name could drive, always send `Host`.
+fn addressed_to_loopback(req: &Request) -> bool {
+    let host = match req.uri().authority() {
+        Some(authority) => authority.as_str(),
+        None => match req.headers().get(header::HOST) {
+            None => return true,
+            Some(value) => match value.to_str() {
+                Ok(host) => host,
+                Err(_) => return false,
+            },
+        },
+    };
+    // An authority may carry `user@`; what follows it is the host.
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
+    };
+    ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .any(|ok| name.eq_ignore_ascii_case(ok))
+}
+
+fn misdirected() -> Response {
+    ApiError::new(
+        StatusCode::MISDIRECTED_REQUEST,
+        "misdirected",
+        "Host: without API keys this server answers only requests addressed to \
+         localhost, 127.0.0.1 or [::1] (so that a web page cannot reach it through a \
+         rebound DNS name); create a key with `hawk keys create` to serve other names",
+    )
+    .field("Host")
+    .into_response()
 }
 
 /// The key of an `Authorization: Bearer KEY` header.
@@ -217,7 +408,7 @@ fn query_key(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-fn query_pairs(query: &str) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
     axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
         &format!("/?{query}").parse().unwrap_or_default(),
     )
@@ -286,6 +477,54 @@ mod tests {
         assert_eq!(needs(&Method::POST, "/v1/entries"), (Scope::Write, false));
         assert_eq!(needs(&Method::POST, "/v1/events"), (Scope::Write, false));
         assert_eq!(needs(&Method::DELETE, "/v1/entries"), (Scope::Admin, false));
+    }
+
+    #[test]
+    fn only_loopback_host_names_count_as_loopback() {
+        let with_host = |host: &str| {
+            Request::builder()
+                .uri("/v1/entries")
+                .header(header::HOST, host)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        for ok in [
+            "localhost",
+            "localhost:7433",
+            "LOCALHOST:1",
+            "127.0.0.1",
+            "127.0.0.1:7433",
+            "[::1]",
+            "[::1]:7433",
+        ] {
+            assert!(addressed_to_loopback(&with_host(ok)), "{ok}");
+        }
+        for refused in [
+            "evil.example",
+            "evil.example:7433",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "127.0.0.2",
+            "[::2]:7433",
+            "localhost:x",
+            "",
+        ] {
+            assert!(!addressed_to_loopback(&with_host(refused)), "{refused}");
+        }
+        let absolute = Request::builder()
+            .uri("http://evil.example:7433/v1/entries")
+            .header(header::HOST, "localhost")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert!(
+            !addressed_to_loopback(&absolute),
+            "the URI's authority wins"
+        );
+        let none = Request::builder()
+            .uri("/v1/entries")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert!(addressed_to_loopback(&none));
     }
 
     #[test]

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod connections;
 mod dashboard;
 mod error;
 pub mod export;
@@ -41,6 +42,7 @@ mod stream;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -50,9 +52,9 @@ use hawk_audit::{Audit, Events};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 pub use auth::RateLimit;
+pub use connections::ServeOptions;
 pub use error::ApiError;
 pub use openapi::openapi;
 
@@ -63,7 +65,8 @@ pub const MAX_HTTP_BATCH: usize = 1000;
 /// The address `hawk serve` listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7433";
 /// How often the live tail reads the head when nothing in this process woke it, so
-/// entries written by other processes on the same file show up too.
+/// entries written by other processes on the same file show up too; and how often the
+/// keys are read while a stream opened with one is open, to end it once it is revoked.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// What every handler shares. Cheap to clone.
@@ -77,6 +80,13 @@ pub struct AppState {
     head_feed: Arc<OnceLock<watch::Receiver<u64>>>,
     /// Per-key token buckets.
     limiter: Arc<auth::Limiter>,
+    /// Set once this server has seen an API key: from then on every request needs
+    /// one, even after all are revoked (see `auth`).
+    keys_seen: Arc<AtomicBool>,
+    /// The revoked key ids, fed by one task while keyed streams are open (see `auth`).
+    revoked: Arc<OnceLock<auth::Revoked>>,
+    /// Connection limits.
+    options: ServeOptions,
 }
 
 impl AppState {
@@ -89,7 +99,16 @@ impl AppState {
             shutdown: CancellationToken::new(),
             head_feed: Arc::new(OnceLock::new()),
             limiter: Arc::new(auth::Limiter::new(RateLimit::default())),
+            keys_seen: Arc::new(AtomicBool::new(false)),
+            revoked: Arc::new(OnceLock::new()),
+            options: ServeOptions::default(),
         }
+    }
+
+    /// The same state with other connection limits (timeouts, how many at once).
+    pub fn serve_options(mut self, options: ServeOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// The same state with another per-key rate limit (default: 50 requests per
@@ -99,14 +118,15 @@ impl AppState {
         self
     }
 
-    /// Ends open live tails (they would otherwise keep a graceful shutdown waiting).
+    /// Ends open live tails (they would otherwise keep a graceful shutdown waiting)
+    /// and stops [`serve_state`] accepting connections.
     pub fn shutdown(&self) {
         self.shutdown.cancel();
     }
 }
 
 /// The whole HTTP API: every route of DESIGN.md section 4 served so far, JSON errors
-/// for unknown routes and methods, a 1 MiB body limit, metrics and tracing.
+/// for unknown routes and methods, a 1 MiB body limit, metrics and an access log.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = openapi::api_router().split_for_parts();
     let doc = axum::body::Bytes::from(doc.to_json().expect("the document serializes"));
@@ -132,7 +152,6 @@ pub fn router(state: AppState) -> Router {
         metrics::track,
     ))
     .layer(axum::middleware::map_response(error::json_errors))
-    .layer(TraceLayer::new_for_http())
     .with_state(state)
 }
 
@@ -148,25 +167,41 @@ pub async fn serve(
     serve_state(listener, AppState::new(audit, events), shutdown).await
 }
 
-/// [`serve`] with a state of your own (e.g. another [`RateLimit`]).
+/// [`serve`] with a state of your own (e.g. another [`RateLimit`] or
+/// [`ServeOptions`]).
 pub async fn serve_state(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let audit = state.audit.clone();
+    // A server started with keys requires one until it is restarted, so it must know
+    // before its first request whether there are any.
+    auth::keys_required(&state)
+        .await
+        .map_err(|err| io::Error::other(format!("reading the API keys: {err}")))?;
     let app = router(state.clone());
-    let stop = state.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing requests in flight");
-            stop.shutdown();
-        })
-        .await;
+    let stop = state.shutdown.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        // Ends live tails too (they would otherwise keep the shutdown waiting).
+        stop.cancel();
+    };
+    let mut accept = std::pin::pin!(connections::accept(
+        listener,
+        app,
+        state.options,
+        state.shutdown.clone(),
+    ));
+    // The loop also ends when the state is shut down directly.
+    tokio::select! {
+        () = &mut accept => {}
+        () = signal => accept.await,
+    }
     drop(state);
     audit.close().await;
-    result
+    Ok(())
 }
 
 /// Refuses addresses other than loopback: without API keys anyone who can reach the

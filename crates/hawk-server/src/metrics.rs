@@ -1,6 +1,10 @@
 //! Prometheus metrics: requests and latency by route, entries written, the writer's
 //! queue depth, the audit listener's counters and the latest checkpoint, in the text
-//! exposition format.
+//! exposition format; and the access log, one line per request.
+//!
+//! Every label comes from a closed set (the standard methods or `OTHER`, the route
+//! templates or `unmatched`, the status): this middleware runs before authentication,
+//! so anything a client makes up must not become a series.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,11 +13,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use hawk_audit::checkpoint::StoredCheckpoint;
 
 use crate::AppState;
+use crate::auth::{KeyId, query_pairs};
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -22,8 +28,8 @@ const BUCKETS: [f64; 12] = [
 
 #[derive(Default)]
 pub(crate) struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
+    latency: Mutex<BTreeMap<(&'static str, String), Histogram>>,
     /// Entries committed through `POST /v1/entries`.
     pub(crate) entries_written: AtomicU64,
     /// Events accepted through `POST /v1/events`.
@@ -38,10 +44,10 @@ struct Histogram {
 }
 
 impl Metrics {
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let key = (method.to_owned(), route.to_owned());
+    fn observe(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
+        let key = (method, route.to_owned());
         *lock(&self.requests)
-            .entry((key.0.clone(), key.1.clone(), status))
+            .entry((key.0, key.1.clone(), status))
             .or_default() += 1;
         let mut latency = lock(&self.latency);
         let h = latency.entry(key).or_default();
@@ -199,22 +205,109 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `method` as a label: a standard method, or `OTHER` for any extension method.
+pub(crate) fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|m| *m == method)
+        .map_or("OTHER", Method::as_str)
+}
+
+/// `uri`'s path and query with the value of every `key` parameter replaced by
+/// `REDACTED`: API keys may come in the query string and must never reach a log.
+pub(crate) fn redacted_uri(uri: &Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            // Names are compared decoded, so `%6Bey=` is redacted too.
+            let is_key = query_pairs(pair)
+                .first()
+                .is_some_and(|(name, _)| name == "key");
+            match pair.split_once('=') {
+                Some((name, _)) if is_key => format!("{name}=REDACTED"),
+                _ => pair.to_owned(),
+            }
+        })
+        .collect();
+    format!("{}?{}", uri.path(), query.join("&"))
+}
+
 /// Middleware: counts and times every request under its route template (so
-/// `/v1/accounts/{account_id}/entries` is one series, not one per account).
+/// `/v1/accounts/{account_id}/entries` is one series, not one per account), and logs
+/// it: the one place requests are logged, with any key in the URI redacted.
 pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
+    tracing::debug!(
+        target: "hawk_server::access",
+        method,
+        uri = %redacted_uri(req.uri()),
+        "request"
+    );
     let response = next.run(req).await;
-    state.metrics.observe(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .observe(method, &route, status, elapsed.as_secs_f64());
+    tracing::info!(
+        target: "hawk_server::access",
+        method,
+        route,
+        status,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        key_id = response.extensions().get::<KeyId>().map(|k| k.0),
+        "request"
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        let invented = Method::from_bytes("X".repeat(8192).as_bytes()).unwrap();
+        assert_eq!(method_label(&invented), "OTHER");
+        assert_eq!(method_label(&Method::from_bytes(b"get").unwrap()), "OTHER");
+    }
+
+    #[test]
+    fn keys_in_logged_uris_are_redacted() {
+        let cases = [
+            ("/v1/stream?key=hawk_secret", "/v1/stream?key=REDACTED"),
+            (
+                "/v1/export?format=csv&key=hawk_secret&after=3",
+                "/v1/export?format=csv&key=REDACTED&after=3",
+            ),
+            ("/v1/stream?%6Bey=hawk_secret", "/v1/stream?%6Bey=REDACTED"),
+            ("/v1/entries?search=key", "/v1/entries?search=key"),
+            ("/healthz", "/healthz"),
+        ];
+        for (uri, logged) in cases {
+            assert_eq!(redacted_uri(&uri.parse().unwrap()), logged, "{uri}");
+        }
+    }
 }

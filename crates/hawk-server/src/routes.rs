@@ -211,7 +211,7 @@ pub(crate) async fn account_entries(
         .inspect_err(|err| tracing::error!(error = %err, "account stream failed"));
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(body),
+        Body::from_stream(crate::auth::until_revoked(&state, &access, body)),
     )
         .into_response())
 }
@@ -268,7 +268,12 @@ pub(crate) async fn export(
             (header::CONTENT_TYPE, format.content_type().to_owned()),
             (header::CONTENT_DISPOSITION, filename),
         ],
-        Body::from_stream(header.chain(rows)),
+        // Ends (cut off, not complete) once the key is revoked.
+        Body::from_stream(crate::auth::until_revoked(
+            &state,
+            &access,
+            header.chain(rows),
+        )),
     )
         .into_response())
 }

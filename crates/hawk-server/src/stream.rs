@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -37,7 +38,7 @@ pub(crate) async fn live_tail(
     access: Access,
     headers: HeaderMap,
     params: Params,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<impl Stream<Item = Result<Event, axum::BoxError>>>, ApiError> {
     let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(value) => {
@@ -67,9 +68,15 @@ pub(crate) async fn live_tail(
     };
     let events = futures_util::stream::unfold(tail, |mut tail| async move {
         let entry = tail.next().await?;
-        Some((Ok(sse_event(&entry)), tail))
+        Some((Ok::<_, Infallible>(sse_event(&entry)), tail))
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    // A comment at least every half idle timeout keeps a quiet tail from being closed
+    // as idle.
+    let keep_alive = (state.options.idle_timeout / 2).min(Duration::from_secs(15));
+    Ok(
+        Sse::new(crate::auth::until_revoked(&state, &access, events))
+            .keep_alive(KeepAlive::new().interval(keep_alive.max(Duration::from_millis(100)))),
+    )
 }
 
 fn sse_event(entry: &Entry) -> Event {

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::helpers::{Log, failed, parse_json};
 
@@ -199,10 +200,16 @@ struct Running {
 
 /// Starts `hawk serve --listen LISTEN ARGS` (port 0: a free one).
 fn start_server(listen: &str, args: &[&str]) -> Running {
+    start_server_with(listen, args, &[])
+}
+
+/// [`start_server`] with environment variables set.
+fn start_server_with(listen: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut server = Server(
         crate::helpers::hawk()
             .args(["serve", "--listen", listen])
             .args(args)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -325,4 +332,148 @@ fn two_servers_on_one_postgres_database_keep_one_verifiable_log() {
     );
     let proof = parse_json(&hawk(&["prove", "123", "--json"]));
     assert_eq!(proof["tree_size"], total, "{proof}");
+}
+
+/// Whether the server closed `stream` within `within` (rather than leaving it open).
+fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(err) => err.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+#[test]
+fn slow_and_silent_connections_are_closed_and_healthz_still_answers() {
+    // Broke: connections trickling their headers and silent ones were never closed,
+    // so a few hundred of them held the server's sockets for as long as they liked.
+    let log = Log::new();
+    let running = start_server(
+        "127.0.0.1:0",
+        &[
+            "--db",
+            log.url(),
+            "--header-read-timeout",
+            "1",
+            "--idle-timeout",
+            "2",
+            "--max-connections",
+            "8",
+        ],
+    );
+    let port = running.port;
+    let connect = || TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // Every place taken: four trickle their headers, four send nothing.
+    let mut silent: Vec<TcpStream> = (0..4).map(|_| connect()).collect();
+    let trickling: Vec<TcpStream> = (0..4).map(|_| connect()).collect();
+    let mut trickled: Vec<TcpStream> = trickling.iter().map(|s| s.try_clone().unwrap()).collect();
+    let trickler = std::thread::spawn(move || {
+        for s in &mut trickled {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n");
+        }
+        for _ in 0..25 {
+            std::thread::sleep(Duration::from_millis(200));
+            for s in &mut trickled {
+                let _ = s.write_all(b"X-Slow: a\r\n");
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+
+    // A new client waits for a place, which the timeouts free.
+    let asked = Instant::now();
+    let (status, body) = http(port, "GET", "/healthz", "");
+    assert_eq!(status, 200, "{body}");
+    let waited = asked.elapsed();
+    assert!(waited < Duration::from_secs(4), "/healthz took {waited:?}");
+
+    for s in silent.iter_mut().chain(
+        trickling
+            .iter()
+            .map(|s| s.try_clone().unwrap())
+            .collect::<Vec<_>>()
+            .iter_mut(),
+    ) {
+        assert!(
+            closed_by_server(s, Duration::from_secs(3)),
+            "a slow connection is still open"
+        );
+    }
+    trickler.join().unwrap();
+
+    // A kept-alive connection left idle after its response is closed too.
+    let mut idle = connect();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reply = Vec::new();
+    idle.read_to_end(&mut reply)
+        .expect("the idle connection is closed within 5 s");
+    assert!(
+        reply.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    running.stop();
+}
+
+#[test]
+fn the_access_log_names_each_request_and_never_its_key() {
+    // Broke: requests went unlogged (only start and stop), and at debug level the
+    // request trace printed the whole URI, `?key=` included.
+    let log = Log::new();
+    let created = log.json(&["keys", "create", "--scope", "read"]);
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_u64().unwrap();
+    let running = start_server_with(
+        "127.0.0.1:0",
+        &["--db", log.url(), "--log-format", "json"],
+        &[("RUST_LOG", "info,hawk_server=debug")],
+    );
+    let port = running.port;
+    assert_eq!(get_with_key(port, "/v1/accounts/acme/entries", &key), 200);
+    let (status, _) = http(port, "GET", &format!("/v1/export?format=csv&key={key}"), "");
+    assert_eq!(status, 200);
+    assert_eq!(http(port, "GET", "/v1/entries", "").0, 401);
+    let banner = running.banner.clone();
+    let rest = running.stop();
+    let logged = format!("{banner}{rest}");
+    assert!(!logged.contains(&key), "the key was logged:\n{logged}");
+    let lines: Vec<serde_json::Value> = logged
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let access: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "hawk_server::access" && l["level"] == "INFO")
+        .collect();
+    let find = |route: &str| {
+        access
+            .iter()
+            .find(|l| l["route"] == route)
+            .unwrap_or_else(|| panic!("no access line for {route}:\n{logged}"))
+    };
+    let account = find("/v1/accounts/{account_id}/entries");
+    assert_eq!(account["method"], "GET");
+    assert_eq!(account["status"], 200);
+    assert_eq!(account["key_id"], id);
+    assert!(account["duration_ms"].as_f64().is_some(), "{account}");
+    let export = find("/v1/export");
+    assert_eq!(
+        (export["status"].as_u64(), export["key_id"].as_u64()),
+        (Some(200), Some(id))
+    );
+    let refused = find("/v1/entries");
+    assert_eq!(refused["status"], 401);
+    assert!(refused.get("key_id").is_none(), "{refused}");
+    // The debug line with the URI has the key redacted.
+    assert!(
+        lines.iter().any(|l| l["uri"]
+            .as_str()
+            .is_some_and(|u| u == "/v1/export?format=csv&key=REDACTED")),
+        "{logged}"
+    );
 }

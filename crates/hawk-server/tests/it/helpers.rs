@@ -201,6 +201,23 @@ impl Running {
         }
     }
 
+    /// The server over `app` with connection limits of its own.
+    pub(crate) async fn start_with(app: &TestApp, options: hawk_server::ServeOptions) -> Running {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state =
+            hawk_server::AppState::new(app.audit.clone(), app.bus.clone()).serve_options(options);
+        let task = tokio::spawn(hawk_server::serve_state(listener, state, async move {
+            let _ = stopped.await;
+        }));
+        Running {
+            base: format!("http://{addr}"),
+            stop: Some(stop),
+            task,
+        }
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

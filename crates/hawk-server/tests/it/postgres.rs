@@ -162,3 +162,15 @@ async fn live_tail_of_one_server_shows_what_another_accepted() {
     server_a.stop().await;
     server_b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_end_when_their_key_is_revoked_on_postgres() {
+    // Broke: a live tail or an export opened with a key kept delivering after the key
+    // was revoked (here by another handle on the shared database).
+    let Some(db) = PgDb::new("streams_end_when_their_key_is_revoked_on_postgres").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let app = TestApp::open(db.url(), dir, Options::default()).await;
+    crate::hardening::streams_end_when_their_key_is_revoked_on(&app).await;
+}
