@@ -11,7 +11,7 @@ use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
 use crate::keys::{self, KeyInfo, Scope};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
-use crate::store::{Filter, ImportMark, Location, Pruned, Store};
+use crate::store::{Filter, ImportMark, Location, Mode, Pruned, Store};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";
@@ -29,7 +29,7 @@ const STREAM_CHUNK: u64 = 2048;
 const STREAM_AHEAD: usize = 2;
 
 /// How to open an audit log.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
     /// A bus whose events the audit listener records as entries.
@@ -38,6 +38,22 @@ pub struct Options {
     pub max_size_bytes: Option<u64>,
     /// The key that signs checkpoints, and when to write them.
     pub checkpoints: Option<(SigningKey, Cadence)>,
+    /// Whether a missing log is created (default `true`); see [`Options::create`].
+    pub create: bool,
+    /// Whether the handle only reads (default `false`); see [`Options::read_only`].
+    pub read_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            events: None,
+            max_size_bytes: None,
+            checkpoints: None,
+            create: true,
+            read_only: false,
+        }
+    }
 }
 
 impl Options {
@@ -62,12 +78,32 @@ impl Options {
         self.checkpoints = Some((key, cadence));
         self
     }
+
+    /// Whether opening may create a log that does not exist yet (default `true`): a
+    /// SQLite file, or Hawk's tables in an empty PostgreSQL database. With `false`,
+    /// a missing log fails with [`Error::NotFound`](crate::Error::NotFound), so a
+    /// mistyped path is not taken for an empty log.
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// Open for reading only (default `false`): never creates or migrates the log and
+    /// starts no writer, so a file, directory or database role without write access
+    /// can be read and verified. Every write through the handle fails. A log that
+    /// needs a migration cannot be opened this way: the error says so. Not
+    /// combinable with `events`, `checkpoints` or `max_size_bytes`.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
 }
 
 /// A handle on one audit log. Cheap to clone; all clones share one store.
 #[derive(Clone)]
 pub struct Audit {
     store: Arc<Store>,
+    read_only: bool,
     listener: Option<Arc<Listener>>,
     checkpointer: Option<Arc<Checkpointer>>,
 }
@@ -129,7 +165,26 @@ impl Audit {
     /// Opens the log at `url` with `options`; with a bus, the audit listener is
     /// subscribed before this returns.
     pub async fn open_with(url: &str, options: Options) -> Result<Audit> {
-        let store = Arc::new(Store::open(Location::parse(url)?, options.max_size_bytes).await?);
+        let location = Location::parse(url)?;
+        if options.read_only {
+            let writes = [
+                ("events", options.events.is_some()),
+                ("checkpoints", options.checkpoints.is_some()),
+                ("max_size_bytes", options.max_size_bytes.is_some()),
+            ];
+            if let Some((field, _)) = writes.iter().find(|(_, set)| *set) {
+                return Err(Invalid::new(
+                    field,
+                    Rule::Malformed("writes, so it cannot be combined with read_only"),
+                )
+                .into());
+            }
+        }
+        let mode = Mode {
+            create: options.create && !options.read_only,
+            read_only: options.read_only,
+        };
+        let store = Arc::new(Store::open(location, options.max_size_bytes, mode).await?);
         let listener = match options.events {
             Some(bus) => Some(Arc::new(Listener::start(bus, Arc::clone(&store)).await)),
             None => None,
@@ -165,6 +220,7 @@ impl Audit {
         };
         Ok(Audit {
             store,
+            read_only: options.read_only,
             listener,
             checkpointer,
         })
@@ -183,6 +239,7 @@ impl Audit {
     /// Signs and stores a checkpoint of the log as it is now, unless the latest one
     /// already covers every entry; returns the latest checkpoint either way.
     pub async fn write_checkpoint(&self, key: &SigningKey) -> Result<StoredCheckpoint> {
+        self.writable()?;
         let latest = sign_head(&self.store, key, true).await?;
         Ok(latest.expect("an empty log is signed too"))
     }
@@ -268,6 +325,7 @@ impl Audit {
     /// Records one entry built with [`NewEntry`]'s builder (account, metadata …).
     pub async fn record(&self, entry: NewEntry) -> Result<Entry> {
         let valid = entry.validate()?;
+        self.writable()?;
         let mut stored = self.store.append(vec![valid], None, None).await?;
         Ok(stored.pop().expect("the store returns one entry per input"))
     }
@@ -275,6 +333,7 @@ impl Audit {
     /// Records up to 10,000 entries atomically: all are stored, in order, or none.
     pub async fn record_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<Entry>> {
         let valid = validate_batch(entries)?;
+        self.writable()?;
         self.store.append(valid, None, None).await
     }
 
@@ -282,6 +341,7 @@ impl Audit {
     /// demo data). Times must not decrease, nor be earlier than the newest entry's.
     pub async fn import(&self, entries: Vec<(OffsetDateTime, NewEntry)>) -> Result<Vec<Entry>> {
         let (valid, times) = validate_historical(entries)?;
+        self.writable()?;
         self.store.append(valid, Some(times), None).await
     }
 
@@ -291,6 +351,7 @@ impl Audit {
     /// kept, and [`Pruned::root`] is the root a checkpoint at the prune point has.
     /// `None`, writing nothing, when no entry is that old.
     pub async fn prune(&self, before: OffsetDateTime) -> Result<Option<Pruned>> {
+        self.writable()?;
         let pruned = self.store.prune(micros(before)).await?;
         // With a signing key, a checkpoint at the prune point: the tree the rest of the
         // log extends, signed, so `verify` checks the log from there.
@@ -329,6 +390,7 @@ impl Audit {
             to: to.to_owned(),
             entries: valid.len(),
         };
+        self.writable()?;
         self.store.append(valid, Some(times), Some(mark)).await
     }
 
@@ -509,6 +571,7 @@ impl Audit {
         account_id: Option<&str>,
     ) -> Result<(String, KeyInfo)> {
         let (key, new) = keys::generate(scope, account_id)?;
+        self.writable()?;
         let info = self
             .store
             .create_key(new, micros(OffsetDateTime::now_utc()))
@@ -539,6 +602,7 @@ impl Audit {
     /// revoked key keeps its first revocation time. [`Error::NotFound`](crate::Error)
     /// when there is no such key.
     pub async fn revoke_key(&self, id: u64) -> Result<KeyInfo> {
+        self.writable()?;
         self.store
             .revoke_key(id, micros(OffsetDateTime::now_utc()))
             .await?
@@ -564,8 +628,43 @@ impl Audit {
         self.listener.as_ref().map(|l| l.stats())
     }
 
-    /// Records every pending event, then stops the listener. Entries already
-    /// acknowledged are durable whether or not this is called.
+    /// Writes a consistent copy of the log, as of one moment, to the new file `to`,
+    /// while this or any other process may go on appending: a backup that opens as a
+    /// whole log on its own (copying a live SQLite file alone misses what its
+    /// write-ahead log holds). SQLite only: a PostgreSQL log is backed up with
+    /// `pg_dump`, and asking fails with [`Error::Invalid`](crate::Error::Invalid).
+    /// Fails, writing nothing, when `to` exists. The checkpoint signing key is not
+    /// part of the log: keep a copy of its file apart.
+    pub async fn backup(&self, to: &std::path::Path) -> Result<()> {
+        if to.exists() {
+            return Err(crate::Error::Storage(format!(
+                "{} already exists; a backup goes to a new file",
+                to.display()
+            )));
+        }
+        self.store.backup(to.to_owned()).await
+    }
+
+    /// Whether this handle was opened with [`Options::read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Refuses a write on a read-only handle, before the store is touched.
+    fn writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(crate::Error::Storage(
+                "the log was opened read-only; nothing was written".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records every pending event, then stops the listener and signs the closing
+    /// checkpoint. On SQLite it then copies the write-ahead log into the database
+    /// file and empties it, so that the file alone holds the whole log (a copy of it
+    /// is a usable backup). Entries already acknowledged are durable whether or not
+    /// this is called.
     pub async fn close(self) {
         if let Some(listener) = &self.listener {
             listener.flush().await;
@@ -584,6 +683,9 @@ impl Audit {
             if let Err(err) = sign_head(&self.store, &checkpointer.key, false).await {
                 tracing::warn!(error = %err, "could not write the closing checkpoint");
             }
+        }
+        if let Err(err) = self.store.checkpoint_wal().await {
+            tracing::warn!(error = %err, "could not checkpoint the write-ahead log");
         }
     }
 }

@@ -385,7 +385,7 @@ mod fault_tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::{Location, Store};
+    use crate::store::{Location, Mode, Store};
     use crate::{Audit, Recent};
 
     struct FaultySink {
@@ -439,7 +439,7 @@ mod fault_tests {
     ) -> (tempfile::TempDir, String, Arc<FaultySink>, Events, Listener) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
-        let store = Store::open(Location::parse(&url).unwrap(), None)
+        let store = Store::open(Location::parse(&url).unwrap(), None, Mode::default())
             .await
             .unwrap();
         let sink = Arc::new(FaultySink {

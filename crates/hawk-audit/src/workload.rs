@@ -12,8 +12,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::audit::{Audit, MAX_BATCH};
 use crate::entry::{NewEntry, Ref};
-use crate::error::Result;
-use crate::query::Recent;
+use crate::error::{Invalid, Result, Rule};
 
 /// The seed of `hawk demo` and `hawk bench`, so both write the same data.
 pub const DEMO_SEED: u64 = 42;
@@ -239,21 +238,30 @@ fn metadata(rng: &mut Rng) -> Value {
     Value::Object(map)
 }
 
-/// Writes `total` entries of the workload drawn from `seed` into `audit`, spread over
-/// the year after the later of [`DEMO_EPOCH`] and the newest entry, through the
-/// durable write path in batches of [`MAX_BATCH`]. `progress` hears each batch's
+/// Writes `total` entries of the workload drawn from `seed` into `audit`, an empty
+/// log, spread over the year from [`DEMO_EPOCH`] (or, should that year not be over
+/// yet, the year up to today's UTC midnight: no entry is dated in the future), through
+/// the durable write path in batches of [`MAX_BATCH`]. `progress` hears each batch's
 /// size once it is committed. Returns how many were written.
+///
+/// A log that holds entries is refused ([`Error::Invalid`](crate::Error::Invalid),
+/// field `log`), writing nothing: made-up entries must never mix with real ones, and
+/// since times never decrease, demo entries dated after the newest one would push
+/// every later real entry's time forward.
 pub async fn load(
     audit: &Audit,
     seed: u64,
     total: u64,
     mut progress: impl FnMut(u64),
 ) -> Result<u64> {
-    let newest = audit.recent(Recent::page(1, 1)).await?;
-    let start = newest
-        .entries
-        .first()
-        .map_or(DEMO_EPOCH, |e| e.inserted_at.max(DEMO_EPOCH));
+    if audit.head().await? > 0 {
+        return Err(Invalid::new(
+            "log",
+            Rule::Malformed("must be empty: demo data goes into a new log only"),
+        )
+        .into());
+    }
+    let start = demo_start(OffsetDateTime::now_utc());
     let mut workload = Workload::new(seed, total, start);
     let mut written = 0;
     // The next batch is generated while the previous one commits; batches still
@@ -277,6 +285,13 @@ pub async fn load(
     Ok(written)
 }
 
+/// Where the demo's year starts when loaded at `now`: [`DEMO_EPOCH`], or a year before
+/// today's UTC midnight while that year is not over, so no entry is dated after `now`.
+fn demo_start(now: OffsetDateTime) -> OffsetDateTime {
+    let today = now.replace_time(time::Time::MIDNIGHT);
+    DEMO_EPOCH.min(today - Duration::days(365))
+}
+
 impl Iterator for Workload {
     type Item = (OffsetDateTime, NewEntry);
 
@@ -296,6 +311,19 @@ mod tests {
 
     fn sample(n: u64) -> Vec<(OffsetDateTime, NewEntry)> {
         Workload::new(7, n, OffsetDateTime::UNIX_EPOCH).collect()
+    }
+
+    #[test]
+    fn demo_data_is_never_dated_after_now() {
+        // A demo loaded before its year was over dated entries in the future, and
+        // since times never decrease, every later real entry with them.
+        let now = datetime!(2025-06-15 10:30 UTC);
+        let start = demo_start(now);
+        assert_eq!(start, datetime!(2024-06-15 0:00 UTC));
+        let data: Vec<_> = Workload::new(DEMO_SEED, 5_000, start).collect();
+        assert!(data.iter().all(|(at, _)| *at <= now));
+        // Once the year is over, the data is the reference data set.
+        assert_eq!(demo_start(datetime!(2026-12-07 15:00 UTC)), DEMO_EPOCH);
     }
 
     #[test]

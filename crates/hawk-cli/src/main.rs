@@ -34,7 +34,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "hawk", version)]
 struct Cli {
-    /// Database URL: sqlite:PATH or postgres://USER@HOST/DB.
+    /// The log: a SQLite file's path (hawk.db), sqlite:PATH or postgres://USER@HOST/DB.
+    /// Only track, serve, demo, import and keys create start a new one.
     #[arg(
         long,
         global = true,
@@ -233,7 +234,14 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         before: String,
     },
-    /// Write the reference workload: seeded, deterministic demo data.
+    /// Write a consistent copy of the SQLite log to FILE (safe while a server writes),
+    /// then verify the copy. The signing key file is not part of it: copy that apart.
+    Backup {
+        /// The new file to write (it must not exist).
+        file: PathBuf,
+    },
+    /// Write the reference workload, seeded, deterministic demo data dated 2025, into
+    /// a new, empty log (a log holding entries is refused).
     Demo {
         /// How many entries to write.
         #[arg(long, default_value_t = 100_000, value_name = "N")]
@@ -457,9 +465,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             entry.resource_id = resource_id;
             entry.account_id = account;
             entry.metadata = metadata;
-            let audit = open(&cli.db).await?;
-            let stored = audit.record(entry).await?;
-            out.entry(&stored)?;
+            let audit = open(&cli.db, Access::Create).await?;
+            let stored = audit.record(entry).await;
+            audit.close().await;
+            out.entry(&stored?)?;
         }
         Command::Recent {
             page,
@@ -467,7 +476,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             search,
             as_of,
         } => {
-            let audit = open(&cli.db).await?;
+            let audit = open(&cli.db, Access::Read).await?;
             let page = audit
                 .recent(Recent {
                     page,
@@ -479,12 +488,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.page(&page)?;
         }
         Command::Search { query, limit } => {
-            let audit = open(&cli.db).await?;
+            let audit = open(&cli.db, Access::Read).await?;
             let entries = audit.search(&query, limit).await?;
             out.entries(&entries)?;
         }
         Command::Actions { query, limit } => {
-            let audit = open(&cli.db).await?;
+            let audit = open(&cli.db, Access::Read).await?;
             let actions = audit.actions(query.as_deref().unwrap_or(""), limit).await?;
             out.actions(&actions)?;
         }
@@ -493,7 +502,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             page,
             per_page,
         } => {
-            let audit = open(&cli.db).await?;
+            let audit = open(&cli.db, Access::Read).await?;
             if page.is_some() || per_page.is_some() {
                 let defaults = Recent::default();
                 let opts = Recent::page(
@@ -566,9 +575,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Checkpoint { command } => match command {
             CheckpointCommand::Export { output } => {
+                // Opened first, so that a mistyped --db gets no key file either.
+                let audit = open(&cli.db, Access::Write).await?;
                 let key = keys.signing_key()?;
-                let audit = open(&cli.db).await?;
-                let checkpoint = audit.write_checkpoint(&key).await?;
+                let checkpoint = audit.write_checkpoint(&key).await;
+                audit.close().await;
+                let checkpoint = checkpoint?;
                 match &output {
                     Some(path) => {
                         std::fs::write(path, &checkpoint.note)
@@ -588,10 +600,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             size,
             consistency,
         } => {
-            let audit = open(&cli.db).await?;
+            if let Some(&[m, n]) = consistency.as_deref()
+                && m > n
+            {
+                return Err(BadInput(format!(
+                    "--consistency M N: M must be at most N (got M = {m}, N = {n})"
+                ))
+                .into());
+            }
+            let audit = open(&cli.db, Access::Read).await?;
             match (id, consistency.as_deref()) {
                 (_, Some(&[from, to])) => {
-                    let proof = audit.consistency_proof(from, to).await?;
+                    let proof = audit
+                        .consistency_proof(from, to)
+                        .await
+                        .map_err(consistency_args)?;
                     out.consistency(&ConsistencyBody::from(proof))?;
                 }
                 (Some(id), _) => {
@@ -602,15 +625,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Keys { command } => {
-            let audit = open(&cli.db).await?;
+            let access = match command {
+                KeysCommand::Create { .. } => Access::Create,
+                KeysCommand::List => Access::Read,
+                KeysCommand::Revoke { .. } => Access::Write,
+            };
+            let audit = open(&cli.db, access).await?;
             match command {
                 KeysCommand::Create { scope, account } => {
                     let scope: Scope = scope.parse()?;
-                    let (key, info) = audit.create_key(scope, account.as_deref()).await?;
+                    let created = audit.create_key(scope, account.as_deref()).await;
+                    audit.close().await;
+                    let (key, info) = created?;
                     out.new_key(&key, &info)?;
                 }
                 KeysCommand::List => out.keys(&audit.keys().await?)?,
-                KeysCommand::Revoke { id } => out.keys(&[audit.revoke_key(id).await?])?,
+                KeysCommand::Revoke { id } => {
+                    let revoked = audit.revoke_key(id).await;
+                    audit.close().await;
+                    out.keys(&[revoked?])?
+                }
             }
         }
         Command::Export {
@@ -618,8 +652,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             account,
             output,
         } => {
-            let format: Format = format.parse()?;
-            let audit = open(&cli.db).await?;
+            let format: Format = format
+                .parse()
+                .map_err(|e| BadInput(format!("--format: {e}")))?;
+            let audit = open(&cli.db, Access::Read).await?;
             let exported = match &output {
                 Some(path) => {
                     let file = std::fs::File::create(path)
@@ -637,17 +673,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Import { source, table } => {
-            let audit = open(&cli.db).await?;
+            let audit = open(&cli.db, Access::Create).await?;
             let bar = output::progress_bar(0);
             let progress = |progress| match progress {
                 import::Progress::Total(n) => bar.set_length(n),
                 import::Progress::Imported(n) => bar.inc(n),
             };
             let summary = if is_postgres(&source) {
-                import::import_table(&audit, &source, &table, progress).await?
+                import::import_table(&audit, &source, &table, progress).await
             } else {
-                import::import_file(&audit, std::path::Path::new(&source), progress).await?
+                import::import_file(&audit, std::path::Path::new(&source), progress).await
             };
+            audit.close().await;
+            let summary = summary?;
             bar.finish_and_clear();
             out.import_summary(&summary)?;
         }
@@ -657,21 +695,65 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "--before: not a time: {before:?} (RFC 3339, or YYYY-MM-DD for UTC midnight)"
                 ))
             })?;
+            // A missing log is reported before a key file is made beside it.
+            drop(open(&cli.db, Access::Write).await?);
             // With the log's signing key, the prune point gets a signed checkpoint.
             let mut options = Options::default();
             if let Some(key) = keys.signing_key_if_any()? {
                 options = options.checkpoints(key, Cadence::default());
             }
-            let audit = Audit::open_with(&cli.db, options).await?;
-            let pruned = audit.prune(when).await?;
+            let audit = Audit::open_with(&cli.db, options.create(false))
+                .await
+                .map_err(missing_log)?;
+            let pruned = audit.prune(when).await;
             audit.close().await;
+            let pruned = pruned?;
             out.prune_summary(pruned.as_ref())?;
         }
+        Command::Backup { file } => {
+            let audit = open(&cli.db, Access::Read).await?;
+            audit
+                .backup(&file)
+                .await
+                .with_context(|| format!("backing up to {}", file.display()))?;
+            drop(audit);
+            let copy = format!("sqlite:{}", file.display());
+            // The copy is checked against the original's key: a copy that verifies
+            // only against a key of its own proves nothing.
+            let report = verify(&copy, &keys, &[], None).await?;
+            let bytes = std::fs::metadata(&file).map_or(0, |m| m.len());
+            if !cli.json {
+                writeln!(
+                    out.writer(),
+                    "backed up {} to {} ({bytes} bytes); verifying the copy:",
+                    redact_password(&cli.db),
+                    file.display()
+                )?;
+            }
+            out.verify_report(&report)?;
+            if !cli.json
+                && let Some(path) = keys.path().ok().filter(|path| path.exists())
+            {
+                writeln!(
+                    out.writer(),
+                    "the signing key {} is not in the backup: copy it apart and keep it \
+                     secret",
+                    path.display()
+                )?;
+            }
+            out.flush()?;
+            return Ok(if report.is_intact() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
         Command::Demo { entries } => {
-            let audit = open(&cli.db).await?;
+            let audit = open(&cli.db, Access::Create).await?;
             let started = Instant::now();
-            let written = demo(&audit, entries).await?;
-            out.demo_summary(written, started.elapsed())?;
+            let written = demo(&audit, &cli.db, entries).await;
+            audit.close().await;
+            out.demo_summary(written?, started.elapsed())?;
         }
         Command::Bench {
             entries,
@@ -808,7 +890,7 @@ async fn verify(
         }
         opts = opts.anchor(path.display().to_string(), text);
     }
-    let audit = open(url).await?;
+    let audit = open(url, Access::Read).await?;
     let bar = output::progress_bar(audit.head().await?);
     let progress = bar.clone();
     let report = audit
@@ -988,13 +1070,73 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-async fn open(url: &str) -> anyhow::Result<Audit> {
-    Ok(Audit::open(url).await?)
+/// What a command does to the log, which decides how it is opened.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// Only reads: opened read-only, so an archived or evidence copy without write
+    /// access can be read and verified, and a mistyped path is not made a new log.
+    Read,
+    /// Writes to a log that must exist already.
+    Write,
+    /// Writes, and may start a new log.
+    Create,
 }
 
-/// Imports `total` entries of the reference workload after the newest entry, with a
-/// progress bar on a terminal. Returns how many were written.
-async fn demo(audit: &Audit, total: u64) -> anyhow::Result<u64> {
+async fn open(url: &str, access: Access) -> anyhow::Result<Audit> {
+    let options = match access {
+        Access::Read => Options::default().read_only(true),
+        Access::Write => Options::default().create(false),
+        Access::Create => Options::default(),
+    };
+    Audit::open_with(url, options).await.map_err(missing_log)
+}
+
+/// A missing log, said so that a mistyped path is recognised as one.
+fn missing_log(err: hawk_audit::Error) -> anyhow::Error {
+    match err {
+        hawk_audit::Error::NotFound(what) => anyhow::anyhow!(
+            "{what}; check --db (only track, serve, demo, import and keys create start a \
+             new log)"
+        ),
+        err => err.into(),
+    }
+}
+
+/// `prove --consistency M N` names the sizes as the command line does.
+fn consistency_args(err: hawk_audit::Error) -> anyhow::Error {
+    let renamed = err.as_invalid().and_then(|invalid| {
+        let name = match invalid.field() {
+            "from" => "M",
+            "to" => "N",
+            _ => return None,
+        };
+        let text = invalid.to_string();
+        let rule = text
+            .split_once(": ")
+            .map_or(text.as_str(), |(_, rule)| rule);
+        Some(BadInput(format!("--consistency M N: {name} {rule}")))
+    });
+    match renamed {
+        Some(bad) => bad.into(),
+        None => err.into(),
+    }
+}
+
+/// Imports `total` entries of the reference workload into the empty log at `url`,
+/// with a progress bar on a terminal. Returns how many were written.
+async fn demo(audit: &Audit, url: &str, total: u64) -> anyhow::Result<u64> {
+    // Demo entries are made up and dated 2025; times never decrease, so mixed into a
+    // real log they would push every later real entry's time forward, for good.
+    let head = audit.head().await?;
+    if head > 0 {
+        return Err(BadInput(format!(
+            "--db: {} already holds {head} entries; demo writes only into a new, empty \
+             log, so that made-up entries never mix with real ones (give another file, \
+             e.g. --db demo.db)",
+            redact_password(url)
+        ))
+        .into());
+    }
     let bar = output::progress_bar(total);
     let written = workload::load(audit, workload::DEMO_SEED, total, |n| bar.inc(n))
         .await

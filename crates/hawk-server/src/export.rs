@@ -41,7 +41,8 @@ pub struct UnknownFormat(pub String);
 
 impl fmt::Display for UnknownFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "format must be csv or ndjson, not {:?}", self.0)
+        // The field is named by whoever reports it (`format: …`, `--format: …`).
+        write!(f, "must be csv or ndjson, not {:?}", self.0)
     }
 }
 
@@ -198,10 +199,7 @@ mod tests {
         assert_eq!("NDJSON".parse(), Ok(Format::Ndjson));
         assert_eq!("jsonl".parse(), Ok(Format::Ndjson));
         let err = "xml".parse::<Format>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            r#"format must be csv or ndjson, not "xml""#
-        );
+        assert_eq!(err.to_string(), r#"must be csv or ndjson, not "xml""#);
     }
 
     #[test]

@@ -134,28 +134,68 @@ pub(crate) enum Location {
 
 impl Location {
     /// Parses `sqlite:PATH` (also `sqlite://PATH`) and `postgres://…` (also
-    /// `postgresql://…`).
+    /// `postgresql://…`). Anything else without a scheme (`hawk.db`, `./x/y.db`,
+    /// `/tmp/a.db`) is the path of a SQLite file: the first thing people type.
     pub(crate) fn parse(url: &str) -> Result<Location> {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
-            if path.is_empty() || path == ":memory:" {
-                return Err(Invalid::new(
-                    "url",
-                    Rule::Malformed("sqlite: needs a file path, e.g. sqlite:hawk.db"),
-                )
-                .into());
-            }
-            return Ok(Location::Sqlite(PathBuf::from(path)));
+            return sqlite_path(path);
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Location::Postgres(url.to_owned()));
         }
-        Err(Invalid::new(
-            "url",
-            Rule::Malformed("must start with sqlite: (e.g. sqlite:hawk.db) or postgres://"),
-        )
-        .into())
+        if url.contains("://") || url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            return Err(Invalid::new(
+                "url",
+                Rule::Malformed(
+                    "must be a file path, sqlite:PATH (e.g. sqlite:hawk.db) or postgres://…",
+                ),
+            )
+            .into());
+        }
+        sqlite_path(url)
     }
+}
+
+fn sqlite_path(path: &str) -> Result<Location> {
+    if path.is_empty() || path == ":memory:" {
+        return Err(Invalid::new(
+            "url",
+            Rule::Malformed("needs a SQLite file path, e.g. hawk.db or sqlite:hawk.db"),
+        )
+        .into());
+    }
+    Ok(Location::Sqlite(PathBuf::from(path)))
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mode {
+    /// A missing log may be created (a SQLite file, or the tables of an empty
+    /// PostgreSQL database).
+    pub(crate) create: bool,
+    /// Only reads: nothing is migrated and no writer starts, so a file or role without
+    /// write access can be read.
+    pub(crate) read_only: bool,
+}
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode {
+            create: true,
+            read_only: false,
+        }
+    }
+}
+
+/// The error of a read-only store asked to migrate `what` from schema `found` to
+/// `wanted`.
+pub(crate) fn needs_migration(what: &str, found: usize, wanted: usize) -> Error {
+    Error::Storage(format!(
+        "{what} has schema version {found} and this Hawk needs {wanted}; a read-only open \
+         cannot migrate it: open it once with write access (e.g. hawk track, hawk serve), \
+         or read it with the Hawk that wrote it"
+    ))
 }
 
 /// A concrete store; one variant per engine.
@@ -165,12 +205,16 @@ pub(crate) enum Store {
 }
 
 impl Store {
-    /// Opens the store at `location`, creating and migrating it as needed; appends
-    /// never grow it beyond `max_size_bytes`.
-    pub(crate) async fn open(location: Location, max_size_bytes: Option<u64>) -> Result<Store> {
+    /// Opens the store at `location` in `mode`, creating and migrating it as needed
+    /// and allowed; appends never grow it beyond `max_size_bytes`.
+    pub(crate) async fn open(
+        location: Location,
+        max_size_bytes: Option<u64>,
+        mode: Mode,
+    ) -> Result<Store> {
         match location {
             Location::Sqlite(path) => tokio::task::spawn_blocking(move || {
-                sqlite::SqliteStore::open(&path, max_size_bytes)
+                sqlite::SqliteStore::open(&path, max_size_bytes, mode)
             })
             .await
             .map_err(Error::storage)?
@@ -180,7 +224,33 @@ impl Store {
                 Rule::Malformed("caps a SQLite file; PostgreSQL's server owns its space"),
             )
             .into()),
-            Location::Postgres(url) => postgres::PgStore::open(&url).await.map(Store::Postgres),
+            Location::Postgres(url) => postgres::PgStore::open(&url, mode)
+                .await
+                .map(Store::Postgres),
+        }
+    }
+
+    /// On SQLite, moves every commit from the WAL into the file and empties the WAL,
+    /// so the file alone is the whole log; PostgreSQL has nothing to do.
+    pub(crate) async fn checkpoint_wal(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.checkpoint_wal().await,
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// Writes a consistent copy of a SQLite log to the new file `to`.
+    pub(crate) async fn backup(&self, to: PathBuf) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.backup(to).await,
+            Store::Postgres(_) => Err(Invalid::new(
+                "url",
+                Rule::Malformed(
+                    "backup copies a SQLite log; back up a PostgreSQL log with pg_dump \
+                     (e.g. pg_dump --format=custom --file=hawk.dump DATABASE)",
+                ),
+            )
+            .into()),
         }
     }
 
@@ -479,6 +549,12 @@ mod tests {
             Location::parse("sqlite:hawk.db").unwrap(),
             Location::Sqlite(PathBuf::from("hawk.db"))
         );
+        for path in ["hawk.db", "./x/y.db", "/tmp/a.db"] {
+            assert_eq!(
+                Location::parse(path).unwrap(),
+                Location::Sqlite(PathBuf::from(path))
+            );
+        }
         for url in [
             "postgres://hawk@db:5432/audit",
             "postgresql://hawk:secret@db/audit?connect_timeout=3",
@@ -488,7 +564,13 @@ mod tests {
                 Location::Postgres(url.to_owned())
             );
         }
-        for url in ["", "mysql://db/audit", "sqlite:", "postgres:/db"] {
+        for url in [
+            "",
+            "mysql://db/audit",
+            "sqlite:",
+            "postgres:/db",
+            ":memory:",
+        ] {
             let err = Location::parse(url).unwrap_err();
             assert_eq!(err.as_invalid().map(|i| i.field()), Some("url"), "{url}");
         }
@@ -499,6 +581,7 @@ mod tests {
         let err = Store::open(
             Location::parse("postgres://db:notaport/audit").unwrap(),
             None,
+            Mode::default(),
         )
         .await
         .err()

@@ -41,6 +41,7 @@ conformance!(
     entries_carry_their_leaf_hash,
     tree_head_covers_every_entry_across_handles,
     sixteen_writers_on_two_handles_keep_ids_dense_and_the_tree_whole,
+    read_only_and_no_create_opens_never_make_or_change_a_log,
 );
 
 /// SQLite only: it rewrites the file into what a build before leaf hashes wrote.
@@ -48,6 +49,74 @@ conformance!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_older_logs_are_hashed_when_opened() {
     older_logs_are_hashed_when_opened(TestDb::sqlite()).await
+}
+
+async fn read_only_and_no_create_opens_never_make_or_change_a_log(db: TestDb) {
+    // Reading a mistyped path made an empty log that then verified as intact.
+    for options in [
+        Options::default().create(false),
+        Options::default().read_only(true),
+    ] {
+        let err = Audit::open_with(db.url(), options)
+            .await
+            .err()
+            .expect("refused");
+        assert!(matches!(err, Error::NotFound(_)), "{err}");
+    }
+    if !db.is_postgres() {
+        assert!(!db.path().exists(), "no file was created");
+    }
+    let err = Audit::open_with(
+        db.url(),
+        Options::default().read_only(true).events(Events::new()),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert_eq!(err.as_invalid().map(|i| i.field()), Some("events"));
+
+    let writer = db.open().await;
+    track(&writer, "first.entry").await;
+    let reader = db.open_with(Options::default().read_only(true)).await;
+    assert!(reader.is_read_only());
+    assert_eq!(reader.head().await.unwrap(), 1);
+    // Every write is refused before it reaches the store.
+    let refused = [
+        reader.track(None, "x.y", None).await.err(),
+        reader.create_key(Scope::Read, None).await.err(),
+        reader.prune(OffsetDateTime::now_utc()).await.err(),
+    ];
+    for err in refused {
+        let err = err.expect("refused");
+        assert!(err.to_string().contains("opened read-only"), "{err}");
+    }
+    // It follows what a writer appends, and verifies.
+    track(&writer, "second.entry").await;
+    assert_eq!(reader.head().await.unwrap(), 2);
+    assert_eq!(
+        reader.recent(Recent::default()).await.unwrap().total_count,
+        2
+    );
+    crate::helpers::assert_intact(&reader).await;
+    reader.close().await;
+    writer.close().await;
+
+    // A log that needs a migration is not migrated read-only, and says so.
+    let older = if db.is_postgres() {
+        crate::helpers::downgrade_postgres_sql(4)
+    } else {
+        crate::helpers::downgrade_sql(8)
+    };
+    db.batch_sql(&older).await;
+    let err = Audit::open_with(db.url(), Options::default().read_only(true))
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("cannot migrate"), "{err}");
+    // A writing open migrates it; then it reads.
+    db.open().await.close().await;
+    let reader = db.open_with(Options::default().read_only(true)).await;
+    assert_eq!(reader.head().await.unwrap(), 2);
 }
 
 async fn track(audit: &Audit, action: &str) -> Entry {

@@ -9,6 +9,7 @@ mod flags;
 mod helpers;
 mod import;
 mod keys;
+mod open;
 mod parallel;
 mod prune;
 mod queries;

@@ -38,7 +38,7 @@ impl Drop for Server {
 }
 
 /// One HTTP/1.1 request on a fresh connection; returns the status and the body.
-fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(crate) fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     write!(
         stream,
@@ -189,17 +189,17 @@ fn serve_with_max_db_size_refuses_growth_until_space_is_freed() {
 }
 
 /// A `hawk serve` on a free loopback port.
-struct Running {
+pub(crate) struct Running {
     server: Server,
     /// What it logs after its first line.
     stderr: BufReader<std::process::ChildStderr>,
     /// Its first log line, which names the address.
     banner: String,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 /// Starts `hawk serve --listen LISTEN ARGS` (port 0: a free one).
-fn start_server(listen: &str, args: &[&str]) -> Running {
+pub(crate) fn start_server(listen: &str, args: &[&str]) -> Running {
     start_server_with(listen, args, &[])
 }
 
@@ -236,7 +236,7 @@ fn start_server_with(listen: &str, args: &[&str], env: &[(&str, &str)]) -> Runni
 
 impl Running {
     /// Sends SIGTERM and waits: the exit must be clean. Returns the rest of the log.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let status = Command::new("kill")
             .args(["-TERM", &self.server.0.id().to_string()])
             .status()

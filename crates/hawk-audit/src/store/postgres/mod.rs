@@ -29,7 +29,7 @@ use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
 use crate::store::pending::{Append, advance_head};
-use crate::store::{Filter, ImportMark, Pruned, Scanner, prove_consistency, prove_inclusion};
+use crate::store::{Filter, ImportMark, Mode, Pruned, Scanner, prove_consistency, prove_inclusion};
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
 const POOL_SIZE: usize = 8;
@@ -50,8 +50,45 @@ const SESSION_OPTIONS: &str = "-c jit=off -c max_parallel_workers_per_gather=0";
 pub(super) fn pg_error(err: tokio_postgres::Error) -> Error {
     match err.as_db_error() {
         Some(db) => Error::Storage(format!("{} ({})", db.message(), db.code().code())),
-        None => Error::Storage(err.to_string()),
+        None => {
+            // tokio-postgres's own message ("error connecting to server") leaves the
+            // cause (refused, timed out, unknown host) to its source.
+            let mut message = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            Error::Storage(message)
+        }
     }
+}
+
+/// A failed first connection, naming the server it tried and why (refused, timed
+/// out, unknown host, authentication …).
+fn connect_error(config: &tokio_postgres::Config, err: PoolError) -> Error {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let host = match hosts.as_slice() {
+        [] => "localhost".to_owned(),
+        [one] => one.clone(),
+        many => many.join(","),
+    };
+    let cause = match Error::from(err) {
+        Error::Storage(message) => message,
+        other => other.to_string(),
+    };
+    Error::Storage(format!(
+        "cannot connect to PostgreSQL at {host}:{port}: {cause}"
+    ))
 }
 
 impl From<tokio_postgres::Error> for Error {
@@ -127,7 +164,7 @@ impl Drop for PgStore {
 impl PgStore {
     /// Connects to the database at `url` (`postgres://…`) and applies pending
     /// migrations.
-    pub(crate) async fn open(url: &str) -> Result<Self> {
+    pub(crate) async fn open(url: &str, mode: Mode) -> Result<Self> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
             Invalid::new(
                 "url",
@@ -153,15 +190,18 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(Error::storage)?;
-        let mut client = pool.get().await?;
-        schema::migrate(&mut client).await?;
+        let mut client = pool.get().await.map_err(|e| connect_error(&config, e))?;
+        schema::migrate(&mut client, mode).await?;
         let head = read::head(&client).await?;
         drop(client);
         let head = watch::Sender::new(head);
         let closing = Arc::new(AtomicBool::new(false));
         let listener = listen::spawn(config, head.clone(), Arc::clone(&closing));
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        writer::spawn(pool.clone(), rx);
+        // Read-only: no writer; appends are refused before they reach the store.
+        if !mode.read_only {
+            writer::spawn(pool.clone(), rx);
+        }
         Ok(PgStore {
             pool,
             writer: tx,

@@ -6,6 +6,7 @@ use super::pg_error;
 use super::tree::TreeNodes;
 use crate::error::{Error, Result};
 use crate::merkle::{Frontier, Hash};
+use crate::store::{Mode, needs_migration};
 
 /// The key of the advisory lock that migrations run under, so that processes opening
 /// one database at once apply each migration exactly once ("hawk" in ASCII).
@@ -148,7 +149,7 @@ const NODES_MIGRATION: usize = 4;
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// Applies pending migrations in one transaction under an advisory lock.
-pub(super) async fn migrate(client: &mut Client) -> Result<()> {
+pub(super) async fn migrate(client: &mut Client, mode: Mode) -> Result<()> {
     // An up-to-date database needs no lock and no DDL, so a role that may only read
     // and append can open it.
     let current: Option<i32> = client
@@ -160,6 +161,14 @@ pub(super) async fn migrate(client: &mut Client) -> Result<()> {
     match current.map(|v| usize::try_from(v).unwrap_or(usize::MAX)) {
         Some(SCHEMA_VERSION) => return Ok(()),
         Some(version) if version > SCHEMA_VERSION => return Err(too_new(version)),
+        None if !mode.create || mode.read_only => {
+            return Err(Error::NotFound(
+                "no log in this database (it has no Hawk tables)".into(),
+            ));
+        }
+        Some(version) if mode.read_only => {
+            return Err(needs_migration("the database", version, SCHEMA_VERSION));
+        }
         _ => {}
     }
     let tx = client.transaction().await.map_err(pg_error)?;

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::{Filter, ImportMark, Pruned, Scanner, prove_consistency, prove_inclusion};
+use crate::store::{Filter, ImportMark, Mode, Pruned, Scanner, prove_consistency, prove_inclusion};
 
 use crate::store::pending::{Append, advance_head};
 use writer::{Prune, Work};
@@ -42,9 +42,23 @@ pub(crate) struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) and migrates the file; the writer never grows it
-    /// beyond `max_size_bytes`. Blocking.
-    pub(crate) fn open(path: &Path, max_size_bytes: Option<u64>) -> Result<Self> {
+    /// Opens the file in `mode`: creating it if missing (when allowed) and migrating
+    /// it, with a writer thread that never grows it beyond `max_size_bytes`; or, read
+    /// only, without either. Blocking.
+    pub(crate) fn open(path: &Path, max_size_bytes: Option<u64>, mode: Mode) -> Result<Self> {
+        if path.is_dir() {
+            return Err(Error::Storage(format!(
+                "{} is a directory, not a log file (give a file path, e.g. {})",
+                path.display(),
+                path.join("hawk.db").display()
+            )));
+        }
+        if !mode.create && !path.exists() {
+            return Err(Error::NotFound(format!(
+                "no log at {} (no such file)",
+                path.display()
+            )));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.is_dir()
         {
@@ -54,27 +68,69 @@ impl SqliteStore {
                 dir.display()
             )));
         }
-        let mut conn = Connection::open(path)
-            .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
-        schema::configure(&conn)?;
-        schema::migrate(&mut conn)?;
-        schema::configure_writer(&conn)?;
-        if let Some(bytes) = max_size_bytes {
-            schema::limit_size(&conn, bytes)?;
-        }
-        let head = read::head(&conn)?;
-        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        writer::spawn(conn, rx);
+        let in_file = |e: Error| match e {
+            Error::Storage(msg) => Error::Storage(format!("{}: {msg}", path.display())),
+            other => other,
+        };
+        let (writer, opener, head) = if mode.read_only {
+            let opener = Opener::read_only(path).map_err(in_file)?;
+            let conn = opener.connect().map_err(in_file)?;
+            schema::check_current(&conn, path)?;
+            // No writer: appends are refused before they reach the store, and the
+            // channel stays closed in case one does.
+            let (tx, _) = mpsc::channel(1);
+            (tx, opener, read::head(&conn).map_err(in_file)?)
+        } else {
+            let mut conn = Connection::open(path)
+                .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
+            schema::configure(&conn)?;
+            schema::migrate(&mut conn).map_err(in_file)?;
+            schema::configure_writer(&conn)?;
+            if let Some(bytes) = max_size_bytes {
+                schema::limit_size(&conn, bytes)?;
+            }
+            let head = read::head(&conn)?;
+            let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+            writer::spawn(conn, rx);
+            (tx, Opener::read_write(path), head)
+        };
         Ok(SqliteStore {
-            writer: tx,
+            writer,
             readers: Arc::new(Readers {
                 path: path.to_owned(),
+                opener,
                 idle: Mutex::new(Vec::new()),
                 permits: Semaphore::new(READERS),
                 index: RwLock::new(ActionIndex::default()),
             }),
             head: watch::Sender::new(head),
         })
+    }
+
+    /// Copies the WAL into the file and empties it, so that the file alone holds
+    /// every committed entry (a copy of it is a whole log). Waits for the appends
+    /// queued before it. Nothing to do on a read-only store.
+    pub(crate) async fn checkpoint_wal(&self) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        if self.writer.send(Work::Checkpoint(reply)).await.is_err() {
+            return Ok(());
+        }
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Writes a consistent copy of the log, as of one snapshot, to the new file `to`
+    /// (`VACUUM INTO`: safe while this or another process appends). Blocking work on
+    /// a connection of its own.
+    pub(crate) async fn backup(&self, to: PathBuf) -> Result<()> {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.opener.connect()?;
+            conn.execute("VACUUM INTO ?1", [to.to_string_lossy().as_ref()])
+                .map_err(|e| Error::Storage(format!("writing {}: {e}", to.display())))?;
+            Ok(())
+        })
+        .await
+        .map_err(Error::storage)?
     }
 
     /// Commits `entries` atomically; answers once they are durable.
@@ -253,15 +309,19 @@ impl SqliteStore {
     }
 
     pub(crate) async fn scan<S: Scanner>(&self, mut scanner: S) -> Result<S> {
-        let path = self.readers.path.clone();
-        tokio::task::spawn_blocking(move || tree::scan(&path, &mut scanner).map(|()| scanner))
-            .await
-            .map_err(Error::storage)?
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.opener.connect()?;
+            tree::scan(&conn, &mut scanner).map(|()| scanner)
+        })
+        .await
+        .map_err(Error::storage)?
     }
 }
 
 struct Readers {
     path: PathBuf,
+    opener: Opener,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
     /// Shared by every reader of this process; see `index`.
@@ -299,12 +359,121 @@ impl Readers {
     }
 
     fn connect(&self) -> Result<Connection> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags)?;
-        schema::configure(&conn)?;
+        let conn = self.opener.connect()?;
         conn.pragma_update(None, "query_only", "ON")?;
         Ok(conn)
     }
+}
+
+/// How this store opens its read connections.
+#[derive(Debug, Clone)]
+struct Opener {
+    path: PathBuf,
+    read_only: bool,
+    /// Read as a file nobody changes (`immutable=1`): see `Opener::read_only`.
+    immutable: bool,
+}
+
+impl Opener {
+    fn read_write(path: &Path) -> Self {
+        Opener {
+            path: path.to_owned(),
+            read_only: false,
+            immutable: false,
+        }
+    }
+
+    /// Read-only connections to `path`. A WAL-mode file is read through its `-shm`
+    /// index, which a reader must be able to create or map; where it cannot (a
+    /// copy in a directory this user cannot write, with no `-shm` beside it) no
+    /// process can be writing the file, so it is read as immutable, unless a `-wal`
+    /// with content lies beside it: immutable reads would miss those commits.
+    fn read_only(path: &Path) -> Result<Self> {
+        let mut opener = Opener {
+            path: path.to_owned(),
+            read_only: true,
+            immutable: false,
+        };
+        match opener.open().and_then(|conn| probe(&conn)) {
+            Ok(()) => return Ok(opener),
+            Err(err) if !is_read_only_error(&err) => {
+                return Err(Error::Storage(format!("cannot read it: {err}")));
+            }
+            Err(_) => {}
+        }
+        let wal = sidecar(path, "-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+            return Err(Error::Storage(format!(
+                "cannot read it without write access: its write-ahead log {} holds \
+                 commits, and SQLite needs to create {} to read them (copy both files \
+                 to a directory you can write, or open the log once with write access)",
+                wal.display(),
+                sidecar(path, "-shm").display()
+            )));
+        }
+        opener.immutable = true;
+        opener
+            .open()
+            .and_then(|conn| probe(&conn))
+            .map_err(|e| Error::Storage(format!("cannot read it: {e}")))?;
+        Ok(opener)
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        if self.immutable {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            Connection::open_with_flags(file_uri(&self.path, "immutable=1"), flags)
+        } else if self.read_only {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            Connection::open_with_flags(&self.path, flags)
+        } else {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            Connection::open_with_flags(&self.path, flags)
+        }
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let conn = self.open()?;
+        schema::configure(&conn)?;
+        Ok(conn)
+    }
+}
+
+/// Reads the schema, the first read that needs the WAL index.
+fn probe(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+}
+
+/// Whether SQLite refused a read because it could not write (the WAL index).
+fn is_read_only_error(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
+/// `path` with `suffix` appended to its file name (`hawk.db` → `hawk.db-wal`).
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// A `file:` URI for `path` with `query`; the characters URIs give a meaning are
+/// escaped.
+fn file_uri(path: &Path, query: &str) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+            c => uri.push(c),
+        }
+    }
+    uri.push('?');
+    uri.push_str(query);
+    uri
 }
 
 fn in_read_transaction<T>(

@@ -269,6 +269,31 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// What a read-only open checks instead of migrating: the file holds a log of the
+/// schema this build reads.
+pub(super) fn check_current(conn: &Connection, path: &std::path::Path) -> Result<()> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| Error::Storage(format!("{}: cannot read it: {e}", path.display())))?;
+    match usize::try_from(version).unwrap_or(usize::MAX) {
+        SCHEMA_VERSION => Ok(()),
+        0 => Err(Error::NotFound(format!(
+            "no log in {} (a database without Hawk's tables)",
+            path.display()
+        ))),
+        version if version > SCHEMA_VERSION => Err(Error::Storage(format!(
+            "{} has schema version {version}, newer than this Hawk knows \
+             ({SCHEMA_VERSION}); upgrade Hawk",
+            path.display()
+        ))),
+        version => Err(crate::store::needs_migration(
+            &path.display().to_string(),
+            version,
+            SCHEMA_VERSION,
+        )),
+    }
+}
+
 /// Stores the perfect subtrees of the tree the stored leaf hashes make.
 fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     let mut frontier = Frontier::new();

@@ -139,14 +139,9 @@ impl NodeSource for Leaves<'_> {
 /// Walks the whole log in one read transaction (one snapshot), in id order, handing
 /// `scanner` the stored tree first, then each entry, each stored checkpoint right
 /// after the entry whose id is its size. Memory stays constant. Blocking.
-pub(super) fn scan<S: Scanner>(path: &Path, scanner: &mut S) -> Result<()> {
-    let flags =
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)
-        .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
-    schema::configure(&conn)?;
+pub(super) fn scan<S: Scanner>(conn: &Connection, scanner: &mut S) -> Result<()> {
     conn.execute_batch("BEGIN")?;
-    let result = scan_in(&conn, scanner);
+    let result = scan_in(conn, scanner);
     conn.execute_batch("COMMIT")?;
     result
 }

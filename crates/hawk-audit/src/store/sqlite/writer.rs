@@ -37,6 +37,8 @@ pub(crate) struct Prune {
 pub(crate) enum Work {
     Append(Append),
     Prune(Prune),
+    /// Copy the WAL into the file and truncate it (see `SqliteStore::checkpoint_wal`).
+    Checkpoint(oneshot::Sender<Result<()>>),
 }
 
 /// Starts the writer thread; it stops when every sender is dropped.
@@ -75,11 +77,16 @@ impl Writer {
                     self.prune(prune);
                     continue;
                 }
+                Work::Checkpoint(reply) => {
+                    let _ = reply.send(self.checkpoint());
+                    continue;
+                }
             };
             let mut group = vec![first];
             let mut size = group[0].entries.len();
             let mut waits = 0;
-            // A prune waits for the appends queued before it, then runs alone.
+            // A prune (or a WAL checkpoint) waits for the appends queued before it,
+            // then runs alone.
             let mut prune = None;
             loop {
                 while size < MAX_GROUP && prune.is_none() {
@@ -88,7 +95,8 @@ impl Writer {
                             size += job.entries.len();
                             group.push(job);
                         }
-                        Ok(Work::Prune(next)) => prune = Some(next),
+                        Ok(Work::Prune(next)) => prune = Some(Work::Prune(next)),
+                        Ok(Work::Checkpoint(reply)) => prune = Some(Work::Checkpoint(reply)),
                         Err(_) => break,
                     }
                 }
@@ -107,10 +115,32 @@ impl Writer {
             }
             last_group = group.len();
             self.commit_group(group);
-            if let Some(prune) = prune {
-                self.prune(prune);
+            match prune {
+                Some(Work::Prune(prune)) => self.prune(prune),
+                Some(Work::Checkpoint(reply)) => {
+                    let _ = reply.send(self.checkpoint());
+                }
+                _ => {}
             }
         }
+    }
+
+    /// `wal_checkpoint(TRUNCATE)`: every committed page reaches the file and the WAL
+    /// is emptied. It waits (up to the busy timeout) for readers of older snapshots.
+    fn checkpoint(&mut self) -> Result<()> {
+        let (busy, _, _): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+        if busy != 0 {
+            return Err(Error::Storage(
+                "the write-ahead log could not be checkpointed: another connection \
+                 kept it busy"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     fn prune(&mut self, prune: Prune) {
