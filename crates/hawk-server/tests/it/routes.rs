@@ -309,6 +309,53 @@ async fn post_entries_refuses_bad_input_and_writes_nothing() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
 }
 
+// Regression: control characters were refused in `action` only; ESC, CR, NUL and BEL
+// in the other string fields were stored and reached terminals and logs as they were.
+#[tokio::test]
+async fn post_entries_refuses_control_characters_in_every_string_field() {
+    let app = TestApp::new().await;
+    let bad = "\u{1b}]0;owned\u{7}\r\u{0}";
+    let cases = [
+        (
+            "actor_type",
+            json!({"action": "a.b", "actor_type": bad, "actor_id": "1"}),
+        ),
+        (
+            "actor_id",
+            json!({"action": "a.b", "actor_type": "user", "actor_id": bad}),
+        ),
+        (
+            "resource_type",
+            json!({"action": "a.b", "resource_type": bad, "resource_id": "1"}),
+        ),
+        (
+            "resource_id",
+            json!({"action": "a.b", "resource_type": "doc", "resource_id": bad}),
+        ),
+        ("account_id", json!({"action": "a.b", "account_id": bad})),
+    ];
+    for (field, body) in cases {
+        let reply = app.post("/v1/entries", &body.to_string()).await;
+        reply.assert_error(INVALID, "control_character", Some(field));
+        assert_eq!(
+            reply.json()["error"]["message"],
+            format!("{field}: must not contain control characters (U+0000-U+001F, U+007F)")
+        );
+        let batch = json!([{"action": "fine"}, body]);
+        let reply = app.post("/v1/entries", &batch.to_string()).await;
+        reply.assert_error(INVALID, "control_character", Some(field));
+        assert_eq!(reply.json()["error"]["index"], 1);
+    }
+    let reply = app
+        .post(
+            "/v1/events",
+            &json!({"name": "a.b", "payload": {"account_id": bad}}).to_string(),
+        )
+        .await;
+    reply.assert_error(INVALID, "control_character", Some("payload.account_id"));
+    assert_eq!(app.head().await, 0, "nothing written");
+}
+
 #[tokio::test]
 async fn get_entries_pages_newest_first() {
     let app = TestApp::new().await;
