@@ -735,6 +735,36 @@ async fn post_events_feeds_the_bus_and_the_listener_records() {
     assert_eq!(app.head().await, 3);
 }
 
+// Regression: the CSV export wrote cells starting with `=`, `+`, `-` or `@` as they
+// were, and a spreadsheet opening it ran them as formulas.
+#[tokio::test]
+async fn export_csv_escapes_cells_a_spreadsheet_would_run_and_ndjson_does_not() {
+    let app = TestApp::new().await;
+    let dde = "=cmd|' /C calc'!A0";
+    app.audit
+        .record(
+            hawk_audit::NewEntry::new("@SUM(1+1)")
+                .actor(Some(&hawk_audit::Ref::new("user", dde)))
+                .account("-1"),
+        )
+        .await
+        .unwrap();
+    let reply = app.get("/v1/export?format=csv").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let mut rows = csv::Reader::from_reader(reply.text.as_bytes());
+    let row = rows.records().next().unwrap().unwrap();
+    assert_eq!(
+        (&row[1], &row[3], &row[7]),
+        (format!("'{dde}").as_str(), "'@SUM(1+1)", "'-1")
+    );
+    let reply = app.get("/v1/export?format=ndjson").await;
+    let entry: Value = serde_json::from_str(reply.text.trim()).unwrap();
+    assert_eq!(
+        (&entry["actor_id"], &entry["action"], &entry["account_id"]),
+        (&json!(dde), &json!("@SUM(1+1)"), &json!("-1"))
+    );
+}
+
 #[tokio::test]
 async fn export_streams_csv_and_ndjson_oldest_first() {
     let app = TestApp::new().await;
