@@ -33,7 +33,9 @@ fn is_control(c: char) -> bool {
 fn check_text(value: &Option<String>) {
     if let Some(text) = value {
         assert!(
-            !text.is_empty() && text.chars().count() <= MAX_FIELD_CHARS,
+            !text.is_empty()
+                && text.chars().count() <= MAX_FIELD_CHARS
+                && !text.chars().any(is_control),
             "{text:?}"
         );
     }

@@ -185,7 +185,7 @@ impl NewEntry {
             self.resource_id,
         )?;
         let account_id = match self.account_id {
-            Some(account) => Some(parse_account_id(&account)?.to_owned()),
+            Some(account) => Some(parse_entry_account_id(&account)?.to_owned()),
             None => match (&resource_type, &resource_id) {
                 (Some(kind), Some(id)) if is_account_type(kind) => Some(id.clone()),
                 _ => None,
@@ -248,19 +248,23 @@ pub(crate) fn parse_action(raw: &str) -> Result<String, Invalid> {
     if action.is_empty() {
         return Err(Invalid::new("action", Rule::Required));
     }
-    check_chars("action", action)?;
-    if action.chars().any(is_control) {
-        return Err(Invalid::new("action", Rule::ControlCharacter));
-    }
+    check_text("action", action)?;
     Ok(action.to_owned())
 }
 
-/// Checks an account id: 1–255 characters.
+/// Checks an account id to look up: 1–255 characters. Control characters are not
+/// refused here, so that accounts an older log holds can still be read.
 pub(crate) fn parse_account_id(raw: &str) -> Result<&str, Invalid> {
     if raw.is_empty() {
         return Err(Invalid::new("account_id", Rule::Empty));
     }
     check_chars("account_id", raw)?;
+    Ok(raw)
+}
+
+/// Checks an account id to record: also free of control characters.
+pub(crate) fn parse_entry_account_id(raw: &str) -> Result<&str, Invalid> {
+    check_text("account_id", parse_account_id(raw)?)?;
     Ok(raw)
 }
 
@@ -282,6 +286,18 @@ fn check_chars(field: &'static str, value: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Every string field of an entry: at most 255 characters, and no control characters,
+/// which would reach terminals and line-based logs as escapes and line breaks. This
+/// also keeps U+0000 out, which PostgreSQL's text cannot hold, so both engines refuse
+/// the same entries.
+fn check_text(field: &'static str, value: &str) -> Result<(), Invalid> {
+    check_chars(field, value)?;
+    if value.chars().any(is_control) {
+        return Err(Invalid::new(field, Rule::ControlCharacter));
+    }
+    Ok(())
+}
+
 fn pair(
     type_field: &'static str,
     kind: Option<String>,
@@ -297,7 +313,7 @@ fn pair(
                 if value.is_empty() {
                     return Err(Invalid::new(field, Rule::Empty));
                 }
-                check_chars(field, value)?;
+                check_text(field, value)?;
             }
             Ok((Some(kind), Some(id)))
         }

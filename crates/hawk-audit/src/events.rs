@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, mpsc, watch};
 
-use crate::entry::{NewEntry, checked_metadata, parse_account_id, parse_action};
+use crate::entry::{NewEntry, checked_metadata, parse_action, parse_entry_account_id};
 use crate::error::{Invalid, Result, Rule};
 
 /// Events a subscriber may have queued before `emit` waits for it.
@@ -141,7 +141,8 @@ pub(crate) fn check_event(name: String, payload: Value) -> Result<Event, Invalid
         None | Some(Value::Null) => {}
         Some(_) => match payload_account(&payload) {
             Some(account) => {
-                parse_account_id(&account).map_err(|e| e.renamed("payload.account_id"))?;
+                // Refused here, as the listener could never record it.
+                parse_entry_account_id(&account).map_err(|e| e.renamed("payload.account_id"))?;
             }
             None => {
                 return Err(Invalid::new(
@@ -333,6 +334,22 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "payload.account_id: must not be empty");
+        assert_eq!(bus.emitted(), 0);
+    }
+
+    // Regression: an account id with control characters passed `emit`, but the entry
+    // rules refuse it, so the listener could never have recorded the event.
+    #[tokio::test]
+    async fn emit_refuses_an_account_id_with_control_characters() {
+        let bus = Events::new();
+        let err = bus
+            .emit("a.b", json!({"account_id": "acme\u{1b}[2J"}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "payload.account_id: must not contain control characters (U+0000-U+001F, U+007F)"
+        );
         assert_eq!(bus.emitted(), 0);
     }
 

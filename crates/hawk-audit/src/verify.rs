@@ -48,8 +48,9 @@ pub enum TamperKind {
     Modified,
     /// Entries are missing from the middle of the log.
     Removed,
-    /// An entry that the tree does not account for: past the stored tree, or dated
-    /// before the entry preceding it.
+    /// An entry that the tree does not account for: past the stored tree, dated
+    /// before the entry preceding it, or put in the middle with the entries after it
+    /// moved up one id.
     Inserted,
     /// Entries moved to other ids.
     Reordered,
@@ -129,7 +130,8 @@ impl Audit {
     /// stored tree. `progress` is told how many entries have been read, now and then.
     ///
     /// Tampering is a [`Report`] with a [`Tamper`]; `Err` means the check could not be
-    /// made (the database cannot be read, an anchor is not a checkpoint).
+    /// made (the database cannot be read, an anchor is not a checkpoint, or the key
+    /// signed none of the stored checkpoints and anchors: it is not the log's).
     pub async fn verify(
         &self,
         opts: Verify,
@@ -140,6 +142,10 @@ impl Audit {
             anchors.push(Anchor::new(label, text, opts.key.as_ref())?);
         }
         anchors.sort_by_key(|a| std::cmp::Reverse(a.checkpoint.size));
+        let by_key = anchors
+            .iter()
+            .filter(|a| !matches!(a.forged, Some(NoteError::NotSigned(_))))
+            .count() as u64;
         let walk = Walk {
             key: opts.key.clone(),
             anchors,
@@ -154,9 +160,14 @@ impl Audit {
             checkpoints: 0,
             anchors_checked: 0,
             progress: Box::new(progress),
+            plain: None,
+            verdicts: Vec::new(),
+            from_stored_tree: false,
+            by_key: if opts.key.is_some() { by_key } else { 0 },
+            unsigned: None,
         };
         let walk = self.store().scan(walk).await?;
-        Ok(walk.finish())
+        walk.finish()
     }
 }
 
@@ -210,6 +221,18 @@ struct Walk {
     checkpoints: u64,
     anchors_checked: u64,
     progress: Box<dyn FnMut(u64) + Send>,
+    /// Once `tree` stops growing (a row disagreed), the tree of every row as it reads
+    /// now, so that the anchors the user gave are still checked.
+    plain: Option<Frontier>,
+    /// What those anchors said, for the report.
+    verdicts: Vec<String>,
+    /// Whether `tamper` rests on the stored tree alone, the database's own claim.
+    from_stored_tree: bool,
+    /// Stored checkpoints and anchors that carry a signature by the key, valid or not.
+    by_key: u64,
+    /// The first checkpoint with no signature by the key, while none has one: forged
+    /// if another turns out to have one, else the key is not the log's.
+    unsigned: Option<Tamper>,
 }
 
 /// How often progress is reported, in entries.
@@ -237,16 +260,31 @@ impl Scanner for Walk {
                     ),
                 }
             }
-            ScanItem::Entry(row) => self.entry(row),
+            ScanItem::Entry(row) => {
+                let leaf = row.entry.as_ref().ok().map(leaf_hash);
+                if self.tamper.is_some() {
+                    self.push_plain(leaf);
+                    return self.go_on();
+                }
+                let size = self.tree.size();
+                let found = self.entry(row, leaf);
+                if found.is_some() {
+                    self.tamper = found;
+                }
+                if self.tree.size() == size {
+                    self.push_plain(leaf);
+                }
+                None
+            }
+            ScanItem::Checkpoint(_) if self.tamper.is_some() => None,
             ScanItem::Checkpoint(stored) => self.checkpoint(stored),
         };
-        match found {
-            Some(tamper) => {
-                self.tamper = Some(tamper);
-                ControlFlow::Break(())
-            }
-            None => ControlFlow::Continue(()),
+        if let Some(found) = found
+            && self.tamper.is_none()
+        {
+            self.tamper = Some(found);
         }
+        self.go_on()
     }
 }
 
@@ -259,6 +297,80 @@ fn tamper(kind: TamperKind, id: u64, detail: impl Into<String>) -> Option<Tamper
 }
 
 impl Walk {
+    /// Once something was found, the walk goes on only to check the anchors the user
+    /// gave: they are the evidence kept outside the database.
+    fn go_on(&self) -> ControlFlow<()> {
+        if self.tamper.is_some() && self.anchors.is_empty() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// Adds a row that `tree` did not take to the tree of the rows as they read, and
+    /// checks the anchors due at its size against it.
+    fn push_plain(&mut self, leaf: Option<Hash>) {
+        let plain = self.plain.get_or_insert_with(|| self.tree.clone());
+        if let Some(leaf) = leaf {
+            plain.push(leaf);
+        }
+        let size = plain.size();
+        let mut root = None;
+        while let Some(anchor) = self.anchors.last() {
+            if anchor.checkpoint.size > size {
+                break;
+            }
+            let Some(anchor) = self.anchors.pop() else {
+                break;
+            };
+            if anchor.checkpoint.size < size {
+                continue;
+            }
+            self.anchors_checked += 1;
+            let what = format!("anchor {}", anchor.label);
+            // Computed only when an anchor is due: most rows have none.
+            let root = *root.get_or_insert_with(|| match &self.plain {
+                Some(plain) if size > 0 => plain.root(),
+                _ => EMPTY_ROOT,
+            });
+            let verdict = match &anchor.forged {
+                Some(err) if !self.key_unproven(err) => format!("{what}: {err}"),
+                _ if root == anchor.checkpoint.root => {
+                    format!("{what} vouches for entries 1 to {size} as they read now")
+                }
+                _ => {
+                    let from = self.last_good + 1;
+                    let found = Tamper {
+                        kind: TamperKind::Modified,
+                        id: from,
+                        detail: format!(
+                            "the root of entries 1 to {size} differs from the {what}: an entry \
+                             from {from} to {size} was rewritten"
+                        ),
+                    };
+                    // The anchor outweighs what the database says about itself.
+                    if self.from_stored_tree
+                        && let Some(first) = self.tamper.replace(found)
+                    {
+                        self.from_stored_tree = false;
+                        format!(
+                            "also: {} at entry {}: {}",
+                            first.kind, first.id, first.detail
+                        )
+                    } else {
+                        format!("{what}: entries 1 to {size} as they read now differ from it")
+                    }
+                }
+            };
+            self.verdicts.push(verdict);
+        }
+    }
+
+    /// Whether `err` may only mean that the key given is not the log's.
+    fn key_unproven(&self, err: &NoteError) -> bool {
+        matches!(err, NoteError::NotSigned(_)) && self.by_key == 0
+    }
+
     fn stored_size(&self) -> Option<u64> {
         match &self.stored {
             Some(Ok(frontier)) => Some(frontier.size()),
@@ -266,7 +378,7 @@ impl Walk {
         }
     }
 
-    fn entry(&mut self, row: ScannedEntry) -> Option<Tamper> {
+    fn entry(&mut self, row: ScannedEntry, leaf: Option<Hash>) -> Option<Tamper> {
         if self.pending.is_some() {
             return self.look_ahead(row);
         }
@@ -292,6 +404,7 @@ impl Walk {
         if let Some(size) = self.stored_size()
             && id > size
         {
+            self.from_stored_tree = true;
             return tamper(
                 TamperKind::Inserted,
                 id,
@@ -310,8 +423,29 @@ impl Walk {
                 return None;
             }
         };
-        let leaf = leaf_hash(&entry);
+        let leaf = leaf.unwrap_or_else(|| leaf_hash(&entry));
         if row.hash.as_deref() != Some(&leaf[..]) {
+            // Rows moved up one id, each keeping its hash, make room for a row put in
+            // before them (its own hash made right).
+            let before = id - 1;
+            if before > self.pruned
+                && row.hash.as_deref()
+                    == Some(
+                        &leaf_hash(&Entry {
+                            id: before,
+                            ..entry.clone()
+                        })[..],
+                    )
+            {
+                return tamper(
+                    TamperKind::Inserted,
+                    before,
+                    format!(
+                        "entry {before} was inserted: entry {id} carries the hash it had as \
+                         entry {before}, so the entries from there on moved up one id"
+                    ),
+                );
+            }
             let why = match &row.hash {
                 None => "the stored hash is missing".to_owned(),
                 Some(_) => "the stored hash is not the hash of its fields".to_owned(),
@@ -363,6 +497,18 @@ impl Walk {
             .as_ref()
             .is_some_and(|e| fits(leaf_hash(&Entry { id: j, ..e.clone() })));
         let i = pending.id;
+        if moved_here && !moved_there && j == i + 1 {
+            // The row after a bad one hashes right one id lower: it moved up to make
+            // room for the bad one, which is not anywhere else.
+            return tamper(
+                TamperKind::Inserted,
+                i,
+                format!(
+                    "entry {i} was inserted: entry {j} carries the hash it had as entry {i}, \
+                     so the entries from there on moved up one id"
+                ),
+            );
+        }
         if moved_here || moved_there {
             return tamper(
                 TamperKind::Reordered,
@@ -383,8 +529,29 @@ impl Walk {
         }
         self.checkpoints += 1;
         let size = stored.size;
+        let mut signed = self.key.is_some();
         let parsed = match &self.key {
-            Some(key) => key.verify(&stored.note),
+            Some(key) => match key.verify(&stored.note) {
+                Err(err) if self.key_unproven(&err) => {
+                    // Forged, or the key given is not the log's: told apart by the
+                    // other checkpoints. Meanwhile the note is checked as unsigned.
+                    self.unsigned.get_or_insert(Tamper {
+                        kind: TamperKind::ForgedCheckpoint,
+                        id: size,
+                        detail: format!("stored checkpoint of size {size}: {err}"),
+                    });
+                    signed = false;
+                    parse_unverified(&stored.note)
+                }
+                Err(err @ (NoteError::NotSigned(_) | NoteError::Malformed(_))) => Err(err),
+                result => {
+                    self.by_key += 1;
+                    if let Some(held) = self.unsigned.take() {
+                        return Some(held);
+                    }
+                    result
+                }
+            },
             None => parse_unverified(&stored.note),
         };
         let note = match parsed {
@@ -409,7 +576,7 @@ impl Walk {
             return None;
         }
         let what = format!("stored checkpoint of size {size}");
-        self.check_root(&note, &what, self.key.is_some())
+        self.check_root(&note, &what, signed)
     }
 
     /// Checks every anchor due at the current tree size.
@@ -421,14 +588,20 @@ impl Walk {
             let anchor = self.anchors.pop()?;
             self.anchors_checked += 1;
             let what = format!("anchor {}", anchor.label);
+            let mut signed = true;
             if let Some(err) = anchor.forged {
-                return tamper(
-                    TamperKind::ForgedCheckpoint,
-                    anchor.checkpoint.size,
-                    format!("{what}: {err}"),
-                );
+                let found = Tamper {
+                    kind: TamperKind::ForgedCheckpoint,
+                    id: anchor.checkpoint.size,
+                    detail: format!("{what}: {err}"),
+                };
+                if !self.key_unproven(&err) {
+                    return Some(found);
+                }
+                self.unsigned.get_or_insert(found);
+                signed = false;
             }
-            if let Some(found) = self.check_root(&anchor.checkpoint, &what, true) {
+            if let Some(found) = self.check_root(&anchor.checkpoint, &what, signed) {
                 return Some(found);
             }
         }
@@ -470,11 +643,50 @@ impl Walk {
         )
     }
 
-    fn finish(mut self) -> Report {
+    fn finish(mut self) -> Result<Report> {
+        let found = self.tamper.is_some() || self.pending.is_some();
         if self.tamper.is_none() {
             self.tamper = self.final_checks();
         }
-        Report {
+        if found {
+            let n = self.plain.as_ref().map_or(self.tree.size(), Frontier::size);
+            for anchor in self.anchors.drain(..).rev() {
+                self.anchors_checked += 1;
+                self.verdicts.push(format!(
+                    "anchor {} covers {} entries, the log holds {n}",
+                    anchor.label, anchor.checkpoint.size
+                ));
+            }
+        }
+        if let Some(held) = self.unsigned.take() {
+            match &mut self.tamper {
+                // No checkpoint nor anchor is signed by the key: nothing says which
+                // side is wrong, and a key from the wrong file is the likelier.
+                None if self.by_key == 0 => {
+                    return Err(Invalid::new(
+                        "key",
+                        Rule::Malformed(
+                            "does not match the log's signer: no stored checkpoint or anchor \
+                             carries a signature by it (or every one was re-signed by another \
+                             key)",
+                        ),
+                    )
+                    .into());
+                }
+                None => self.tamper = Some(held),
+                Some(_) if self.by_key == 0 => self.verdicts.push(
+                    "no stored checkpoint or anchor carries a signature by the key given"
+                        .to_owned(),
+                ),
+                Some(_) => {}
+            }
+        }
+        if let Some(t) = &mut self.tamper
+            && !self.verdicts.is_empty()
+        {
+            t.detail = format!("{}; {}", t.detail, self.verdicts.join("; "));
+        }
+        Ok(Report {
             entries: self.tree.size() - self.pruned,
             root: self.tree.root(),
             checkpoints: self.checkpoints,
@@ -482,7 +694,7 @@ impl Walk {
             signatures_checked: self.key.is_some(),
             pruned: self.pruned,
             tamper: self.tamper,
-        }
+        })
     }
 
     fn final_checks(&mut self) -> Option<Tamper> {

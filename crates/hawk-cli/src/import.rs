@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use hawk_audit::time::OffsetDateTime;
 use hawk_audit::time::format_description::well_known::Rfc3339;
 use hawk_audit::{Audit, NewEntry};
+use hawk_server::export::csv_value;
 use serde_json::{Map, Value};
 
 use crate::BadInput;
@@ -481,10 +482,14 @@ fn csv_record(
     offset: u64,
     line: u64,
 ) -> Result<Record, String> {
+    // Hawk's own export (it has a hash column) escapes cells a spreadsheet would run
+    // as formulas; HawkEx's does not, so its cells are taken as they are.
+    let own = columns.contains_key("hash");
     let cell = |name: &str| {
         columns
             .get(name)
             .and_then(|&i| row.get(i))
+            .map(|v| if own { csv_value(v) } else { v })
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };

@@ -881,7 +881,8 @@ async fn verify(
             && anchor.origin != key.name()
         {
             return Err(BadInput(format!(
-                "--anchor: {} is a checkpoint of {:?}, not of {:?}",
+                "--anchor: {} is a checkpoint of {:?}, but the verifier key is {:?}'s: the \
+                 key does not match the log's signer",
                 path.display(),
                 anchor.origin,
                 key.name()

@@ -2,6 +2,7 @@
 //! read in keyset chunks and encoded chunk by chunk. Shared by `GET /v1/export` and
 //! `hawk export`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -25,11 +26,36 @@ pub const CSV_HEADER: [&str; 10] = [
     "hash",
 ];
 
+/// What a CSV cell may not start with as it is: a spreadsheet reads `=`, `+`, `-`
+/// and `@` (and tab or CR before them) as the start of a formula; `'` is what marks
+/// an escaped cell, so a value starting with it is escaped too.
+const CSV_ESCAPED: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
+
+/// A value as a CSV cell of Hawk's export: prefixed with `'` when it starts with a
+/// character a spreadsheet would take for a formula (OWASP's advice against CSV
+/// injection) or with `'` itself, so that [`csv_value`] gives back the value exactly.
+pub fn csv_cell(value: &str) -> Cow<'_, str> {
+    if value.starts_with(CSV_ESCAPED) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// The value a cell of Hawk's CSV export holds: [`csv_cell`] undone.
+pub fn csv_value(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(CSV_ESCAPED) => rest,
+        _ => cell,
+    }
+}
+
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Format {
-    /// Comma-separated values with a header row; metadata as a JSON string.
+    /// Comma-separated values with a header row; metadata as a JSON string; cells
+    /// escaped by [`csv_cell`].
     Csv,
     /// One JSON entry per line, as the API returns entries.
     Ndjson,
@@ -97,25 +123,29 @@ impl Format {
                 let mut w = csv::WriterBuilder::new()
                     .has_headers(false)
                     .from_writer(Vec::new());
+                fn opt(v: &Option<String>) -> &str {
+                    v.as_deref().unwrap_or_default()
+                }
                 for e in entries {
                     let id = e.id.to_string();
                     let time = format_time(e.inserted_at);
                     let metadata = serde_json::to_string(&e.metadata)
                         .expect("a JSON object always serializes");
-                    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-                    w.write_record([
-                        id,
+                    let cells = [
+                        &id,
                         opt(&e.actor_id),
                         opt(&e.actor_type),
-                        e.action.clone(),
+                        &e.action,
                         opt(&e.resource_id),
                         opt(&e.resource_type),
-                        time,
+                        &time,
                         opt(&e.account_id),
-                        metadata,
-                        e.hash.clone(),
-                    ])
-                    .expect("writing to memory cannot fail");
+                        &metadata,
+                        &e.hash,
+                    ]
+                    .map(csv_cell);
+                    w.write_record(cells.iter().map(|c| c.as_bytes()))
+                        .expect("writing to memory cannot fail");
                 }
                 w.into_inner().expect("writing to memory cannot fail")
             }
@@ -200,6 +230,36 @@ mod tests {
         assert_eq!("jsonl".parse(), Ok(Format::Ndjson));
         let err = "xml".parse::<Format>().unwrap_err();
         assert_eq!(err.to_string(), r#"must be csv or ndjson, not "xml""#);
+    }
+
+    // Regression: cells starting with `=`, `+`, `-` or `@` were exported as they were,
+    // and a spreadsheet opening the file ran them as formulas.
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_escaped_and_read_back_exactly() {
+        let cases = [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("'=1", "''=1"),
+            ("'quoted", "''quoted"),
+            ("''", "'''"),
+            ("plain", "plain"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ];
+        for (value, cell) in cases {
+            assert_eq!(csv_cell(value), cell, "{value:?}");
+            assert_eq!(csv_value(cell), value, "{cell:?}");
+        }
+        // A quote that escapes nothing was not written by `csv_cell`: it is kept.
+        assert_eq!(csv_value("'plain"), "'plain");
     }
 
     #[test]

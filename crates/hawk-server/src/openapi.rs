@@ -125,16 +125,17 @@ pub(crate) struct EntrySchema {
 pub(crate) struct EntryInput {
     /// Required: 1–255 characters after trimming, no control characters.
     action: String,
-    /// 1–255 characters; give both type and id, or neither (a system action).
+    /// 1–255 characters, no control characters; give both type and id, or neither
+    /// (a system action).
     actor_type: Option<String>,
-    /// 1–255 characters (an integer is taken in decimal).
+    /// 1–255 characters, no control characters (an integer is taken in decimal).
     actor_id: Option<String>,
-    /// 1–255 characters; give both type and id, or neither.
+    /// 1–255 characters, no control characters; give both type and id, or neither.
     resource_type: Option<String>,
-    /// 1–255 characters (an integer is taken in decimal).
+    /// 1–255 characters, no control characters (an integer is taken in decimal).
     resource_id: Option<String>,
-    /// 1–255 characters; defaults to the resource id when the resource type is
-    /// `account`.
+    /// 1–255 characters, no control characters; defaults to the resource id when the
+    /// resource type is `account`.
     account_id: Option<String>,
     /// A JSON object of at most 64 KiB; default `{}`.
     metadata: Option<BTreeMap<String, Value>>,

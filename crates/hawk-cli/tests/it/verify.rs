@@ -143,6 +143,10 @@ fn verify_exits_2_when_it_cannot_check() {
         2,
     );
     assert!(message.contains("other.example/log"), "{message}");
+    assert!(
+        message.contains("the key does not match the log's signer"),
+        "{message}"
+    );
     // An unreadable database.
     std::fs::write(
         log.path("garbage.db"),
@@ -153,6 +157,70 @@ fn verify_exits_2_when_it_cannot_check() {
     let url = log.other_url("garbage.db");
     let out = cmd.args(["verify", "--db", &url]).output().unwrap();
     failed(&out, 2);
+}
+
+// Regression: the public key of another log made every stored checkpoint a `forged
+// checkpoint` (exit 1), while an anchor of another origin was a usage error (exit 2).
+#[test]
+fn a_public_key_of_another_log_exits_2_saying_it_does_not_match() {
+    let log = seeded(3);
+    log.ok(&["checkpoint", "export"]);
+    let anchor = log.path("anchor.txt");
+    log.ok(&["checkpoint", "export", "-o", anchor.to_str().unwrap()]);
+    let other = seeded(1);
+    let key = other.ok(&["checkpoint", "public-key"]);
+    let key = key.trim();
+    for args in [
+        vec!["verify", "--public-key", key],
+        vec![
+            "verify",
+            "--public-key",
+            key,
+            "--anchor",
+            anchor.to_str().unwrap(),
+        ],
+        vec!["verify", "--json", "--public-key", key],
+    ] {
+        let message = failed(&log.run(&args), 2);
+        assert!(
+            message.contains("does not match the log's signer"),
+            "{args:?}: {message}"
+        );
+    }
+    // The log's own key still verifies.
+    let own = log.ok(&["checkpoint", "public-key"]);
+    assert_eq!(
+        log.json(&["verify", "--public-key", own.trim()])["intact"],
+        true
+    );
+}
+
+// Regression: with the stored tree and checkpoints wiped after a rewrite, verify
+// stopped at the first row past the empty stored tree and never read the anchor given.
+#[test]
+fn the_anchor_given_is_checked_when_the_stored_tree_was_wiped() {
+    let log = seeded(6);
+    let anchor = log.path("anchor.txt");
+    log.ok(&["checkpoint", "export", "-o", anchor.to_str().unwrap()]);
+    tamper(
+        &log,
+        "UPDATE entries SET actor_id = 'mallory' WHERE id = 3;
+         DROP TRIGGER checkpoints_refuse_delete;
+         DELETE FROM checkpoints; DELETE FROM tree_frontier;",
+    );
+    let out = log.run(&["verify", "--anchor", anchor.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "TAMPERED: modified at entry 1", "{stdout}");
+    assert!(
+        lines[1].contains(&format!(
+            "differs from the anchor {}: an entry from 1 to 6 was rewritten",
+            anchor.display()
+        )),
+        "{stdout}"
+    );
+    assert!(lines[2].ends_with("and 1 anchor checked"), "{stdout}");
 }
 
 #[test]

@@ -309,6 +309,53 @@ async fn post_entries_refuses_bad_input_and_writes_nothing() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
 }
 
+// Regression: control characters were refused in `action` only; ESC, CR, NUL and BEL
+// in the other string fields were stored and reached terminals and logs as they were.
+#[tokio::test]
+async fn post_entries_refuses_control_characters_in_every_string_field() {
+    let app = TestApp::new().await;
+    let bad = "\u{1b}]0;owned\u{7}\r\u{0}";
+    let cases = [
+        (
+            "actor_type",
+            json!({"action": "a.b", "actor_type": bad, "actor_id": "1"}),
+        ),
+        (
+            "actor_id",
+            json!({"action": "a.b", "actor_type": "user", "actor_id": bad}),
+        ),
+        (
+            "resource_type",
+            json!({"action": "a.b", "resource_type": bad, "resource_id": "1"}),
+        ),
+        (
+            "resource_id",
+            json!({"action": "a.b", "resource_type": "doc", "resource_id": bad}),
+        ),
+        ("account_id", json!({"action": "a.b", "account_id": bad})),
+    ];
+    for (field, body) in cases {
+        let reply = app.post("/v1/entries", &body.to_string()).await;
+        reply.assert_error(INVALID, "control_character", Some(field));
+        assert_eq!(
+            reply.json()["error"]["message"],
+            format!("{field}: must not contain control characters (U+0000-U+001F, U+007F)")
+        );
+        let batch = json!([{"action": "fine"}, body]);
+        let reply = app.post("/v1/entries", &batch.to_string()).await;
+        reply.assert_error(INVALID, "control_character", Some(field));
+        assert_eq!(reply.json()["error"]["index"], 1);
+    }
+    let reply = app
+        .post(
+            "/v1/events",
+            &json!({"name": "a.b", "payload": {"account_id": bad}}).to_string(),
+        )
+        .await;
+    reply.assert_error(INVALID, "control_character", Some("payload.account_id"));
+    assert_eq!(app.head().await, 0, "nothing written");
+}
+
 #[tokio::test]
 async fn get_entries_pages_newest_first() {
     let app = TestApp::new().await;
@@ -686,6 +733,36 @@ async fn post_events_feeds_the_bus_and_the_listener_records() {
     check_errors(&app, cases).await;
     app.audit.flush().await;
     assert_eq!(app.head().await, 3);
+}
+
+// Regression: the CSV export wrote cells starting with `=`, `+`, `-` or `@` as they
+// were, and a spreadsheet opening it ran them as formulas.
+#[tokio::test]
+async fn export_csv_escapes_cells_a_spreadsheet_would_run_and_ndjson_does_not() {
+    let app = TestApp::new().await;
+    let dde = "=cmd|' /C calc'!A0";
+    app.audit
+        .record(
+            hawk_audit::NewEntry::new("@SUM(1+1)")
+                .actor(Some(&hawk_audit::Ref::new("user", dde)))
+                .account("-1"),
+        )
+        .await
+        .unwrap();
+    let reply = app.get("/v1/export?format=csv").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let mut rows = csv::Reader::from_reader(reply.text.as_bytes());
+    let row = rows.records().next().unwrap().unwrap();
+    assert_eq!(
+        (&row[1], &row[3], &row[7]),
+        (format!("'{dde}").as_str(), "'@SUM(1+1)", "'-1")
+    );
+    let reply = app.get("/v1/export?format=ndjson").await;
+    let entry: Value = serde_json::from_str(reply.text.trim()).unwrap();
+    assert_eq!(
+        (&entry["actor_id"], &entry["action"], &entry["account_id"]),
+        (&json!(dde), &json!("@SUM(1+1)"), &json!("-1"))
+    );
 }
 
 #[tokio::test]

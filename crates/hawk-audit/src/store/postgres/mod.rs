@@ -106,7 +106,8 @@ impl From<PoolError> for Error {
     }
 }
 
-/// PostgreSQL text cannot hold U+0000, which the entry rules otherwise allow.
+/// PostgreSQL text cannot hold U+0000. The entry rules keep it out of what is
+/// written; a lookup by such a value finds nothing rather than failing.
 fn has_nul(text: &str) -> bool {
     text.contains('\0')
 }
@@ -116,30 +117,6 @@ fn nul_refused(field: &'static str) -> Invalid {
         field,
         Rule::Malformed("must not contain U+0000 (NUL) on PostgreSQL"),
     )
-}
-
-/// Refuses, before anything is written, what PostgreSQL cannot store.
-fn check_storable(entries: &[ValidEntry]) -> Result<(), Invalid> {
-    for (i, entry) in entries.iter().enumerate() {
-        let fields = [
-            ("actor_type", &entry.actor_type),
-            ("actor_id", &entry.actor_id),
-            ("resource_type", &entry.resource_type),
-            ("resource_id", &entry.resource_id),
-            ("account_id", &entry.account_id),
-        ];
-        for (field, value) in fields {
-            if value.as_deref().is_some_and(has_nul) {
-                let invalid = nul_refused(field);
-                return Err(if entries.len() > 1 {
-                    invalid.at(i)
-                } else {
-                    invalid
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 pub(crate) struct PgStore {
@@ -218,7 +195,6 @@ impl PgStore {
         times: Option<Vec<i64>>,
         mark: Option<ImportMark>,
     ) -> Result<Vec<Entry>> {
-        check_storable(&entries)?;
         Append::submit(
             &self.writer,
             std::convert::identity,
