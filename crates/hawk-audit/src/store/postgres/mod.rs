@@ -29,7 +29,9 @@ use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
 use crate::store::pending::{Append, advance_head};
-use crate::store::{Filter, ImportMark, Pruned, Scanner, prove_consistency, prove_inclusion};
+use crate::store::{
+    Filter, ImportMark, Keyed, Pruned, Scanner, prove_consistency, prove_inclusion,
+};
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
 const POOL_SIZE: usize = 8;
@@ -177,6 +179,7 @@ impl PgStore {
         entries: Vec<ValidEntry>,
         times: Option<Vec<i64>>,
         mark: Option<ImportMark>,
+        key: Option<Keyed>,
     ) -> Result<Vec<Entry>> {
         check_storable(&entries)?;
         Append::submit(
@@ -186,6 +189,7 @@ impl PgStore {
             entries,
             times,
             mark,
+            key,
         )
         .await
     }
