@@ -586,6 +586,17 @@ impl Audit {
         }
     }
 
+    /// Waits until event `seq` of `bus` (as [`Events::emit`] returned it) is durable in
+    /// this log, with every event emitted before it: then it survives a crash as an
+    /// acknowledged entry does. `false` at once when this log does not record `bus`
+    /// (opened without it, or with another), or if its listener stopped first.
+    pub async fn recorded(&self, bus: &Events, seq: u64) -> bool {
+        match &self.listener {
+            Some(listener) if listener.records(bus) => listener.recorded(seq).await,
+            _ => false,
+        }
+    }
+
     /// The audit listener's counters, when the log was opened with a bus.
     pub fn listener_stats(&self) -> Option<ListenerStats> {
         self.listener.as_ref().map(|l| l.stats())
