@@ -1447,6 +1447,10 @@ async fn an_idempotency_key_is_forgotten_after_24_hours(db: TestDb) {
         .record_batch_idempotent("old", keyed_batch("a"))
         .await
         .unwrap();
+    audit
+        .record_idempotent("older", NewEntry::new("a.b"))
+        .await
+        .unwrap();
     let aged = db
         .execute_sql(db.dialect(
             "UPDATE idempotency_keys SET created_at = created_at - 86400000000",
@@ -1454,12 +1458,12 @@ async fn an_idempotency_key_is_forgotten_after_24_hours(db: TestDb) {
         ))
         .await
         .unwrap();
-    assert_eq!(aged, 1);
+    assert_eq!(aged, 2);
     let second = audit
         .record_batch_idempotent("old", keyed_batch("b"))
         .await
         .unwrap();
-    assert_eq!(ids(&second), vec![3, 4]);
+    assert_eq!(ids(&second), vec![4, 5]);
     assert_ne!(ids(&first), ids(&second));
     // The key now stands for the new body.
     assert_eq!(
@@ -1469,4 +1473,18 @@ async fn an_idempotency_key_is_forgotten_after_24_hours(db: TestDb) {
             .unwrap(),
         second
     );
+    // Expired keys are deleted by a writer's first keyed append (then hourly).
+    let fresh = db.open().await;
+    fresh
+        .record_idempotent("fresh", NewEntry::new("a.b"))
+        .await
+        .unwrap();
+    let keys = db
+        .query_integers("SELECT count(*) FROM idempotency_keys WHERE key = 'older'")
+        .await;
+    assert_eq!(keys, vec![vec![0]], "the expired key was deleted");
+    let keys = db
+        .query_integers("SELECT count(*) FROM idempotency_keys")
+        .await;
+    assert_eq!(keys, vec![vec![2]], "the live keys stay");
 }
