@@ -11,7 +11,7 @@ use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
 use crate::keys::{self, KeyInfo, Scope};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
-use crate::store::{Filter, ImportMark, Location, Mode, Pruned, Store};
+use crate::store::{Filter, ImportMark, Keyed, Location, Mode, Pruned, Store};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";
@@ -326,7 +326,7 @@ impl Audit {
     pub async fn record(&self, entry: NewEntry) -> Result<Entry> {
         let valid = entry.validate()?;
         self.writable()?;
-        let mut stored = self.store.append(vec![valid], None, None).await?;
+        let mut stored = self.store.append(vec![valid], None, None, None).await?;
         Ok(stored.pop().expect("the store returns one entry per input"))
     }
 
@@ -334,7 +334,33 @@ impl Audit {
     pub async fn record_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<Entry>> {
         let valid = validate_batch(entries)?;
         self.writable()?;
-        self.store.append(valid, None, None).await
+        self.store.append(valid, None, None, None).await
+    }
+
+    /// [`record`](Self::record) at most once per `key`: a caller that cannot tell
+    /// whether an earlier call committed (a timeout, a lost connection) retries with the
+    /// same key and gets the entry stored the first time, with its id, and nothing is
+    /// written twice. A key is remembered for 24 hours from its first use, across
+    /// restarts and by every process sharing the log; within them, another entry under
+    /// the same key is refused ([`Rule::Reused`]). Keys are 1 to 255 printable ASCII
+    /// characters. The key is not part of the entry (nor of its hash).
+    pub async fn record_idempotent(&self, key: &str, entry: NewEntry) -> Result<Entry> {
+        let mut stored = self.record_batch_idempotent(key, vec![entry]).await?;
+        Ok(stored.pop().expect("the store returns one entry per input"))
+    }
+
+    /// [`record_batch`](Self::record_batch) at most once per `key`, as
+    /// [`record_idempotent`](Self::record_idempotent) does: a repeat with the same
+    /// entries returns the entries stored the first time.
+    pub async fn record_batch_idempotent(
+        &self,
+        key: &str,
+        entries: Vec<NewEntry>,
+    ) -> Result<Vec<Entry>> {
+        let valid = validate_batch(entries)?;
+        self.writable()?;
+        let keyed = Keyed::new(key, &valid)?;
+        self.store.append(valid, None, None, Some(keyed)).await
     }
 
     /// Records historical entries with their original times (importing another log,
@@ -342,7 +368,7 @@ impl Audit {
     pub async fn import(&self, entries: Vec<(OffsetDateTime, NewEntry)>) -> Result<Vec<Entry>> {
         let (valid, times) = validate_historical(entries)?;
         self.writable()?;
-        self.store.append(valid, Some(times), None).await
+        self.store.append(valid, Some(times), None, None).await
     }
 
     /// Retention: removes every entry older than `before`, in one transaction, and
@@ -391,7 +417,9 @@ impl Audit {
             entries: valid.len(),
         };
         self.writable()?;
-        self.store.append(valid, Some(times), Some(mark)).await
+        self.store
+            .append(valid, Some(times), Some(mark), None)
+            .await
     }
 
     /// A page of entries, newest first, with exact totals.
@@ -623,6 +651,17 @@ impl Audit {
         }
     }
 
+    /// Waits until event `seq` of `bus` (as [`Events::emit`] returned it) is durable in
+    /// this log, with every event emitted before it: then it survives a crash as an
+    /// acknowledged entry does. `false` at once when this log does not record `bus`
+    /// (opened without it, or with another), or if its listener stopped first.
+    pub async fn recorded(&self, bus: &Events, seq: u64) -> bool {
+        match &self.listener {
+            Some(listener) if listener.records(bus) => listener.recorded(seq).await,
+            _ => false,
+        }
+    }
+
     /// The audit listener's counters, when the log was opened with a bus.
     pub fn listener_stats(&self) -> Option<ListenerStats> {
         self.listener.as_ref().map(|l| l.stats())
@@ -795,6 +834,6 @@ impl Sink for Store {
             .iter()
             .map(|e| e.to_entry().validate())
             .collect::<Result<Vec<_>, Invalid>>()?;
-        self.append(entries, None, None).await.map(drop)
+        self.append(entries, None, None, None).await.map(drop)
     }
 }

@@ -93,6 +93,8 @@ pub enum Rule {
     },
     /// A value that cannot be parsed or is not allowed here.
     Malformed(&'static str),
+    /// An idempotency key used before, within the last 24 hours, for other entries.
+    Reused,
 }
 
 impl Invalid {
@@ -143,6 +145,7 @@ impl Invalid {
             Rule::NotAnObject => "not_an_object",
             Rule::AtLeast { .. } | Rule::OutOfRange { .. } => "out_of_range",
             Rule::Malformed(_) => "malformed",
+            Rule::Reused => "reused",
         }
     }
 }
@@ -173,6 +176,11 @@ impl fmt::Display for Invalid {
                 write!(f, "{field}: must be between {min} and {max}")
             }
             Rule::Malformed(what) => write!(f, "{field}: {what}"),
+            Rule::Reused => write!(
+                f,
+                "{field}: was used within the last 24 hours for a different body; \
+                 a key may only be repeated with the same entries"
+            ),
         }
     }
 }

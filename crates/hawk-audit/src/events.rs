@@ -235,6 +235,18 @@ impl Listener {
         let _ = recorded.wait_for(|&seq| seq >= target).await;
     }
 
+    /// Waits until event `seq` (and every one before it) is durable; `false` if the
+    /// listener stopped first.
+    pub(crate) async fn recorded(&self, seq: u64) -> bool {
+        let mut recorded = self.recorded.clone();
+        recorded.wait_for(|&done| done >= seq).await.is_ok()
+    }
+
+    /// Whether this listener records `bus`.
+    pub(crate) fn records(&self, bus: &Events) -> bool {
+        Arc::ptr_eq(&self.bus.bus, &bus.bus)
+    }
+
     pub(crate) fn stats(&self) -> ListenerStats {
         ListenerStats {
             recorded: self.counters.recorded.load(Ordering::Relaxed),

@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use hawk_audit::NewEntry;
 use serde_json::{Map, Value};
 
@@ -219,5 +219,41 @@ fn id(key: &str, value: Value) -> Result<Option<String>, ApiError> {
         Value::String(s) => Ok(Some(s)),
         Value::Number(n) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
         _ => Err(ApiError::invalid_type(key, "a string, an integer or null")),
+    }
+}
+
+/// The header that makes `POST /v1/entries` safe to retry.
+pub(crate) const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// The `Idempotency-Key` header, if sent. Its rules are the library's (checked when
+/// the entries are recorded); only bytes that are not text are refused here.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    value.to_str().map(Some).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed",
+            format!("{IDEMPOTENCY_KEY}: must be printable ASCII (U+0020-U+007E)"),
+        )
+        .field(IDEMPOTENCY_KEY)
+    })
+}
+
+/// The library's error about the idempotency key, reported under the header's name.
+pub(crate) fn key_error(err: hawk_audit::Error) -> ApiError {
+    match err.as_invalid() {
+        Some(invalid) if invalid.field() == "idempotency_key" => {
+            let message = invalid.to_string();
+            let rule = message.strip_prefix("idempotency_key").unwrap_or(&message);
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                invalid.code(),
+                format!("{IDEMPOTENCY_KEY}{rule}"),
+            )
+            .field(IDEMPOTENCY_KEY)
+        }
+        _ => err.into(),
     }
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
 use hawk_audit::{ActionCount, Entry, Page, Recent};
@@ -29,30 +29,48 @@ const STREAM_CHUNK: usize = 256;
     path = "/v1/entries",
     tag = "entries",
     request_body(content = crate::openapi::EntriesInput, description = "One entry, or an array of 1 to 1000 entries"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: a repeat with the same body within 24 hours stores nothing and answers 201 with the entries stored the first time (same ids); another body under the key is 422. 1 to 255 printable ASCII characters.")),
     responses(
         (status = 201, description = "The stored entry (for an object) or entries (for an array), in order", body = crate::openapi::EntriesOutput),
         (status = 400, description = "Not valid JSON", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not `Content-Type: application/json`", body = ErrorBody),
-        (status = 422, description = "An entry breaks a rule; nothing was written", body = ErrorBody),
+        (status = 422, description = "An entry breaks a rule, or `Idempotency-Key` is malformed or was used for a different body; nothing was written", body = ErrorBody),
     )
 )]
 pub(crate) async fn create_entries(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    match input::new_entries(body)? {
+    let key = input::idempotency_key(&headers)?;
+    let audit = &state.audit;
+    // A repeat under a key answers the entries stored the first time, as a 201 again.
+    let (stored, count) = match input::new_entries(body)? {
         input::NewEntries::Batch(entries) => {
-            let stored = state.audit.record_batch(entries).await?;
-            state.metrics.add_entries(stored.len());
-            Ok((StatusCode::CREATED, Json(stored)).into_response())
+            let stored = match key {
+                None => audit.record_batch(entries).await?,
+                Some(key) => audit
+                    .record_batch_idempotent(key, entries)
+                    .await
+                    .map_err(input::key_error)?,
+            };
+            let count = stored.len();
+            (Json(stored).into_response(), count)
         }
         input::NewEntries::One(entry) => {
-            let stored = state.audit.record(entry).await?;
-            state.metrics.add_entries(1);
-            Ok((StatusCode::CREATED, Json(stored)).into_response())
+            let stored = match key {
+                None => audit.record(entry).await?,
+                Some(key) => audit
+                    .record_idempotent(key, entry)
+                    .await
+                    .map_err(input::key_error)?,
+            };
+            (Json(stored).into_response(), 1)
         }
-    }
+    };
+    state.metrics.add_entries(count);
+    Ok((StatusCode::CREATED, stored).into_response())
 }
 
 /// Entries newest first, a page at a time, with exact totals.
@@ -278,14 +296,15 @@ pub(crate) async fn export(
         .into_response())
 }
 
-/// Emit an event on the bus; the audit listener records it as an entry.
+/// Emit an event on the bus; the audit listener records it as an entry, and the
+/// answer waits until that entry is durable.
 #[utoipa::path(
     post,
     path = "/v1/events",
     tag = "events",
     request_body = crate::openapi::EventInput,
     responses(
-        (status = 202, description = "Emitted; the entry is recorded by the audit listener", body = crate::openapi::EventAccepted),
+        (status = 202, description = "Emitted, and recorded durably by the audit listener: it survives a crash as a 201 entry does", body = crate::openapi::EventAccepted),
         (status = 400, description = "Not valid JSON", body = ErrorBody),
         (status = 422, description = "Bad name or payload", body = ErrorBody),
     )
@@ -297,6 +316,18 @@ pub(crate) async fn emit_event(
     let (name, payload) = input::event(body)?;
     let seq = state.events.emit(name, payload).await?;
     state.metrics.events_emitted.fetch_add(1, Ordering::Relaxed);
+    // Accepted means durable: a crash after the answer must not lose the event.
+    if !state.audit.recorded(&state.events, seq).await {
+        tracing::error!(
+            seq,
+            "an emitted event cannot be confirmed durable: the log does not record this bus"
+        );
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        ));
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(serde_json::json!({ "seq": seq })),

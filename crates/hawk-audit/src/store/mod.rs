@@ -1,6 +1,9 @@
 //! The stores behind an [`Audit`](crate::Audit) handle. Only this module speaks SQL.
 
+mod idempotency;
 mod pending;
+
+pub(crate) use idempotency::Keyed;
 mod postgres;
 mod sqlite;
 
@@ -259,10 +262,11 @@ impl Store {
         entries: Vec<ValidEntry>,
         times: Option<Vec<i64>>,
         mark: Option<ImportMark>,
+        key: Option<Keyed>,
     ) -> Result<Vec<Entry>> {
         match self {
-            Store::Sqlite(s) => s.append(entries, times, mark).await,
-            Store::Postgres(s) => s.append(entries, times, mark).await,
+            Store::Sqlite(s) => s.append(entries, times, mark, key).await,
+            Store::Postgres(s) => s.append(entries, times, mark, key).await,
         }
     }
 

@@ -4,9 +4,10 @@
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::idempotency::Keyed;
 use super::{ImportMark, Pruned};
 use crate::entry::{Entry, NewEntry, ValidEntry, format_time, time_from_micros};
-use crate::error::{Error, Invalid, Result};
+use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Hash, to_hex};
 
 /// One caller's append: all of its entries commit together or not at all.
@@ -17,6 +18,9 @@ pub(crate) struct Append {
     pub(crate) times: Option<Vec<i64>>,
     /// An import's new position in its source, committed with these entries.
     pub(crate) mark: Option<ImportMark>,
+    /// The caller's idempotency key: a repeat stores nothing and gets the entries
+    /// stored the first time.
+    pub(crate) key: Option<Keyed>,
     pub(crate) reply: oneshot::Sender<Result<Vec<Entry>>>,
 }
 
@@ -30,12 +34,14 @@ impl Append {
         entries: Vec<ValidEntry>,
         times: Option<Vec<i64>>,
         mark: Option<ImportMark>,
+        key: Option<Keyed>,
     ) -> Result<Vec<Entry>> {
         let (reply, answer) = oneshot::channel();
         let append = Append {
             entries,
             times,
             mark,
+            key,
             reply,
         };
         writer.send(work(append)).await.map_err(|_| Error::Closed)?;
@@ -54,6 +60,10 @@ pub(crate) struct Job {
     pub(crate) metadata_json: Vec<String>,
     pub(crate) times: Option<Vec<i64>>,
     pub(crate) mark: Option<ImportMark>,
+    pub(crate) key: Option<Keyed>,
+    /// A repeat of an append stored earlier under the same key: `entries` are the
+    /// stored ones, and the commit writes nothing for this job.
+    pub(crate) repeat: bool,
     reply: oneshot::Sender<Result<Vec<Entry>>>,
 }
 
@@ -69,8 +79,43 @@ impl Job {
             metadata_json,
             times: append.times,
             mark: append.mark,
+            key: append.key,
+            repeat: false,
             reply: append.reply,
         }
+    }
+
+    /// Makes this job a repeat of the `count` entries from `first_id` stored earlier
+    /// under its key, as the engine read them (in the append transaction): the job
+    /// answers with them and writes nothing.
+    pub(crate) fn repeat(
+        &mut self,
+        first_id: u64,
+        count: u64,
+        stored: Vec<Entry>,
+    ) -> Result<(), Invalid> {
+        if stored.len() as u64 != count || stored.first().map(|e| e.id) != Some(first_id) {
+            return Err(Invalid::new(
+                "idempotency_key",
+                Rule::Malformed("stands for entries that were pruned since; use a new key"),
+            ));
+        }
+        self.entries = stored;
+        self.repeat = true;
+        Ok(())
+    }
+
+    /// The key row to write with this job's newly stored entries: key, digest, first
+    /// id and count.
+    pub(crate) fn new_key(&self) -> Option<(&str, &[u8], i64, i64)> {
+        let keyed = self.key.as_ref().filter(|_| !self.repeat)?;
+        let first = self.entries.first()?;
+        Some((
+            &keyed.key,
+            &keyed.digest,
+            first.id as i64,
+            self.entries.len() as i64,
+        ))
     }
 
     /// Answers the caller with the entries as committed.
@@ -119,6 +164,7 @@ impl PruneRecord {
             entries: vec![entry],
             times: None,
             mark: None,
+            key: None,
             reply,
         });
         Ok(PruneRecord {

@@ -370,7 +370,8 @@ pub(crate) use conformance;
 /// SQL that takes a SQLite log back to what schema `version` wrote, undoing later
 /// migrations newest first (a migration test opens it again and expects them redone).
 pub(crate) fn downgrade_sql(version: u32) -> String {
-    let undo: [(u32, &str); 6] = [
+    let undo: [(u32, &str); 7] = [
+        (10, "DROP TABLE idempotency_keys;"),
         (
             9,
             "DROP INDEX entries_by_account_history;
@@ -409,7 +410,8 @@ pub(crate) fn downgrade_sql(version: u32) -> String {
 /// SQL that takes a PostgreSQL log back to what schema `version` wrote, undoing later
 /// migrations newest first (see [`downgrade_sql`]).
 pub(crate) fn downgrade_postgres_sql(version: u32) -> String {
-    let undo: [(u32, &str); 2] = [
+    let undo: [(u32, &str); 3] = [
+        (6, "DROP TABLE idempotency_keys;"),
         (
             5,
             "DROP TABLE prunes;

@@ -189,6 +189,7 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         ),
         format!("GRANT INSERT ON entries, tree_nodes, checkpoints TO {role}"),
         format!("GRANT INSERT, UPDATE ON actions, accounts, log_head TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO {role}"),
         format!("GRANT INSERT, UPDATE ON api_keys TO {role}"),
         format!("GRANT USAGE ON SEQUENCE api_keys_id_seq TO {role}"),
     ] {
@@ -212,8 +213,12 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         .map(|i| NewEntry::new(format!("bulk.{i}")))
         .collect();
     app.record_batch(batch).await.unwrap();
+    // A keyed append reads, writes and sweeps the idempotency keys.
+    let keyed = NewEntry::new("keyed.append");
+    let first = app.record_idempotent("k1", keyed.clone()).await.unwrap();
+    assert_eq!(app.record_idempotent("k1", keyed).await.unwrap(), first);
     let key = hawk_audit::checkpoint::SigningKey::generate("example.com/hawk").unwrap();
-    assert_eq!(app.write_checkpoint(&key).await.unwrap().size, 302);
+    assert_eq!(app.write_checkpoint(&key).await.unwrap().size, 303);
     let report = app
         .verify(hawk_audit::Verify::default().key(key.verifier()), |_| {})
         .await
@@ -223,10 +228,10 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
     let later = time::OffsetDateTime::now_utc() + time::Duration::days(1);
     let err = app.prune(later).await.unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
-    assert_eq!(app.head().await.unwrap(), 302);
+    assert_eq!(app.head().await.unwrap(), 303);
     assert_eq!(
         app.recent(Default::default()).await.unwrap().total_count,
-        302
+        303
     );
     for sql in [
         "UPDATE entries SET actor_id = 'mallory'",

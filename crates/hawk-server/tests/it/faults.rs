@@ -1,8 +1,8 @@
 //! A full disk under `POST /v1/entries`: every client gets an error or its stored
-//! entry, never a false success; nothing acknowledged is lost; events accepted
-//! meanwhile wait in the audit listener, which retries (counted in `/metrics`); once
-//! there is room again they are recorded and the same server writes on, with the
-//! next ids.
+//! entry, never a false success; nothing acknowledged is lost; events posted
+//! meanwhile wait in the audit listener, which retries (counted in `/metrics`), and
+//! are not answered until recorded; once there is room again they are recorded and
+//! answered, and the same server writes on, with the next ids.
 //!
 //! The file is capped with `Options::max_size_bytes` (SQLite's `max_page_count` on the
 //! writer's connection) and grown past the cap by a ballast table on another
@@ -108,18 +108,27 @@ async fn a_full_disk_answers_errors_never_false_successes_and_recovers() {
         "a refused post wrote something"
     );
 
-    // Events accepted meanwhile wait in the audit listener, which retries. Each is at
-    // least as large as a refused post, in the same account, so it needs the pages
-    // that were refused (a smaller one could still fit beside the last rows).
+    // Events posted meanwhile wait in the audit listener, which retries; none is
+    // answered 202 before it is durable. Each is at least as large as a refused post,
+    // in the same account, so it needs the pages that were refused (a smaller one
+    // could still fit beside the last rows). One client posts them in order.
     const EVENTS: u64 = 20;
-    for i in 0..EVENTS {
-        let payload = json!({"account_id": "acme", "i": i, "pad": "x".repeat(150)});
-        let event = json!({"name": "disk.event", "payload": payload}).to_string();
-        assert_eq!(
-            app.post("/v1/events", &event).await.status,
-            StatusCode::ACCEPTED
-        );
-    }
+    let poster = {
+        let router = app.router();
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for i in 0..EVENTS {
+                let payload = json!({"account_id": "acme", "i": i, "pad": "x".repeat(150)});
+                let event = json!({"name": "disk.event", "payload": payload}).to_string();
+                let req = axum::http::Request::post("/v1/events")
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(event))
+                    .unwrap();
+                statuses.push(crate::helpers::send(router.clone(), req).await.status);
+            }
+            statuses
+        })
+    };
     let mut retries = 0;
     for _ in 0..100 {
         retries = metric(&app, "hawk_listener_retries_total").await;
@@ -129,12 +138,21 @@ async fn a_full_disk_answers_errors_never_false_successes_and_recovers() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(retries > 0, "the listener never tried the full disk");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !poster.is_finished(),
+        "an event was accepted on a full disk"
+    );
     assert_eq!(app.head().await, head);
 
     // Room again: the listener records its events by itself, in order, once each, and
-    // the same server takes writes with the next ids; no restart.
+    // answers them; the same server takes writes with the next ids; no restart.
     ballast(&app.path(), "DELETE FROM ballast");
-    app.audit.flush().await;
+    let statuses = poster.await.unwrap();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::ACCEPTED),
+        "{statuses:?}"
+    );
     let events = app.audit.entries_after(head, 1000, None).await.unwrap();
     let order: Vec<u64> = events
         .iter()

@@ -139,6 +139,20 @@ impl TestApp {
         self.call(Method::POST, uri, Some(body)).await
     }
 
+    /// `POST /v1/entries` with `body` and the header `Idempotency-Key: key` (raw bytes),
+    /// through a fresh router.
+    pub(crate) async fn post_with_key(&self, key: &[u8], body: &str) -> Reply {
+        let req = Request::post("/v1/entries")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(
+                "Idempotency-Key",
+                axum::http::HeaderValue::from_bytes(key).unwrap(),
+            )
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        send(self.router(), req).await
+    }
+
     /// Records `action` with optional account.
     pub(crate) async fn track(&self, action: &str, account: Option<&str>) -> Entry {
         let mut entry = NewEntry::new(action);

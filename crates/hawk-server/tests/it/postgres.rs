@@ -174,3 +174,45 @@ async fn streams_end_when_their_key_is_revoked_on_postgres() {
     let app = TestApp::open(db.url(), dir, Options::default()).await;
     crate::hardening::streams_end_when_their_key_is_revoked_on(&app).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_reaching_another_server_was_stored_twice() {
+    // Retries of one POST under one Idempotency-Key that reach different servers on one
+    // database (several at once) must store the entries once and answer each with them.
+    let Some(db) = PgDb::new("a_retry_reaching_another_server_was_stored_twice").await else {
+        return;
+    };
+    let dir = || tempfile::tempdir().expect("a temporary directory");
+    let (a, b) = (
+        TestApp::open(db.url(), dir(), Options::default()).await,
+        TestApp::open(db.url(), dir(), Options::default()).await,
+    );
+    let body = json!([
+        {"action": "order.placed", "account_id": "acme"},
+        {"action": "order.paid", "account_id": "acme", "metadata": {"n": 1}},
+    ])
+    .to_string();
+    let apps = std::sync::Arc::new([a, b]);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (apps, body) = (std::sync::Arc::clone(&apps), body.clone());
+            tokio::spawn(async move { apps[i % 2].post_with_key(b"pay-42", &body).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        answers.push(reply.json());
+    }
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(crate::helpers::ids(&answers[0]), vec![1, 2]);
+    let other = json!({"action": "order.refunded"}).to_string();
+    apps[1].post_with_key(b"pay-42", &other).await.assert_error(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "reused",
+        Some("Idempotency-Key"),
+    );
+    assert_eq!(apps[0].head().await, 2);
+    assert_eq!(apps[1].head().await, 2);
+}

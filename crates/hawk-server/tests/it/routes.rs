@@ -1049,3 +1049,97 @@ async fn favicon_ico_is_not_a_404() {
         "the page links its icon"
     );
 }
+
+#[tokio::test]
+async fn a_retried_post_under_one_idempotency_key_was_stored_twice() {
+    // A client whose POST /v1/entries timed out could only retry, and a retry wrote its
+    // entries a second time.
+    let app = TestApp::new().await;
+    let batch = json!([
+        {"action": "order.placed", "account_id": "acme", "metadata": {"total": 12.5}},
+        {"action": "order.paid", "account_id": "acme"},
+    ])
+    .to_string();
+    let first = app.post_with_key(b"order-17", &batch).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(ids(&first.json()), vec![1, 2]);
+    // The same entries in another JSON layout are the same request.
+    let reordered = json!([
+        {"account_id": "acme", "metadata": {"total": 12.5}, "action": "order.placed"},
+        {"account_id": "acme", "action": "order.paid"},
+    ])
+    .to_string();
+    for body in [&batch, &reordered] {
+        let again = app.post_with_key(b"order-17", body).await;
+        assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+        assert_eq!(
+            again.json(),
+            first.json(),
+            "the entries stored the first time"
+        );
+    }
+    let one = json!({"action": "user.login", "actor_type": "user", "actor_id": "7"}).to_string();
+    let stored = app.post_with_key(b"login-1", &one).await;
+    assert_eq!(stored.status, StatusCode::CREATED);
+    assert_eq!(stored.json()["id"], 3);
+    assert_eq!(
+        app.post_with_key(b"login-1", &one).await.json(),
+        stored.json()
+    );
+    assert_eq!(app.head().await, 3);
+
+    // Another body under a used key: 422 naming the header and the rule; nothing
+    // written.
+    let other = json!({"action": "user.logout"}).to_string();
+    let reply = app.post_with_key(b"login-1", &other).await;
+    reply.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "reused",
+        Some("Idempotency-Key"),
+    );
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "Idempotency-Key: was used within the last 24 hours for a different body; \
+         a key may only be repeated with the same entries"
+    );
+    // Malformed keys: 422 naming the header.
+    let long = vec![b'k'; 256];
+    for (key, code) in [
+        (&long[..], "too_long"),
+        (&b""[..], "empty"),
+        (&b"caf\xc3\xa9"[..], "malformed"),
+        (&b"a\tb"[..], "malformed"),
+    ] {
+        let reply = app.post_with_key(key, &other).await;
+        reply.assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            Some("Idempotency-Key"),
+        );
+        let message = reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.starts_with("Idempotency-Key: "), "{message}");
+    }
+    let key = vec![b'k'; 255];
+    let reply = app.post_with_key(&key, &other).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(app.head().await, 4);
+}
+
+#[tokio::test]
+async fn an_accepted_event_was_not_yet_durable() {
+    // POST /v1/events answered 202 before the audit listener had committed the event,
+    // so a crash right after the answer could lose an accepted event.
+    let app = TestApp::new().await;
+    for i in 0..20u64 {
+        let body = json!({"name": "order.placed", "payload": {"i": i}}).to_string();
+        let reply = app.post("/v1/events", &body).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+        // No flush: the entry is committed when the answer comes.
+        let stored = app.audit.entries_after(i, 10, None).await.unwrap();
+        assert_eq!(stored.len(), 1, "event {i} not in the log when accepted");
+        assert_eq!(stored[0].metadata["i"], i);
+    }
+}

@@ -29,7 +29,9 @@ use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
 use crate::store::pending::{Append, advance_head};
-use crate::store::{Filter, ImportMark, Mode, Pruned, Scanner, prove_consistency, prove_inclusion};
+use crate::store::{
+    Filter, ImportMark, Keyed, Mode, Pruned, Scanner, prove_consistency, prove_inclusion,
+};
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
 const POOL_SIZE: usize = 8;
@@ -194,6 +196,7 @@ impl PgStore {
         entries: Vec<ValidEntry>,
         times: Option<Vec<i64>>,
         mark: Option<ImportMark>,
+        key: Option<Keyed>,
     ) -> Result<Vec<Entry>> {
         Append::submit(
             &self.writer,
@@ -202,6 +205,7 @@ impl PgStore {
             entries,
             times,
             mark,
+            key,
         )
         .await
     }

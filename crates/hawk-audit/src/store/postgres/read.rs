@@ -534,8 +534,8 @@ pub(super) async fn account_actions(
 
 /// Up to `limit` entries with ids above `after`, oldest first, optionally only those
 /// of `account`: one step of a keyset walk forward (live tail, export).
-pub(super) async fn entries_after(
-    client: &Client,
+pub(super) async fn entries_after<C: GenericClient>(
+    client: &C,
     after: u64,
     limit: u64,
     account: Option<&str>,

@@ -140,6 +140,19 @@ const MIGRATIONS: &[&str] = &[
              USING ERRCODE = 'insufficient_privilege';
      END
      $$;",
+    // 6: idempotency keys, checked and written in the append transaction under the
+    // `log_head` lock, so two requests with one key never both write, whichever
+    // processes they reach: a retry gets the entries stored the first time (`first_id`,
+    // `count`); `digest` (SHA-256 of the validated entries) tells another request under
+    // the same key apart. Keys older than a day are deleted.
+    "CREATE TABLE idempotency_keys (
+         key        text PRIMARY KEY,
+         digest     bytea NOT NULL,
+         first_id   bigint NOT NULL,
+         count      bigint NOT NULL,
+         created_at timestamptz NOT NULL
+     );
+     CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);",
 ];
 
 /// The migration that adds stored subtrees; older logs get theirs from their hashes.

@@ -19,6 +19,7 @@ use crate::entry::{micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
 use crate::store::ImportMark;
+use crate::store::idempotency::{self, Decision, StoredKey, Sweep};
 use crate::store::pending::{Append, Job};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
@@ -37,6 +38,7 @@ pub(super) fn spawn(pool: Pool, jobs: mpsc::Receiver<Append>) -> tokio::task::Jo
 
 async fn run(pool: Pool, mut jobs: mpsc::Receiver<Append>) {
     let mut last_group = 1;
+    let mut sweep = Sweep::default();
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
         let mut size = group[0].entries.len();
@@ -60,13 +62,13 @@ async fn run(pool: Pool, mut jobs: mpsc::Receiver<Append>) {
             tokio::task::yield_now().await;
         }
         last_group = group.len();
-        commit_group(&pool, group).await;
+        commit_group(&pool, group, &mut sweep).await;
     }
 }
 
-async fn commit_group(pool: &Pool, group: Vec<Append>) {
+async fn commit_group(pool: &Pool, group: Vec<Append>, sweep: &mut Sweep) {
     let mut jobs: Vec<Job> = group.into_iter().map(Job::new).collect();
-    match commit(pool, &mut jobs).await {
+    match commit(pool, &mut jobs, sweep).await {
         Ok(()) => {
             for job in jobs {
                 job.answer(Ok(()));
@@ -80,7 +82,7 @@ async fn commit_group(pool: &Pool, group: Vec<Append>) {
         // the others that happened to share its transaction: commit each alone.
         Err(_) => {
             for mut job in jobs {
-                let result = commit(pool, std::slice::from_mut(&mut job)).await;
+                let result = commit(pool, std::slice::from_mut(&mut job), sweep).await;
                 job.answer(result.map_err(Error::from));
             }
         }
@@ -128,10 +130,17 @@ struct Rows<'a> {
 
 /// Commits every job in one transaction, completing its entries in place: id, time
 /// and leaf hash, the values that are stored and hashed.
-async fn commit(pool: &Pool, jobs: &mut [Job]) -> Result<(), CommitError> {
+async fn commit(pool: &Pool, jobs: &mut [Job], sweep: &mut Sweep) -> Result<(), CommitError> {
     let mut client = pool.get().await.map_err(|e| CommitError::Other(e.into()))?;
     let tx = client.transaction().await?;
     append_in(&tx, jobs).await?;
+    if let Some(expired) = sweep.due(jobs, micros(OffsetDateTime::now_utc())) {
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE created_at <= $1",
+            &[&time_from_micros(expired)],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -148,6 +157,22 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
     let known_accounts = tx
         .prepare_cached("SELECT account_id, count FROM accounts WHERE account_id = ANY($1)")
         .await?;
+    let known_keys = tx
+        .prepare_cached(
+            "SELECT key, digest, first_id, count, created_at FROM idempotency_keys
+             WHERE key = ANY($1)",
+        )
+        .await?;
+    let keys: Vec<&str> = jobs
+        .iter()
+        .filter_map(|job| job.key.as_ref().map(|keyed| keyed.key.as_str()))
+        .collect();
+    if idempotency::repeated_within(keys.iter().copied()) {
+        // The group is committed again one append at a time (see `commit_group`).
+        return Err(CommitError::Other(Error::Storage(
+            "one idempotency key twice in a group".into(),
+        )));
+    }
     let names = distinct(
         jobs.iter()
             .flat_map(|j| j.entries.iter().map(|e| e.action.as_str())),
@@ -160,11 +185,32 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
     // they include every commit before it, whichever process made it.
     let names_param: [&(dyn ToSql + Sync); 1] = [&names];
     let accounts_param: [&(dyn ToSql + Sync); 1] = [&account_names];
-    let (head, known_actions, known_accounts) = tokio::try_join!(
+    let keys_param: [&(dyn ToSql + Sync); 1] = [&keys];
+    let (head, known_actions, known_accounts, known_keys) = tokio::try_join!(
         tx.query_one(&lock, &[]),
         tx.query(&known_actions, &names_param),
         tx.query(&known_accounts, &accounts_param),
+        async {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            tx.query(&known_keys, &keys_param).await
+        },
     )?;
+    let wall = micros(OffsetDateTime::now_utc());
+    let known_keys: HashMap<String, StoredKey> = known_keys
+        .into_iter()
+        .map(|row| {
+            let created_at: OffsetDateTime = row.get(4);
+            let stored = StoredKey {
+                digest: row.get(1),
+                first_id: row.get(2),
+                count: row.get(3),
+                created_at: micros(created_at),
+            };
+            (row.get(0), stored)
+        })
+        .collect();
     let next_id: i64 = head.get(0);
     let last_time: Option<OffsetDateTime> = head.get(1);
     let mut frontier = Frontier::from_bytes(head.get(2)).map_err(|e| {
@@ -194,14 +240,26 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
         .map(|row| (row.get(0), row.get(1)))
         .collect();
 
+    // Under the head lock: a key's row cannot change before this transaction ends.
+    for job in jobs.iter_mut() {
+        let Some(keyed) = &job.key else { continue };
+        let decision = idempotency::decide(keyed, known_keys.get(&keyed.key), wall);
+        if let Decision::Repeat { first_id, count } = decision.map_err(CommitError::Invalid)? {
+            let entries = super::read::entries_after(tx, first_id - 1, count, None)
+                .await
+                .map_err(CommitError::Other)?;
+            job.repeat(first_id, count, entries)
+                .map_err(CommitError::Invalid)?;
+        }
+    }
     // Time never goes backwards as ids grow, even if the clock does.
-    let now = micros(OffsetDateTime::now_utc()).max(last_time);
+    let now = wall.max(last_time);
     let mut prev_time = last_time;
     let mut id = next_id;
     let mut seqs: Vec<(i64, Option<i64>)> = Vec::new();
     let mut hashes: Vec<Vec<u8>> = Vec::new();
     let mut nodes = TreeNodes::default();
-    for job in jobs.iter_mut() {
+    for job in jobs.iter_mut().filter(|job| !job.repeat) {
         let times = job.times.as_deref();
         for (i, entry) in job.entries.iter_mut().enumerate() {
             let at = match times {
@@ -241,7 +299,7 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
 
     let mut rows = Rows::default();
     let mut seqs = seqs.into_iter();
-    for job in jobs.iter() {
+    for job in jobs.iter().filter(|job| !job.repeat) {
         for (entry, metadata) in job.entries.iter().zip(&job.metadata_json) {
             let (action_seq, account_seq) = seqs.next().expect("one per entry");
             rows.id.push(entry.id as i64);
@@ -293,6 +351,26 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
         )
         .await?;
     let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+    // A key that expired is taken over by its new use.
+    let store_keys = tx
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (key, digest, first_id, count, created_at)
+             SELECT key, digest, first_id, count, $5
+             FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[])
+                 AS t(key, digest, first_id, count)
+             ON CONFLICT (key) DO UPDATE SET digest = excluded.digest,
+                 first_id = excluded.first_id, count = excluded.count,
+                 created_at = excluded.created_at",
+        )
+        .await?;
+    let (mut new_keys, mut digests, mut first_ids, mut counts) = (vec![], vec![], vec![], vec![]);
+    for (key, digest, first_id, count) in jobs.iter().filter_map(Job::new_key) {
+        new_keys.push(key);
+        digests.push(digest);
+        first_ids.push(first_id);
+        counts.push(count);
+    }
+    let key_time = time_from_micros(wall);
 
     let (action_ids, action_counts): (Vec<i32>, Vec<i64>) = actions.values().copied().unzip();
     let (account_ids, account_counts): (Vec<&str>, Vec<i64>) = accounts
@@ -320,6 +398,8 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
     let account_params: [&(dyn ToSql + Sync); 2] = [&account_ids, &account_counts];
     let advance_params: [&(dyn ToSql + Sync); 3] = [&id, &last_time, &frontier_bytes];
     let notify_params: [&(dyn ToSql + Sync); 2] = [&HEAD_CHANNEL, &new_head];
+    let key_params: [&(dyn ToSql + Sync); 5] =
+        [&new_keys, &digests, &first_ids, &counts, &key_time];
     // Sent together: the connection pipelines them, one round trip for all.
     tokio::try_join!(
         tx.execute(&insert, &insert_params),
@@ -328,6 +408,12 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
         tx.execute(&advance, &advance_params),
         tx.execute(&notify, &notify_params),
         nodes.insert(tx),
+        async {
+            if new_keys.is_empty() {
+                return Ok(0);
+            }
+            tx.execute(&store_keys, &key_params).await
+        },
     )?;
     Ok(())
 }

@@ -24,7 +24,9 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::{Filter, ImportMark, Mode, Pruned, Scanner, prove_consistency, prove_inclusion};
+use crate::store::{
+    Filter, ImportMark, Keyed, Mode, Pruned, Scanner, prove_consistency, prove_inclusion,
+};
 
 use crate::store::pending::{Append, advance_head};
 use writer::{Prune, Work};
@@ -139,8 +141,18 @@ impl SqliteStore {
         entries: Vec<ValidEntry>,
         times: Option<Vec<i64>>,
         mark: Option<ImportMark>,
+        key: Option<Keyed>,
     ) -> Result<Vec<Entry>> {
-        Append::submit(&self.writer, Work::Append, &self.head, entries, times, mark).await
+        Append::submit(
+            &self.writer,
+            Work::Append,
+            &self.head,
+            entries,
+            times,
+            mark,
+            key,
+        )
+        .await
     }
 
     /// Watches the newest id committed through this store.

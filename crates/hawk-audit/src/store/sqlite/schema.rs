@@ -146,6 +146,18 @@ const MIGRATIONS: &[&str] = &[
          resource_type, resource_id, metadata, hash
      ) WHERE account_id IS NOT NULL;
      DROP INDEX entries_by_account_seq;",
+    // 10: idempotency keys, checked and written in the append transaction: a retried
+    // request under the same key gets the entries stored the first time (`first_id`,
+    // `count`); `digest` (SHA-256 of the validated entries) tells another request under
+    // the same key apart. Times in µs; keys older than a day are deleted.
+    "CREATE TABLE idempotency_keys (
+         key        TEXT PRIMARY KEY,
+         digest     BLOB NOT NULL,
+         first_id   INTEGER NOT NULL,
+         count      INTEGER NOT NULL,
+         created_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);",
 ];
 
 /// The migration that adds leaf hashes; entries older than it are hashed in Rust.

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::entry::{micros, time_from_micros};
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
+use crate::store::idempotency::{self, Decision, StoredKey, Sweep};
 use crate::store::pending::{Append, Job, LastOlder, PruneRecord};
 use crate::store::{ImportMark, Pruned};
 
@@ -57,6 +58,7 @@ struct Writer {
     /// The tree frontier as of the last commit seen; its size says which tree it is,
     /// and it is reloaded when the newest id differs (another process appended).
     frontier: Option<Frontier>,
+    sweep: Sweep,
 }
 
 impl Writer {
@@ -65,6 +67,7 @@ impl Writer {
             conn,
             action_ids: HashMap::new(),
             frontier: None,
+            sweep: Sweep::default(),
         }
     }
 
@@ -201,6 +204,11 @@ impl Writer {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (frontier, learned) = append_in(&tx, &self.action_ids, self.frontier.as_ref(), jobs)?;
+        let now = micros(time::OffsetDateTime::now_utc());
+        if let Some(expired) = self.sweep.due(jobs, now) {
+            tx.prepare_cached("DELETE FROM idempotency_keys WHERE created_at <= ?1")?
+                .execute([expired])?;
+        }
         tx.commit()?;
         // Only now are the new dictionary ids and the grown tree true for everyone.
         self.action_ids.extend(learned);
@@ -388,8 +396,10 @@ fn append_in(
         Some(frontier) if frontier.size() == last_id as u64 => frontier.clone(),
         _ => load_frontier(tx, last_id as u64)?,
     };
+    let wall = micros(time::OffsetDateTime::now_utc());
+    settle_keys(tx, jobs, wall)?;
     // Time never goes backwards as ids grow, even if the clock does.
-    let now = micros(time::OffsetDateTime::now_utc()).max(last_time);
+    let now = wall.max(last_time);
     let mut next_id = last_id + 1;
     let mut prev_time = last_time;
     let mut learned: Vec<(String, i64)> = Vec::new();
@@ -401,7 +411,7 @@ fn append_in(
                  resource_type, resource_id, account_id, metadata, account_seq, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
-        for job in jobs.iter_mut() {
+        for job in jobs.iter_mut().filter(|job| !job.repeat) {
             let times = job.times.as_deref();
             for (i, (entry, metadata_json)) in
                 job.entries.iter_mut().zip(&job.metadata_json).enumerate()
@@ -463,8 +473,63 @@ fn append_in(
     for mark in jobs.iter().filter_map(|job| job.mark.as_ref()) {
         advance_import(tx, mark)?;
     }
+    {
+        // A key that expired is taken over by its new use.
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO idempotency_keys (key, digest, first_id, count, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (key) DO UPDATE SET digest = excluded.digest,
+                 first_id = excluded.first_id, count = excluded.count,
+                 created_at = excluded.created_at",
+        )?;
+        for (key, digest, first_id, count) in jobs.iter().filter_map(Job::new_key) {
+            insert.execute(params![key, digest, first_id, count, wall])?;
+        }
+    }
     store_frontier(tx, &frontier)?;
     Ok((frontier, learned))
+}
+
+/// Settles each keyed job against its key's stored row (`idempotency::decide`): a
+/// repeat takes the entries stored the first time and writes nothing; another body
+/// under a live key fails the job.
+fn settle_keys(
+    tx: &rusqlite::Transaction<'_>,
+    jobs: &mut [Job],
+    now: i64,
+) -> Result<(), CommitError> {
+    let keys = jobs.iter().filter_map(|job| job.key.as_ref());
+    if idempotency::repeated_within(keys.map(|keyed| keyed.key.as_str())) {
+        // The group is committed again one append at a time (see `commit_group`).
+        return Err(CommitError::Other(Error::Storage(
+            "one idempotency key twice in a group".into(),
+        )));
+    }
+    for job in jobs.iter_mut() {
+        let Some(keyed) = &job.key else { continue };
+        let stored = tx
+            .prepare_cached(
+                "SELECT digest, first_id, count, created_at FROM idempotency_keys
+                 WHERE key = ?1",
+            )?
+            .query_row([&keyed.key], |row| {
+                Ok(StoredKey {
+                    digest: row.get(0)?,
+                    first_id: row.get(1)?,
+                    count: row.get(2)?,
+                    created_at: row.get(3)?,
+                })
+            })
+            .optional()?;
+        let decision = idempotency::decide(keyed, stored.as_ref(), now);
+        if let Decision::Repeat { first_id, count } = decision.map_err(CommitError::Invalid)? {
+            let entries = super::read::entries_after(tx, first_id - 1, count, None)
+                .map_err(CommitError::Other)?;
+            job.repeat(first_id, count, entries)
+                .map_err(CommitError::Invalid)?;
+        }
+    }
+    Ok(())
 }
 
 /// The stored frontier, which must cover exactly the `size` entries in the log.
