@@ -352,7 +352,7 @@ pub(crate) enum ExportFormat {
 /// answers every operation may give besides its own (400 for a parameter it does not
 /// take; 401 and 429 once the log has keys).
 mod exact {
-    use utoipa::openapi::path::{Operation, ParameterIn};
+    use utoipa::openapi::path::Operation;
     use utoipa::openapi::response::ResponseBuilder;
     use utoipa::openapi::schema::{
         AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ArrayItems, KnownFormat,
@@ -592,21 +592,21 @@ mod exact {
         }
     }
 
-    /// Whole-number parameters are read as `u64`: larger ones are refused with 400.
+    /// Whole-number parameters (query, path and `Last-Event-ID`) are read as `u64`:
+    /// larger ones are refused with 400.
     fn bound_whole_numbers(operation: &mut Operation) {
         for parameter in operation.parameters.iter_mut().flatten() {
             let RefOr::T(parameter) = parameter else {
                 continue;
             };
-            if !matches!(
-                parameter.parameter_in,
-                ParameterIn::Query | ParameterIn::Path
-            ) {
+            let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema else {
                 continue;
+            };
+            // An absent parameter is not a null one: `Option` only makes it optional.
+            if schema.schema_type == SchemaType::from_iter([Type::Integer, Type::Null]) {
+                schema.schema_type = SchemaType::Type(Type::Integer);
             }
-            if let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
-                && schema.schema_type == SchemaType::Type(Type::Integer)
-            {
+            if schema.schema_type == SchemaType::Type(Type::Integer) {
                 schema.format = Some(SchemaFormat::Custom("uint64".into()));
                 if schema.maximum.is_none() {
                     schema.maximum = Some((u64::MAX as usize).into());
