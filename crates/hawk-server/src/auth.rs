@@ -8,7 +8,8 @@
 //! `/v1/events`; admin keys may do everything. A read key bound to an account sees
 //! only that account's entries, and nothing that counts the whole log (`/metrics`); it
 //! may prove only its own entries (`/v1/proof/{id}`), while the checkpoint and consistency
-//! proofs, which show no entry, are open to it.
+//! proofs, which show no entry (only the log's size and hashes, see the README), are
+//! open to it.
 //!
 //! Once a server has seen a key (at start or later) it keeps asking for one until it
 //! is restarted, even when every key is revoked: an open API on whatever address keys
@@ -267,7 +268,9 @@ pub(crate) async fn check(State(state): State<AppState>, mut req: Request, next:
             Err(err) => return ApiError::from(err).into_response(),
         }
     }
-    if route.as_deref().is_some_and(|r| PUBLIC.contains(&r)) {
+    if route.as_deref().is_some_and(|r| {
+        PUBLIC.contains(&r) || crate::input::known_params().is_undocumented_method(req.method(), r)
+    }) {
         return next.run(req).await;
     }
     let presented = bearer(&req).or_else(|| {

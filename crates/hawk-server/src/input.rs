@@ -2,10 +2,15 @@
 //! field at fault. Bodies are read by hand rather than through serde derive so that a
 //! wrong type or an unknown field is reported under its own name.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use hawk_audit::NewEntry;
 use serde_json::{Map, Value};
 
@@ -98,15 +103,116 @@ impl Params {
         self.str(name).is_some_and(|v| !v.is_empty())
     }
 
-    /// A whole number; absent or empty means `None`.
+    /// A whole number of at most 20 decimal digits (0 to 2^64 - 1), or `None` when
+    /// absent. An empty value (`limit=`) is refused rather than taken as absent: a
+    /// client that meant to send a number should hear that it sent none. So is a
+    /// sign, which the document's `integer` does not allow.
     pub(crate) fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
         match self.str(name) {
-            None | Some("") => Ok(None),
-            Some(raw) => raw.parse::<u64>().map(Some).map_err(|_| {
-                ApiError::bad_param(name, format!("must be a whole number, not {raw:?}"))
-            }),
+            None => Ok(None),
+            Some(raw) => raw
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| raw.parse::<u64>().ok())
+                .flatten()
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::bad_param(
+                        name,
+                        format!("must be a whole number from 0 to {}, not {raw:?}", u64::MAX),
+                    )
+                }),
         }
     }
+}
+
+/// The query parameters each documented operation takes, read from the OpenAPI
+/// document itself so that the server refuses exactly what the document leaves out.
+#[derive(Debug, Default)]
+pub(crate) struct KnownParams(HashMap<(Method, String), Vec<String>>);
+
+/// The table of the document `GET /openapi.json` serves, made once.
+pub(crate) fn known_params() -> &'static KnownParams {
+    static KNOWN: OnceLock<KnownParams> = OnceLock::new();
+    KNOWN.get_or_init(|| KnownParams::from_document(&crate::openapi::openapi()))
+}
+
+impl KnownParams {
+    /// Whether `route` is documented but not for `method`: routing answers 405, and
+    /// nothing else (keys, parameters) should answer first.
+    pub(crate) fn is_undocumented_method(&self, method: &Method, route: &str) -> bool {
+        let method = if method == Method::HEAD {
+            Method::GET
+        } else {
+            method.clone()
+        };
+        !self.0.contains_key(&(method, route.to_owned()))
+            && self.0.keys().any(|(_, path)| path == route)
+    }
+
+    /// The query parameters of every operation of `doc`.
+    pub(crate) fn from_document(doc: &utoipa::openapi::OpenApi) -> KnownParams {
+        let doc = serde_json::to_value(doc).expect("the document serializes");
+        let mut known = HashMap::new();
+        let paths = doc["paths"].as_object().into_iter().flatten();
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let Ok(method) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+                    continue;
+                };
+                let names = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "query")
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect();
+                known.insert((method, path.clone()), names);
+            }
+        }
+        KnownParams(known)
+    }
+}
+
+/// Middleware: refuses a query parameter the matched operation does not take, with a
+/// 400 naming it. Ignoring it would answer as if it were not there: `?actor_id=42` on
+/// `/v1/entries` would list the whole log, which reads as "this filter matched
+/// everything". Routes outside the document (the dashboard's files) are left alone.
+pub(crate) async fn refuse_unknown_params(req: Request, next: Next) -> Response {
+    let known = known_params();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let method = if req.method() == Method::HEAD {
+        Method::GET
+    } else {
+        req.method().clone()
+    };
+    let Some(allowed) = route.and_then(|r| known.0.get(&(method, r.to_owned()))) else {
+        return next.run(req).await;
+    };
+    if req.uri().query().is_some() {
+        let params = match Params::from_uri(req.uri()) {
+            Ok(params) => params,
+            Err(err) => return err.into_response(),
+        };
+        if let Some((name, _)) = params.0.iter().find(|(k, _)| !allowed.contains(k)) {
+            let takes = if allowed.is_empty() {
+                "this operation takes none".to_owned()
+            } else {
+                format!("this operation takes {}", allowed.join(", "))
+            };
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_parameter",
+                format!("{name}: unknown query parameter ({takes})"),
+            )
+            .field(name.as_str())
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// The body of `POST /v1/entries`: one entry or a batch.
@@ -185,12 +291,28 @@ pub(crate) fn event(value: Value) -> Result<(String, Value), ApiError> {
         match key.as_str() {
             "name" => name = text(&key, value)?.unwrap_or_default(),
             "payload" if value.is_null() => {}
-            "payload" => payload = value,
+            "payload" => payload = integral_account(value)?,
             _ => return Err(unknown_field(&key, &["name", "payload"])),
         }
     }
     Ok((name, payload))
 }
+
+/// A payload's `account_id` is an id like an entry's: an integer spelt as a float
+/// (`7.0`) is carried as the integer; one beyond [`MAX_JSON_INTEGER`] is refused.
+fn integral_account(mut payload: Value) -> Result<Value, ApiError> {
+    if let Some(account) = payload.get_mut("account_id")
+        && let Value::Number(n) = account
+    {
+        let whole = integer(n)
+            .and_then(|d| serde_json::from_str::<Value>(&d).ok())
+            .ok_or_else(|| ApiError::invalid_type("payload.account_id", INTEGER_ID))?;
+        *account = whole;
+    }
+    Ok(payload)
+}
+
+const INTEGER_ID: &str = "a string, an integer of at most 2^53 - 1 in magnitude, or null";
 
 fn unknown_field(key: &str, known: &[&str]) -> ApiError {
     ApiError::new(
@@ -217,8 +339,10 @@ fn id(key: &str, value: Value) -> Result<Option<String>, ApiError> {
     match value {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s)),
-        Value::Number(n) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
-        _ => Err(ApiError::invalid_type(key, "a string, an integer or null")),
+        Value::Number(n) => integer(&n)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid_type(key, INTEGER_ID)),
+        _ => Err(ApiError::invalid_type(key, INTEGER_ID)),
     }
 }
 
@@ -256,4 +380,22 @@ pub(crate) fn key_error(err: hawk_audit::Error) -> ApiError {
         }
         _ => err.into(),
     }
+}
+
+/// Largest magnitude of an integer id: what a JSON number holds exactly (2^53 - 1),
+/// so that `7.0` and `7` are the same integer, as JSON Schema (and so the document)
+/// has it. Larger ids are sent as strings.
+pub(crate) const MAX_JSON_INTEGER: u64 = (1 << 53) - 1;
+
+/// An integer id in decimal, however JSON spells it (`7` or `7.0`), or `None` for a
+/// fraction or a magnitude over [`MAX_JSON_INTEGER`].
+fn integer(n: &serde_json::Number) -> Option<String> {
+    if let Some(i) = n.as_i64() {
+        return (i.unsigned_abs() <= MAX_JSON_INTEGER).then(|| i.to_string());
+    }
+    if n.is_u64() {
+        return None;
+    }
+    let f = n.as_f64()?;
+    (f.fract() == 0.0 && f.abs() <= MAX_JSON_INTEGER as f64).then(|| (f as i64).to_string())
 }

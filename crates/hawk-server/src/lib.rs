@@ -128,7 +128,7 @@ impl AppState {
 /// The whole HTTP API: every route of DESIGN.md section 4 served so far, JSON errors
 /// for unknown routes and methods, a 1 MiB body limit, metrics and an access log.
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = openapi::api_router().split_for_parts();
+    let (api, doc) = openapi::split();
     let doc = axum::body::Bytes::from(doc.to_json().expect("the document serializes"));
     api.route(
         "/openapi.json",
@@ -141,6 +141,7 @@ pub fn router(state: AppState) -> Router {
     )
     .merge(dashboard::routes())
     .fallback(error::not_found)
+    .layer(axum::middleware::from_fn(input::refuse_unknown_params))
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
     .layer(CatchPanicLayer::custom(error::panicked))
     .layer(axum::middleware::from_fn_with_state(

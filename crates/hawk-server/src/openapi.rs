@@ -73,9 +73,16 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::metrics))
 }
 
+/// The routes and the document that describes them exactly.
+pub(crate) fn split() -> (axum::Router<AppState>, Document) {
+    let (router, mut doc) = api_router().split_for_parts();
+    exact::apply(&mut doc);
+    (router, doc)
+}
+
 /// The OpenAPI document of the API, as `GET /openapi.json` serves it.
 pub fn openapi() -> Document {
-    api_router().split_for_parts().1
+    split().1
 }
 
 /// This document.
@@ -117,38 +124,17 @@ pub(crate) struct EntrySchema {
     hash: String,
 }
 
-/// An entry to record. Ids may be given as strings or integers; unknown fields are
-/// refused.
-#[derive(ToSchema)]
-#[schema(as = NewEntry)]
-#[allow(dead_code)]
-pub(crate) struct EntryInput {
-    /// Required: 1–255 characters after trimming, no control characters.
-    action: String,
-    /// 1–255 characters, no control characters; give both type and id, or neither
-    /// (a system action).
-    actor_type: Option<String>,
-    /// 1–255 characters, no control characters (an integer is taken in decimal).
-    actor_id: Option<String>,
-    /// 1–255 characters, no control characters; give both type and id, or neither.
-    resource_type: Option<String>,
-    /// 1–255 characters, no control characters (an integer is taken in decimal).
-    resource_id: Option<String>,
-    /// 1–255 characters, no control characters; defaults to the resource id when the
-    /// resource type is `account`.
-    account_id: Option<String>,
-    /// A JSON object of at most 64 KiB; default `{}`.
-    metadata: Option<BTreeMap<String, Value>>,
+/// The body of `POST /v1/entries`; its schema (and `NewEntry`'s) is built by hand in
+/// `exact`, since the rules across fields (both or neither of a pair) need `allOf`.
+pub(crate) struct EntriesInput;
+
+impl utoipa::PartialSchema for EntriesInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::Ref::from_schema_name("EntriesInput").into()
+    }
 }
 
-/// One entry, or a batch of 1–1000 recorded all or nothing.
-#[derive(ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub(crate) enum EntriesInput {
-    One(EntryInput),
-    Many(Vec<EntryInput>),
-}
+impl ToSchema for EntriesInput {}
 
 /// The stored entry, or the stored batch in order.
 #[derive(ToSchema)]
@@ -214,16 +200,16 @@ pub(crate) struct ActionsBody {
     actions: Vec<ActionCountSchema>,
 }
 
-/// An event for the bus.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct EventInput {
-    /// The event name, recorded as the action (same rules).
-    name: String,
-    /// A JSON object (default `{}`); its `account_id` (string or integer) names the
-    /// account.
-    payload: Option<BTreeMap<String, Value>>,
+/// The body of `POST /v1/events`; its schema is built by hand in `exact`.
+pub(crate) struct EventInput;
+
+impl utoipa::PartialSchema for EventInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::Ref::from_schema_name("EventInput").into()
+    }
 }
+
+impl ToSchema for EventInput {}
 
 /// The event was emitted.
 #[derive(ToSchema)]
@@ -270,10 +256,12 @@ pub(crate) struct ErrorDetail {
 #[allow(dead_code)]
 pub(crate) struct EntriesQuery {
     /// Page number from 1 (default 1).
+    #[param(minimum = 1)]
     page: Option<u64>,
     /// Entries per page, 1–1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     per_page: Option<u64>,
-    /// Case-insensitive literal substring of the action.
+    /// Case-insensitive literal substring of the action (empty: every entry).
     search: Option<String>,
     /// Pin paging to the log as it was at this id (every page returns it).
     as_of: Option<u64>,
@@ -285,10 +273,13 @@ pub(crate) struct EntriesQuery {
 #[allow(dead_code)]
 pub(crate) struct AccountQuery {
     /// Page number from 1; asks for the page object.
+    #[param(minimum = 1)]
     page: Option<u64>,
     /// Entries per page, 1–1000; asks for the page object.
+    #[param(minimum = 1, maximum = 1000)]
     per_page: Option<u64>,
-    /// Case-insensitive literal substring of the action; asks for the page object.
+    /// Case-insensitive literal substring of the action; when not empty, asks for the
+    /// page object.
     search: Option<String>,
     /// Pin paging to the log as it was at this id; asks for the page object.
     as_of: Option<u64>,
@@ -302,6 +293,7 @@ pub(crate) struct SearchQuery {
     /// Case-insensitive literal substring of the action; empty matches all.
     q: Option<String>,
     /// How many entries, 1–100 (default 5).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u64>,
 }
 
@@ -313,6 +305,7 @@ pub(crate) struct ActionsQuery {
     /// Case-insensitive literal substring of the action; empty matches all.
     q: Option<String>,
     /// How many actions, 1–100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u64>,
 }
 
@@ -334,9 +327,364 @@ pub(crate) struct StreamQuery {
 #[allow(dead_code)]
 pub(crate) struct ExportQuery {
     /// `csv` or `ndjson` (required).
-    format: String,
-    /// Only this account's entries.
+    #[param(inline)]
+    format: ExportFormat,
+    /// Only this account's entries (empty: every account's).
+    #[param(max_length = 255)]
     account_id: Option<String>,
     /// The API key, for clients that cannot send `Authorization` (download links).
     key: Option<String>,
+}
+
+/// An export format.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum ExportFormat {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON entry per line.
+    Ndjson,
+}
+
+/// What the derived document cannot say by itself: the input schemas (rules across
+/// fields, patterns), the upper bound of every whole-number parameter, and the
+/// answers every operation may give besides its own (400 for a parameter it does not
+/// take; 401 and 429 once the log has keys).
+mod exact {
+    use utoipa::openapi::path::Operation;
+    use utoipa::openapi::response::ResponseBuilder;
+    use utoipa::openapi::schema::{
+        AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ArrayItems, KnownFormat,
+        ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
+    };
+    use utoipa::openapi::{HeaderBuilder, OpenApi as Document, Ref, RefOr};
+
+    use crate::MAX_HTTP_BATCH;
+
+    /// Up to 255 characters that are neither control characters (U+0000–U+001F,
+    /// U+007F) nor, at either end, white space as Rust's `str::trim` sees it, with
+    /// any white space around them (which is trimmed): what `hawk_audit` accepts as
+    /// an action.
+    const ACTION_PATTERN: &str = concat!(
+        r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*",
+        r"[^\x00-\x20\x7f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+        r"(?:[^\x00-\x1f\x7f]{0,253}",
+        r"[^\x00-\x20\x7f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?",
+        r"[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+    );
+
+    /// No control characters (U+0000–U+001F, U+007F): the rule of every string field
+    /// of an entry.
+    const FIELD_PATTERN: &str = r"^[^\x00-\x1f\x7f]*$";
+
+    pub(super) fn apply(doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert("NewEntry".into(), new_entry().into());
+        components
+            .schemas
+            .insert("EntriesInput".into(), entries_input().into());
+        components
+            .schemas
+            .insert("EventInput".into(), event_input().into());
+        for schema in components.schemas.values_mut() {
+            unsigned(schema);
+        }
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                bound_whole_numbers(operation);
+                common_answers(operation);
+            }
+        }
+    }
+
+    fn string(min: usize, max: usize) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(min))
+            .max_length(Some(max))
+    }
+
+    fn null() -> Schema {
+        ObjectBuilder::new().schema_type(Type::Null).build().into()
+    }
+
+    /// An integer id: at most 2^53 - 1 in magnitude (see `input::MAX_JSON_INTEGER`).
+    fn any_integer() -> ObjectBuilder {
+        let max = crate::input::MAX_JSON_INTEGER as isize;
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(-max))
+            .maximum(Some(max))
+    }
+
+    fn id(description: &str) -> Schema {
+        OneOfBuilder::new()
+            .item(string(1, 255).pattern(Some(FIELD_PATTERN)))
+            .item(any_integer())
+            .item(null())
+            .description(Some(description))
+            .build()
+            .into()
+    }
+
+    fn text(description: &str) -> Schema {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some(FIELD_PATTERN))
+            .description(Some(description))
+            .build()
+            .into()
+    }
+
+    fn action(description: &str) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(ACTION_PATTERN))
+            .description(Some(description))
+    }
+
+    fn free_object(description: &str) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .description(Some(description))
+    }
+
+    /// Both fields given (not null), or neither.
+    fn pair(kind: &str, id: &str) -> Schema {
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property(kind, ObjectBuilder::new().schema_type(Type::String))
+                    .property(
+                        id,
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::from_iter([Type::String, Type::Integer])),
+                    )
+                    .required(kind)
+                    .required(id),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .property(kind, null())
+                    .property(id, null()),
+            )
+            .build()
+            .into()
+    }
+
+    fn new_entry() -> Schema {
+        let fields = ObjectBuilder::new()
+            .property(
+                "action",
+                action("Required: 1–255 characters after trimming white space, no control characters."),
+            )
+            .required("action")
+            .property(
+                "actor_type",
+                text("1–255 characters, no control characters; give both type and id, or neither (a system action)."),
+            )
+            .property(
+                "actor_id",
+                id("1–255 characters without control characters, or an integer of at most 2^53 - 1 in magnitude (taken in decimal)."),
+            )
+            .property(
+                "resource_type",
+                text("1–255 characters, no control characters; give both type and id, or neither."),
+            )
+            .property(
+                "resource_id",
+                id("1–255 characters without control characters, or an integer of at most 2^53 - 1 in magnitude (taken in decimal)."),
+            )
+            .property(
+                "account_id",
+                id("1–255 characters without control characters, or an integer of at most 2^53 - 1 in \
+                    magnitude (taken in decimal); defaults to the resource id when the resource type is `account`."),
+            )
+            .property(
+                "metadata",
+                free_object("A JSON object of at most 64 KiB (serialized); default `{}`."),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        AllOfBuilder::new()
+            .item(fields)
+            .item(pair("actor_type", "actor_id"))
+            .item(pair("resource_type", "resource_id"))
+            .description(Some(
+                "An entry to record. Ids may be given as strings or integers; unknown \
+                 fields are refused.",
+            ))
+            .build()
+            .into()
+    }
+
+    fn entries_input() -> Schema {
+        let entry = || Ref::from_schema_name("NewEntry");
+        OneOfBuilder::new()
+            .item(entry())
+            .item(
+                ArrayBuilder::new()
+                    .items(entry())
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_HTTP_BATCH)),
+            )
+            .description(Some(format!(
+                "One entry, or a batch of 1–{MAX_HTTP_BATCH} recorded all or nothing."
+            )))
+            .build()
+            .into()
+    }
+
+    fn event_input() -> Schema {
+        let payload = free_object(
+            "A JSON object of at most 64 KiB (serialized), default `{}`; its \
+             `account_id` names the account.",
+        )
+        .property(
+            "account_id",
+            id("1–255 characters without control characters, or an integer of at most 2^53 - 1 in magnitude (taken in decimal)."),
+        );
+        ObjectBuilder::new()
+            .property(
+                "name",
+                action("The event name, recorded as the action (same rules)."),
+            )
+            .required("name")
+            .property("payload", payload)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(Some("An event for the bus."))
+            .build()
+            .into()
+    }
+
+    /// utoipa writes a `u64` as `int64` with `minimum: 0`, which caps it at 2^63 - 1;
+    /// Hawk's whole numbers are `u64` throughout.
+    fn unsigned(schema: &mut RefOr<Schema>) {
+        let RefOr::T(schema) = schema else { return };
+        match schema {
+            Schema::Object(object) => {
+                let is_u64 = object.format == Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
+                    && object.minimum.is_some();
+                if is_u64 {
+                    object.format = Some(SchemaFormat::Custom("uint64".into()));
+                }
+                object.properties.values_mut().for_each(unsigned);
+            }
+            Schema::Array(array) => {
+                if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                    unsigned(items);
+                }
+            }
+            Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(unsigned),
+            Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(unsigned),
+            Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(unsigned),
+            _ => {}
+        }
+    }
+
+    /// Whole-number parameters (query, path and `Last-Event-ID`) are read as `u64`:
+    /// larger ones are refused with 400.
+    fn bound_whole_numbers(operation: &mut Operation) {
+        for parameter in operation.parameters.iter_mut().flatten() {
+            let RefOr::T(parameter) = parameter else {
+                continue;
+            };
+            let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema else {
+                continue;
+            };
+            // An absent parameter is not a null one: `Option` only makes it optional.
+            if schema.schema_type == SchemaType::from_iter([Type::Integer, Type::Null]) {
+                schema.schema_type = SchemaType::Type(Type::Integer);
+            }
+            if schema.schema_type == SchemaType::Type(Type::Integer) {
+                schema.format = Some(SchemaFormat::Custom("uint64".into()));
+                if schema.maximum.is_none() {
+                    schema.maximum = Some((u64::MAX as usize).into());
+                }
+            }
+        }
+    }
+
+    fn error(description: &str) -> ResponseBuilder {
+        ResponseBuilder::new().description(description).content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+    }
+
+    fn common_answers(operation: &mut Operation) {
+        let responses = &mut operation.responses.responses;
+        const UNKNOWN: &str = "a query parameter this operation does not take";
+        match responses.get_mut("400") {
+            Some(RefOr::T(bad)) => bad.description = format!("{}; or {UNKNOWN}", bad.description),
+            _ => {
+                let mut first = UNKNOWN.to_owned();
+                first[..1].make_ascii_uppercase();
+                responses.insert("400".into(), error(&first).build().into());
+            }
+        }
+        responses.insert(
+            "421".into(),
+            error(
+                "The log has no API keys and the request is addressed to a host name other \
+                 than localhost, 127.0.0.1 or [::1]",
+            )
+            .build()
+            .into(),
+        );
+        let public = operation
+            .security
+            .as_ref()
+            .is_some_and(|s| serde_json::to_value(s).ok() == Some(serde_json::json!([{}])));
+        if public {
+            return;
+        }
+        responses.insert(
+            "401".into(),
+            error("The log has API keys and none was sent, or the one sent is unknown or revoked")
+                .header(
+                    "WWW-Authenticate",
+                    HeaderBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .description(Some("`Bearer`"))
+                        .build(),
+                )
+                .build()
+                .into(),
+        );
+        responses.insert(
+            "429".into(),
+            error("This key is over its rate")
+                .header(
+                    "Retry-After",
+                    HeaderBuilder::new()
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .minimum(Some(1)),
+                        ))
+                        .description(Some("Seconds until a request will be let through"))
+                        .build(),
+                )
+                .build()
+                .into(),
+        );
+    }
 }

@@ -136,10 +136,10 @@ pub(crate) async fn checkpoint(State(state): State<AppState>) -> Result<Response
     get,
     path = "/v1/proof/{id}",
     tag = "proofs",
-    params(("id" = u64, Path, description = "The entry's id"), ProofQuery),
+    params(("id" = u64, Path, description = "The entry's id, from 1", minimum = 1), ProofQuery),
     responses(
         (status = 200, description = "The proof", body = InclusionBody),
-        (status = 400, description = "`id` or `size` is not a number", body = ErrorBody),
+        (status = 400, description = "`id` or `size` is empty or not a whole number", body = ErrorBody),
         (status = 404, description = "No such entry (or not one this key may see)", body = ErrorBody),
         (status = 422, description = "`size` is out of range", body = ErrorBody),
     )
@@ -182,7 +182,7 @@ pub(crate) async fn inclusion(
     params(ConsistencyQuery),
     responses(
         (status = 200, description = "The proof", body = ConsistencyBody),
-        (status = 400, description = "`from` or `to` is missing or not a number", body = ErrorBody),
+        (status = 400, description = "`from` or `to` is missing, empty or not a whole number", body = ErrorBody),
         (status = 422, description = "`from` or `to` is out of range", body = ErrorBody),
     )
 )]

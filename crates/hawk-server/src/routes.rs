@@ -33,6 +33,7 @@ const STREAM_CHUNK: usize = 256;
     responses(
         (status = 201, description = "The stored entry (for an object) or entries (for an array), in order", body = crate::openapi::EntriesOutput),
         (status = 400, description = "Not valid JSON", body = ErrorBody),
+        (status = 403, description = "A read key, or a key bound to an account", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not `Content-Type: application/json`", body = ErrorBody),
         (status = 422, description = "An entry breaks a rule, or `Idempotency-Key` is malformed or was used for a different body; nothing was written", body = ErrorBody),
@@ -81,7 +82,7 @@ pub(crate) async fn create_entries(
     params(EntriesQuery),
     responses(
         (status = 200, description = "The page", body = crate::openapi::PageSchema),
-        (status = 400, description = "A parameter is not a number", body = ErrorBody),
+        (status = 400, description = "A whole-number parameter is empty or not a whole number", body = ErrorBody),
         (status = 422, description = "A parameter is out of range", body = ErrorBody),
     )
 )]
@@ -122,7 +123,7 @@ struct Entries {
     params(SearchQuery),
     responses(
         (status = 200, description = "The newest matching entries", body = crate::openapi::EntriesBody),
-        (status = 400, description = "`limit` is not a number", body = ErrorBody),
+        (status = 400, description = "`limit` is empty or not a whole number", body = ErrorBody),
         (status = 422, description = "`limit` is out of range", body = ErrorBody),
     )
 )]
@@ -155,7 +156,7 @@ struct Actions {
     params(ActionsQuery),
     responses(
         (status = 200, description = "Matching actions, prefix matches first, then by count", body = crate::openapi::ActionsBody),
-        (status = 400, description = "`limit` is not a number", body = ErrorBody),
+        (status = 400, description = "`limit` is empty or not a whole number", body = ErrorBody),
         (status = 422, description = "`limit` is out of range", body = ErrorBody),
     )
 )]
@@ -181,10 +182,11 @@ pub(crate) async fn actions(
     get,
     path = "/v1/accounts/{account_id}/entries",
     tag = "entries",
-    params(("account_id" = String, Path, description = "The account"), AccountQuery),
+    params(("account_id" = String, Path, description = "The account: 1–255 characters", min_length = 1, max_length = 255), AccountQuery),
     responses(
-        (status = 200, description = "Without `page`, `per_page`, `search` and `as_of`: a JSON array of every entry, newest first, streamed. With any of them: the page object.", body = crate::openapi::AccountOutput),
-        (status = 400, description = "A parameter is not a number", body = ErrorBody),
+        (status = 200, description = "Without `page`, `per_page`, `as_of` and a non-empty `search`: a JSON array of every entry, newest first, streamed. With any of them: the page object.", body = crate::openapi::AccountOutput),
+        (status = 400, description = "A whole-number parameter is empty or not a whole number", body = ErrorBody),
+        (status = 403, description = "A key bound to another account", body = ErrorBody),
         (status = 422, description = "Bad account id or a parameter out of range", body = ErrorBody),
     )
 )]
@@ -195,16 +197,15 @@ pub(crate) async fn account_entries(
     params: Params,
 ) -> Result<Response, ApiError> {
     access.check_account(&account_id)?;
+    let opts = recent(&params)?;
     // Filtering or pinning only make sense on pages: they ask for the page object too,
-    // rather than being ignored by the full listing.
-    if ["page", "per_page", "search", "as_of"]
+    // rather than being ignored by the full listing. An empty `search` filters nothing.
+    if ["page", "per_page", "as_of"]
         .iter()
-        .any(|p| params.has(p))
+        .any(|p| params.str(p).is_some())
+        || params.has("search")
     {
-        let page = state
-            .audit
-            .for_account_page(&account_id, recent(&params)?)
-            .await?;
+        let page = state.audit.for_account_page(&account_id, opts).await?;
         return Ok(Json(page).into_response());
     }
     let mut entries = Box::pin(state.audit.for_account_stream(&account_id).fuse());
@@ -243,6 +244,7 @@ pub(crate) async fn account_entries(
     responses(
         (status = 200, description = "CSV with a header row (id, actor_id, actor_type, action, resource_id, resource_type, inserted_at, account_id, metadata) or NDJSON, oldest first, streamed", content((String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, description = "Missing or unknown `format`", body = ErrorBody),
+        (status = 403, description = "A key bound to another account", body = ErrorBody),
         (status = 422, description = "Bad account id", body = ErrorBody),
     )
 )]
@@ -260,9 +262,16 @@ pub(crate) async fn export(
             )
             .field("format"));
         }
-        Some(raw) => raw
-            .parse()
-            .map_err(|e: export::UnknownFormat| ApiError::bad_param("format", e.to_string()))?,
+        // Exactly the document's enum: the CLI's looser spellings (`CSV`, `jsonl`)
+        // are not part of the API.
+        Some("csv") => Format::Csv,
+        Some("ndjson") => Format::Ndjson,
+        Some(raw) => {
+            return Err(ApiError::bad_param(
+                "format",
+                export::UnknownFormat(raw.to_owned()).to_string(),
+            ));
+        }
     };
     let asked = params.str("account_id").filter(|a| !a.is_empty());
     if let Some(asked) = asked {
@@ -306,7 +315,10 @@ pub(crate) async fn export(
     responses(
         (status = 202, description = "Emitted, and recorded durably by the audit listener: it survives a crash as a 201 entry does", body = crate::openapi::EventAccepted),
         (status = 400, description = "Not valid JSON", body = ErrorBody),
-        (status = 422, description = "Bad name or payload", body = ErrorBody),
+        (status = 403, description = "A read key, or a key bound to an account", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = ErrorBody),
+        (status = 422, description = "Bad name or payload; nothing was emitted", body = ErrorBody),
     )
 )]
 pub(crate) async fn emit_event(
@@ -358,6 +370,7 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Response, A
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 403, description = "A key bound to an account (the metrics count the whole log)", body = ErrorBody),
     )
 )]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {

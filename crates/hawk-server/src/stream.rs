@@ -27,7 +27,10 @@ const CATCH_UP: u64 = 500;
     get,
     path = "/v1/stream",
     tag = "entries",
-    params(crate::openapi::StreamQuery),
+    params(
+        crate::openapi::StreamQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Sent by a reconnecting `EventSource`: replay every entry after this id (takes precedence over `after`)"),
+    ),
     responses(
         (status = 200, description = "An endless `text/event-stream`: one event per entry, oldest first; `id` is the entry id, `data` the entry as JSON", content_type = "text/event-stream", body = String),
         (status = 400, description = "Malformed `after` or `Last-Event-ID`", body = crate::openapi::ErrorBody),
