@@ -24,7 +24,9 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::{Filter, ImportMark, Pruned, Scanner, prove_consistency, prove_inclusion};
+use crate::store::{
+    Filter, ImportMark, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
+};
 
 use crate::store::pending::{Append, advance_head};
 use writer::{Prune, Work};
@@ -198,6 +200,12 @@ impl SqliteStore {
             advance_head(&self.head, pruned.entry.id);
         }
         Ok(pruned)
+    }
+
+    pub(crate) async fn prune_plan(&self, before: i64) -> Result<Option<PrunePlan>> {
+        self.readers
+            .read(move |conn, _| Ok(writer::plan(conn, before)?))
+            .await
     }
 
     pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {
