@@ -9,6 +9,7 @@ mod flags;
 mod helpers;
 mod import;
 mod keys;
+mod output;
 mod parallel;
 mod prune;
 mod queries;
