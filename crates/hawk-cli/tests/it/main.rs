@@ -13,6 +13,7 @@ mod output;
 mod parallel;
 mod prune;
 mod queries;
+mod readme;
 mod serve;
 mod track;
 mod verify;
