@@ -11,7 +11,7 @@ use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
 use crate::keys::{self, KeyInfo, Scope};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
-use crate::store::{Filter, ImportMark, Keyed, Location, Mode, Pruned, Store};
+use crate::store::{Filter, ImportMark, Keyed, Location, Mode, PrunePlan, Pruned, Store};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";
@@ -375,9 +375,12 @@ impl Audit {
     /// appends an entry (action `hawk.pruned`) that records what went. Totals stay
     /// exact and the remaining log stays verifiable: the tree of the removed entries is
     /// kept, and [`Pruned::root`] is the root a checkpoint at the prune point has.
-    /// `None`, writing nothing, when no entry is that old.
+    /// `None`, writing nothing, when no entry is that old. A `before` later than now
+    /// is refused as invalid (field `before`): it would remove the newest entries and
+    /// the records of earlier prunes too.
     pub async fn prune(&self, before: OffsetDateTime) -> Result<Option<Pruned>> {
         self.writable()?;
+        check_prune_cutoff(before)?;
         let pruned = self.store.prune(micros(before)).await?;
         // With a signing key, a checkpoint at the prune point: the tree the rest of the
         // log extends, signed, so `verify` checks the log from there.
@@ -389,6 +392,14 @@ impl Audit {
                 .await?;
         }
         Ok(pruned)
+    }
+
+    /// What [`prune`](Self::prune) with the same `before` would remove now (how many
+    /// entries, their ids and times), removing nothing; `None` when no entry is that
+    /// old. The same refusal of a `before` later than now.
+    pub async fn prune_plan(&self, before: OffsetDateTime) -> Result<Option<PrunePlan>> {
+        check_prune_cutoff(before)?;
+        self.store.prune_plan(micros(before)).await
     }
 
     /// How far the import of `source` got: the `position` of its last committed
@@ -788,6 +799,15 @@ async fn write_checkpoints(
         }
         due = tokio::time::Instant::now() + cadence.interval;
     }
+}
+
+/// A prune's cut-off: not later than now. Entries are stamped when they commit, so a
+/// later cut-off removes the newest entries, the records of earlier prunes among them.
+fn check_prune_cutoff(before: OffsetDateTime) -> Result<()> {
+    if before > OffsetDateTime::now_utc() {
+        return Err(Invalid::new("before", Rule::Malformed("must not be in the future")).into());
+    }
+    Ok(())
 }
 
 /// Validates historical entries and checks their times do not decrease.

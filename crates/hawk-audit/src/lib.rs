@@ -64,7 +64,7 @@ pub use error::{Error, Invalid, Result, Rule};
 pub use events::{Event, Events, ListenerStats, Subscription};
 pub use keys::{KEY_PREFIX, KeyInfo, Scope};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
-pub use store::Pruned;
+pub use store::{PrunePlan, Pruned};
 /// The time crate, whose `OffsetDateTime` appears in this API.
 pub use time;
 pub use verify::{Report, Tamper, TamperKind, Verify};

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use futures_util::TryStreamExt as _;
 use hawk_audit::checkpoint::{self, Cadence, SigningKey, VerifierKey};
 use hawk_audit::workload;
@@ -32,36 +32,81 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// An append-only audit log: who did what to which resource.
 #[derive(Debug, Parser)]
-#[command(name = "hawk", version)]
+#[command(
+    name = "hawk",
+    version,
+    after_help = "Run 'hawk COMMAND --help' for a command's options and an example."
+)]
 struct Cli {
-    /// The log: a SQLite file's path (hawk.db), sqlite:PATH or postgres://USER@HOST/DB.
-    /// Only track, serve, demo, import and keys create start a new one.
+    /// The log: a SQLite file (hawk.db, sqlite:PATH) or postgres://USER@HOST/DB.
     #[arg(
         long,
         global = true,
         env = "HAWK_DATABASE_URL",
+        hide_env_values = true,
         default_value = hawk_audit::DEFAULT_URL,
-        value_name = "URL"
+        value_name = "URL",
+        help_heading = GLOBAL
     )]
     db: String,
-    /// Print the JSON body the matching HTTP call returns instead of a table.
-    #[arg(long, global = true)]
+    /// Print the HTTP API's JSON body instead of a table.
+    #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
-    /// The checkpoint signing key (created with mode 0600 on first use; default:
-    /// beside a SQLite database, its path with `.key` appended).
-    #[arg(long, global = true, env = "HAWK_KEY_FILE", value_name = "FILE")]
+    /// The checkpoint signing key (default: a SQLite log's path and `.key`).
+    #[arg(
+        long,
+        global = true,
+        env = "HAWK_KEY_FILE",
+        hide_env_values = true,
+        value_name = "FILE",
+        help_heading = GLOBAL
+    )]
     key_file: Option<PathBuf>,
-    /// The origin (key name) of a signing key created now (default: `hawk/` and 16
-    /// random hex digits).
-    #[arg(long, global = true, env = "HAWK_ORIGIN", value_name = "NAME")]
+    /// The name of a signing key created now (default: `hawk/` and random hex).
+    #[arg(
+        long,
+        global = true,
+        env = "HAWK_ORIGIN",
+        hide_env_values = true,
+        value_name = "NAME",
+        help_heading = GLOBAL
+    )]
     origin: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
+/// The heading of the options every command takes, apart from the command's own.
+const GLOBAL: &str = "Global options";
+
+/// Global options that mean nothing to some commands are hidden from their help (they
+/// are still accepted, as global options are anywhere).
+const HIDDEN_GLOBALS: [(&str, &[&str]); 4] = [
+    ("db", &["bench"]),
+    ("json", &["serve", "checkpoint public-key"]),
+    (
+        "key_file",
+        &[
+            "track", "recent", "search", "actions", "account", "prove", "keys", "export", "import",
+            "demo", "bench",
+        ],
+    ),
+    (
+        "origin",
+        &[
+            "track", "recent", "search", "actions", "account", "verify", "prove", "keys", "export",
+            "import", "demo", "bench",
+        ],
+    ),
+];
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Record one entry.
+    #[command(
+        after_help = "Example:\n  hawk track project.deleted --actor-type user \
+                            --actor-id 42 --resource-type project --resource-id 7"
+    )]
     Track {
         /// What happened, conventionally `noun.verb`.
         action: String,
@@ -77,7 +122,7 @@ enum Command {
         /// The resource's id (with --resource-type).
         #[arg(long, value_name = "I")]
         resource_id: Option<String>,
-        /// The account the entry belongs to (default: an `account` resource's id).
+        /// The entry's account (default: an `account` resource's id).
         #[arg(long, value_name = "ID")]
         account: Option<String>,
         /// Details, as a JSON object.
@@ -85,6 +130,7 @@ enum Command {
         metadata: Option<String>,
     },
     /// List entries, newest first, a page at a time.
+    #[command(after_help = "Example:\n  hawk recent --search invoice --per-page 20 --page 2")]
     Recent {
         /// Page number, from 1.
         #[arg(long, default_value_t = 1, value_name = "N")]
@@ -92,30 +138,33 @@ enum Command {
         /// Entries per page, 1-1000.
         #[arg(long, default_value_t = 50, value_name = "N")]
         per_page: u64,
-        /// Only entries whose action contains TERM (case-insensitive, literal).
+        /// Only actions containing TERM (case-insensitive, literal).
         #[arg(long, value_name = "TERM")]
         search: Option<String>,
-        /// Page the log as it was when entry ID was the newest (every page prints it).
+        /// Page the log as it was at entry ID (every page prints its as_of).
         #[arg(long, value_name = "ID")]
         as_of: Option<u64>,
     },
     /// The newest entries whose action contains QUERY.
+    #[command(after_help = "Example:\n  hawk search inv --limit 10")]
     Search {
-        /// Case-insensitive, literal substring of the action.
+        /// Case-insensitive, literal part of the action.
         query: String,
         /// How many entries, 1-100.
         #[arg(long, default_value_t = hawk_audit::DEFAULT_SEARCH_LIMIT, value_name = "N")]
         limit: u64,
     },
-    /// Action names containing QUERY with their counts, as a typeahead suggests them.
+    /// Actions containing QUERY with their counts, as a typeahead suggests them.
+    #[command(after_help = "Example:\n  hawk actions inv --limit 5")]
     Actions {
-        /// Case-insensitive, literal substring of the action (none: every action).
+        /// Case-insensitive, literal part of the action (none: every action).
         query: Option<String>,
         /// How many actions, 1-100.
         #[arg(long, default_value_t = hawk_audit::DEFAULT_ACTIONS_LIMIT, value_name = "N")]
         limit: u64,
     },
     /// One account's entries, newest first: every entry, or one page of them.
+    #[command(after_help = "Example:\n  hawk account acme --page 1 --per-page 20")]
     Account {
         /// The account id.
         account_id: String,
@@ -126,19 +175,17 @@ enum Command {
         #[arg(long, value_name = "N")]
         per_page: Option<u64>,
     },
-    /// Serve the HTTP API (DESIGN.md section 4) until SIGINT or SIGTERM.
+    /// Serve the HTTP API and the dashboard until SIGINT or SIGTERM.
+    #[command(after_help = "Example:\n  hawk serve --listen 127.0.0.1:7433")]
     Serve {
-        /// Address to listen on; without API keys only loopback addresses are allowed.
+        /// Address to listen on (loopback only, until API keys exist).
         #[arg(long, default_value = hawk_server::DEFAULT_LISTEN, value_name = "ADDR")]
         listen: String,
-        /// Requests per second each API key may make on average (bursts of twice as
-        /// many); over it the server answers 429 with Retry-After.
+        /// Requests per second per API key (bursts: twice as many).
         #[arg(long, default_value_t = 50, value_name = "N",
               value_parser = clap::value_parser!(u32).range(1..))]
         rate_limit: u32,
-        /// Refuse writes that would grow the SQLite file beyond BYTES, as on a full
-        /// disk (clients get an error); writing resumes by itself once space inside
-        /// the file is freed.
+        /// Refuse writes past this SQLite file size, as on a full disk.
         #[arg(long, value_name = "BYTES",
               value_parser = clap::value_parser!(u64).range(1..))]
         max_db_size: Option<u64>,
@@ -146,17 +193,18 @@ enum Command {
         #[arg(long, default_value_t = 10_000, value_name = "N",
               value_parser = clap::value_parser!(u64).range(1..))]
         checkpoint_entries: u64,
-        /// Sign a checkpoint at least this often while there are new entries.
+        /// Sign a checkpoint at least this often while entries arrive.
         #[arg(long, default_value_t = 60, value_name = "SECONDS",
               value_parser = clap::value_parser!(u64).range(1..))]
         checkpoint_interval: u64,
-        /// Close a connection that has not sent a request's headers within this time
-        /// (from its start, or from the previous response on a kept-alive one).
+        // From the connection's start, or from the previous response on a kept-alive
+        // one (README, "The HTTP API").
+        /// Close a connection whose headers take longer than this
         #[arg(long, default_value_t = 10, value_name = "SECONDS",
               value_parser = clap::value_parser!(u64).range(1..))]
         header_read_timeout: u64,
-        /// Stop keeping a connection alive once nothing was read or written on it for
-        /// this long, and close it after twice as long.
+        // Closed after twice as long (live tails send comments often enough).
+        /// Idle time after which a connection is no longer kept alive
         #[arg(long, default_value_t = 60, value_name = "SECONDS",
               value_parser = clap::value_parser!(u64).range(1..))]
         idle_timeout: u64,
@@ -169,32 +217,31 @@ enum Command {
               value_parser = ["text", "json"])]
         log_format: String,
     },
-    /// Check the whole log: ids, every leaf hash, and the root at every stored
-    /// checkpoint, every anchor and the stored tree. Exit 0 intact, 1 tampering
-    /// found, 2 the check could not be made.
+    /// Check every entry, checkpoint and anchor: exit 0 intact, 1 tampered, 2 error.
+    #[command(after_help = "Example:\n  hawk verify --anchor checkpoint.txt \
+                            --public-key verifier.key")]
     Verify {
-        /// A checkpoint kept outside the database (`hawk checkpoint export`); may be
-        /// given several times.
+        /// A checkpoint kept elsewhere (`hawk checkpoint export`); repeatable.
         #[arg(long, value_name = "FILE")]
         anchor: Vec<PathBuf>,
-        /// The log's verifier key (`hawk checkpoint public-key`), or a file holding
-        /// it. Default: derived from the signing key file, if there is one.
+        /// The verifier key, or a file holding it (default: the key file's).
         #[arg(long, env = "HAWK_PUBLIC_KEY", value_name = "KEY|FILE")]
         public_key: Option<String>,
     },
     /// Signed checkpoints of the log's Merkle tree.
+    #[command(after_help = "Example:\n  hawk checkpoint export --output checkpoint.txt")]
     Checkpoint {
         #[command(subcommand)]
         command: CheckpointCommand,
     },
-    /// Print an inclusion proof of entry ID, or a consistency proof between two
-    /// tree sizes.
+    /// Print an inclusion proof of entry ID, or a consistency proof.
+    #[command(after_help = "Examples:\n  hawk prove 42 --size 1000\n  \
+                            hawk prove --consistency 1000 2000")]
     Prove {
         /// The entry to prove.
         #[arg(required_unless_present = "consistency")]
         id: Option<u64>,
-        /// The tree size to prove it in (default: the latest checkpoint's when it
-        /// covers the entry, else the whole log).
+        /// The tree size (default: the latest checkpoint's if it covers ID).
         #[arg(long, value_name = "N", conflicts_with = "consistency")]
         size: Option<u64>,
         /// Prove that the tree of N entries extends the tree of M entries.
@@ -202,11 +249,13 @@ enum Command {
         consistency: Option<Vec<u64>>,
     },
     /// Create, list and revoke the API keys `hawk serve` asks for.
+    #[command(after_help = "Example:\n  hawk keys create --scope read --account acme")]
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
     },
     /// Write every entry (or one account's), oldest first, as CSV or NDJSON.
+    #[command(after_help = "Example:\n  hawk export --format csv --output log.csv")]
     Export {
         /// csv (with a header row) or ndjson (one entry per line).
         #[arg(long, value_parser = ["csv", "ndjson"], value_name = "FORMAT")]
@@ -218,37 +267,52 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Import a HawkEx table (a postgres:// URL) or CSV export, or Hawk's own CSV or
-    /// NDJSON export, oldest first; a re-run imports nothing twice.
+    /// Import HawkEx's table or its CSV, or a Hawk export; nothing is imported twice.
+    #[command(
+        after_help = "Examples:\n  hawk import postgres://hawkex@db.internal/app\n  \
+                            hawk import hawk_ex_audit_logs.csv"
+    )]
     Import {
-        /// A file, or the PostgreSQL database that holds HawkEx's table.
+        /// A file, or the postgres:// database that holds HawkEx's table.
         source: String,
         /// The HawkEx table to read from a postgres:// source.
         #[arg(long, default_value = "hawk_ex_audit_logs", value_name = "NAME")]
         table: String,
     },
-    /// Remove every entry older than DATE, in one step that is itself recorded as an
-    /// entry (hawk.pruned); totals stay exact and the rest stays verifiable.
+    /// Remove the entries older than DATE, recording the prune as an entry.
+    #[command(
+        after_help = "Examples:\n  hawk prune --before 2025-01-01 --dry-run\n  \
+                            hawk prune --before 2025-01-01 --yes"
+    )]
     Prune {
-        /// RFC 3339 time or YYYY-MM-DD (UTC midnight): entries before it go.
+        /// RFC 3339 time or YYYY-MM-DD (UTC midnight), not in the future.
         #[arg(long, value_name = "DATE")]
         before: String,
+        /// Only print what would go: how many entries, their ids and times.
+        #[arg(long)]
+        dry_run: bool,
+        /// Remove without asking (required when stdin is not a terminal).
+        #[arg(long, short)]
+        yes: bool,
     },
-    /// Write a consistent copy of the SQLite log to FILE (safe while a server writes),
-    /// then verify the copy. The signing key file is not part of it: copy that apart.
+    /// Write a verified copy of the SQLite log to FILE, safe while a server writes.
+    #[command(
+        after_help = "Example:\n  hawk backup /backups/hawk-$(date +%F).db\n\n\
+        The signing key file (hawk.db.key) is not part of the copy: back it up apart."
+    )]
     Backup {
         /// The new file to write (it must not exist).
         file: PathBuf,
     },
-    /// Write the reference workload, seeded, deterministic demo data dated 2025, into
-    /// a new, empty log (a log holding entries is refused).
+    /// Write seeded demo data (the reference workload, dated 2025) into a new, empty log.
+    #[command(after_help = "Example:\n  hawk demo --entries 100000")]
     Demo {
         /// How many entries to write.
         #[arg(long, default_value_t = 100_000, value_name = "N")]
         entries: u64,
     },
-    /// Load the reference workload into a fresh log and time every query against
-    /// HawkEx's SQL on the same data; prints the table, writes bench.json and bench.svg.
+    /// Time every query against HawkEx's SQL on a fresh reference log.
+    #[command(after_help = "Example:\n  hawk bench --entries 100000 --dir /tmp/hawk-bench")]
     Bench {
         /// How many entries to load.
         #[arg(long, default_value_t = 1_000_000, value_name = "N")]
@@ -256,26 +320,25 @@ enum Command {
         /// The engine to measure.
         #[arg(long, value_enum, default_value_t = Engine::Sqlite)]
         engine: Engine,
-        /// The PostgreSQL server to create the bench database on (`--engine postgres`).
+        /// The PostgreSQL server to create the bench database on.
         #[arg(
             long,
             env = "HAWK_BENCH_POSTGRES",
+            hide_env_values = true,
             default_value = "postgres://postgres@127.0.0.1:5432/postgres",
             value_name = "URL"
         )]
         pg_url: String,
-        /// Where the databases and the report go (its database files must not exist).
+        /// Where the databases, bench.json and bench.svg go (new files only).
         #[arg(long, default_value = "hawk-bench", value_name = "DIR")]
         dir: std::path::PathBuf,
         /// Timed runs of each Hawk operation.
         #[arg(long, default_value_t = 200, value_name = "N")]
         samples: usize,
-        /// Fewest timed runs of each HawkEx query, however long they take (each row
-        /// of the report gives its count); lower it to bound the run on large logs.
+        /// Fewest timed runs of each HawkEx query; lower it on large logs.
         #[arg(long, default_value_t = 3, value_name = "N")]
         baseline_min_runs: usize,
-        /// Keep the two database files (SQLite) or the bench database (PostgreSQL)
-        /// after the run.
+        /// Keep the databases after the run.
         #[arg(long)]
         keep: bool,
     },
@@ -283,31 +346,35 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum CheckpointCommand {
-    /// Write the latest signed checkpoint (signing a new one if entries were added
-    /// since) to a file to keep elsewhere, or to stdout.
+    /// Write the latest signed checkpoint (signing one if entries were added).
+    #[command(after_help = "Example:\n  hawk checkpoint export --output checkpoint.txt")]
     Export {
         /// Write to FILE instead of stdout.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Print the verifier key (`name+hash+base64 key`) to give to verifiers.
+    /// Print the verifier key (`name+hash+base64`) to give to verifiers.
+    #[command(after_help = "Example:\n  hawk checkpoint public-key > verifier.key")]
     PublicKey,
 }
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Create a key and print it (shown this once; only its SHA-256 is stored).
+    /// Create a key and print it, this once: only its SHA-256 is stored.
+    #[command(after_help = "Example:\n  KEY=$(hawk keys create --scope read)")]
     Create {
-        /// read: every GET; write: read and record entries and events; admin: all.
+        /// read: every GET; write: read, and record entries and events; admin: all.
         #[arg(long, value_parser = ["read", "write", "admin"], value_name = "SCOPE")]
         scope: String,
         /// Bind a read key to one account: it sees only that account's entries.
         #[arg(long, value_name = "ID")]
         account: Option<String>,
     },
-    /// List every key (number, prefix, scope, account, times); never the keys.
+    /// List every key (number, prefix, scope, account, times), never the keys.
+    #[command(after_help = "Example:\n  hawk keys list")]
     List,
     /// Revoke key number ID: it authenticates nothing from now on.
+    #[command(after_help = "Example:\n  hawk keys revoke 3")]
     Revoke {
         /// The key's number, as `hawk keys list` shows it.
         id: u64,
@@ -319,7 +386,7 @@ enum KeysCommand {
 enum Engine {
     /// The embedded SQLite file.
     Sqlite,
-    /// A fresh database on a PostgreSQL server (`--pg-url`), dropped afterwards.
+    /// A fresh database on the PostgreSQL server of --pg-url, dropped afterwards.
     Postgres,
 }
 
@@ -336,7 +403,10 @@ impl fmt::Display for BadInput {
 impl std::error::Error for BadInput {}
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches))
+    {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
@@ -358,6 +428,37 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => fail(&err),
+    }
+}
+
+/// The command line, with [`HIDDEN_GLOBALS`] hidden where they mean nothing.
+fn command() -> clap::Command {
+    let mut command = Cli::command();
+    // Built first, so that every subcommand holds its own copy of the global options.
+    command.build();
+    for (arg, commands) in HIDDEN_GLOBALS {
+        for path in commands {
+            command = hide_in(command, &path.split(' ').collect::<Vec<_>>(), arg);
+        }
+    }
+    command
+}
+
+/// Hides `arg` in the subcommand at `path` of `command` and in every command below it.
+fn hide_in(command: clap::Command, path: &[&str], arg: &str) -> clap::Command {
+    match path.split_first() {
+        Some((name, rest)) => command.mut_subcommand(name, |sub| hide_in(sub, rest, arg)),
+        None => {
+            let names: Vec<String> = command
+                .get_subcommands()
+                .map(|sub| sub.get_name().to_owned())
+                .collect();
+            // In place: the built command finds its options by position.
+            let command = command.mut_args(|a| if a.get_id() == arg { a.hide(true) } else { a });
+            names
+                .iter()
+                .fold(command, |command, name| hide_in(command, &[name], arg))
+        }
     }
 }
 
@@ -689,26 +790,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bar.finish_and_clear();
             out.import_summary(&summary)?;
         }
-        Command::Prune { before } => {
+        Command::Prune {
+            before,
+            dry_run,
+            yes,
+        } => {
             let when = import::parse_time(&before).ok_or_else(|| {
                 BadInput(format!(
                     "--before: not a time: {before:?} (RFC 3339, or YYYY-MM-DD for UTC midnight)"
                 ))
             })?;
-            // A missing log is reported before a key file is made beside it.
-            drop(open(&cli.db, Access::Write).await?);
-            // With the log's signing key, the prune point gets a signed checkpoint.
-            let mut options = Options::default();
-            if let Some(key) = keys.signing_key_if_any()? {
-                options = options.checkpoints(key, Cadence::default());
+            if dry_run {
+                let audit = open(&cli.db, Access::Read).await?;
+                out.prune_plan(audit.prune_plan(when).await?.as_ref())?;
+            } else {
+                // A missing log is reported before a key file is made beside it.
+                drop(open(&cli.db, Access::Write).await?);
+                // With the log's signing key, the prune point gets a signed checkpoint.
+                let mut options = Options::default();
+                if let Some(key) = keys.signing_key_if_any()? {
+                    options = options.checkpoints(key, Cadence::default());
+                }
+                let audit = Audit::open_with(&cli.db, options.create(false))
+                    .await
+                    .map_err(missing_log)?;
+                let plan = audit.prune_plan(when).await?;
+                confirm_prune(plan.as_ref(), yes)?;
+                let pruned = match plan {
+                    Some(_) => audit.prune(when).await,
+                    None => Ok(None),
+                };
+                audit.close().await;
+                out.prune_summary(pruned?.as_ref())?;
             }
-            let audit = Audit::open_with(&cli.db, options.create(false))
-                .await
-                .map_err(missing_log)?;
-            let pruned = audit.prune(when).await;
-            audit.close().await;
-            let pruned = pruned?;
-            out.prune_summary(pruned.as_ref())?;
         }
         Command::Backup { file } => {
             let audit = open(&cli.db, Access::Read).await?;
@@ -793,6 +907,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removing entries cannot be undone: without `--yes`, ask on a terminal, and refuse
+/// when there is none to ask on (a script must say `--yes`).
+fn confirm_prune(plan: Option<&hawk_audit::PrunePlan>, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let what = plan.map_or_else(
+        || "no entry is that old now".to_owned(),
+        |plan| format!("this removes {}", output::describe_plan(plan)),
+    );
+    if !io::stdin().is_terminal() {
+        return Err(BadInput(format!(
+            "--yes: required when stdin is not a terminal ({what}; --dry-run only shows it)"
+        ))
+        .into());
+    }
+    let Some(plan) = plan else {
+        return Ok(());
+    };
+    let mut stderr = io::stderr();
+    write!(stderr, "{what}.\nRemove them for good? [y/N] ")?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "not confirmed; nothing removed (the {} stay)",
+            if plan.removed == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
+        ))
+    }
 }
 
 /// Where the signing key lives and what to call a new one.

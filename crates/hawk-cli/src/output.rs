@@ -2,17 +2,20 @@
 //! call returns. Everything goes through one buffered stdout; write errors (a closed
 //! pipe) are returned, never panicked on.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, BufWriter, StdoutLock, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
 use hawk_audit::checkpoint::StoredCheckpoint;
 use hawk_audit::merkle::to_hex;
-use hawk_audit::{ActionCount, Entry, KeyInfo, Page, Report, format_time};
+use hawk_audit::time::{OffsetDateTime, UtcOffset};
+use hawk_audit::{ActionCount, Entry, KeyInfo, Page, PrunePlan, Report, format_time};
 use hawk_server::proof::{ConsistencyBody, InclusionBody};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
 
 /// Where results go, and in which form.
 pub(crate) struct Out {
@@ -33,13 +36,26 @@ impl Out {
         if self.json {
             return self.json_line(page);
         }
-        writeln!(self.w, "{}", entry_table(&page.entries).trim_fmt())?;
+        self.entry_table(&page.entries)?;
+        let total = count(page.total_count, "entry", "entries");
+        if page.entries.is_empty() && page.total_count > 0 {
+            // Past the end: say so rather than "page 4 of 3".
+            return writeln!(
+                self.w,
+                "no page {}: {} · {total} · as_of {}",
+                grouped(page.page),
+                count(page.total_pages, "page", "pages"),
+                page.as_of
+            );
+        }
+        if page.total_count == 0 {
+            return writeln!(self.w, "{total} · as_of {}", page.as_of);
+        }
         writeln!(
             self.w,
-            "page {} of {} · {} · as_of {}",
-            page.page,
-            page.total_pages,
-            count(page.total_count, "entry", "entries"),
+            "page {} of {} · {total} · as_of {}",
+            grouped(page.page),
+            grouped(page.total_pages),
             page.as_of
         )
     }
@@ -49,7 +65,7 @@ impl Out {
         if self.json {
             return self.json_line(&Entries { entries });
         }
-        writeln!(self.w, "{}", entry_table(entries).trim_fmt())?;
+        self.entry_table(entries)?;
         writeln!(
             self.w,
             "{}",
@@ -62,11 +78,13 @@ impl Out {
         if self.json {
             return self.json_line(entry);
         }
-        writeln!(
-            self.w,
-            "{}",
-            entry_table(std::slice::from_ref(entry)).trim_fmt()
-        )
+        self.entry_table(std::slice::from_ref(entry))
+    }
+
+    /// Entries as a table, nothing when there are none.
+    fn entry_table(&mut self, entries: &[Entry]) -> io::Result<()> {
+        let rows: Vec<_> = entries.iter().map(cells).collect();
+        self.table(&ENTRY_COLUMNS, &rows)
     }
 
     /// Action suggestions (`actions`).
@@ -74,12 +92,11 @@ impl Out {
         if self.json {
             return self.json_line(&Actions { actions });
         }
-        let mut table = table(["action", "count"]);
-        for a in actions {
-            table.add_row(vec![a.action.clone(), a.count.to_string()]);
-        }
-        align_right(&mut table, 1);
-        writeln!(self.w, "{}", table.trim_fmt())?;
+        let rows: Vec<_> = actions
+            .iter()
+            .map(|a| [visible(&a.action).into_owned(), grouped(a.count)])
+            .collect();
+        self.table(&ACTION_COLUMNS, &rows)?;
         writeln!(
             self.w,
             "{}",
@@ -87,21 +104,31 @@ impl Out {
         )
     }
 
+    fn table<const N: usize>(
+        &mut self,
+        columns: &'static [Column; N],
+        rows: &[[String; N]],
+    ) -> io::Result<()> {
+        if let Some(layout) = Layout::fit(columns, rows) {
+            layout.write_header(&mut self.w)?;
+            for row in rows {
+                layout.write_row(&mut self.w, row)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Starts a listing of unknown length, printed as it arrives (`account` without
-    /// `--page`): a JSON array, or rows of fixed width, in constant memory.
+    /// `--page`): a JSON array, or the table `recent` prints, in bounded memory.
     pub(crate) fn start_stream(&mut self) -> io::Result<Listing<'_>> {
         if self.json {
             self.w.write_all(b"[")?;
-        } else {
-            writeln!(
-                self.w,
-                "{}",
-                stream_row("id", "time", "actor", "action", "resource", "account")
-            )?;
         }
         Ok(Listing {
             out: self,
             count: 0,
+            sample: Vec::new(),
+            layout: None,
         })
     }
 
@@ -135,9 +162,30 @@ impl Out {
             self.w,
             "imported {} from {} ({} imported before)",
             count(summary.imported, "entry", "entries"),
-            summary.source,
-            summary.skipped
+            visible(&summary.source),
+            grouped(summary.skipped)
         )
+    }
+
+    /// What a prune would remove (`prune --dry-run`).
+    pub(crate) fn prune_plan(&mut self, plan: Option<&PrunePlan>) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&match plan {
+                None => serde_json::json!({ "dry_run": true, "removed": 0 }),
+                Some(plan) => serde_json::json!({
+                    "dry_run": true,
+                    "removed": plan.removed,
+                    "first_id": plan.first_id,
+                    "through_id": plan.through_id,
+                    "oldest": format_time(plan.oldest),
+                    "newest": format_time(plan.newest),
+                }),
+            });
+        }
+        match plan {
+            None => writeln!(self.w, "no entry is that old; nothing would be removed"),
+            Some(plan) => writeln!(self.w, "would remove {}", describe_plan(plan)),
+        }
     }
 
     /// What `prune` removed.
@@ -159,11 +207,14 @@ impl Out {
         }
         writeln!(
             self.w,
-            "removed {} (ids up to {}), recorded as entry {}; the tree of ids 1..={} has \
-             root {root}",
+            "removed {} (ids up to {}), recorded as entry {}",
             count(pruned.removed, "entry", "entries"),
             pruned.through_id,
             pruned.entry.id,
+        )?;
+        writeln!(
+            self.w,
+            "root of the tree of ids 1..={}: {root}",
             pruned.through_id
         )
     }
@@ -186,9 +237,9 @@ impl Out {
         }
         writeln!(
             self.w,
-            "wrote {} in {seconds:.2} s ({:.0} entries/s)",
+            "wrote {} in {seconds:.2} s ({} entries/s)",
             count(entries, "entry", "entries"),
-            rate
+            grouped(rate.round() as u64)
         )
     }
 
@@ -208,10 +259,9 @@ impl Out {
             return self.json_line(&NewKey { key, info });
         }
         writeln!(self.w, "{key}")?;
-        let bound = info
-            .account_id
-            .as_deref()
-            .map_or(String::new(), |a| format!(" bound to account {a}"));
+        let bound = info.account_id.as_deref().map_or(String::new(), |a| {
+            format!(" bound to account {}", visible(a))
+        });
         let _ = writeln!(
             io::stderr(),
             "created key {} ({} scope{bound}); it is not shown again: store it now",
@@ -226,19 +276,22 @@ impl Out {
         if self.json {
             return self.json_line(&Keys { keys });
         }
-        let mut table = table(["id", "prefix", "scope", "account", "created", "revoked"]);
-        for k in keys {
-            table.add_row(vec![
-                k.id.to_string(),
-                format!("{}…", k.prefix),
-                k.scope.to_string(),
-                k.account_id.clone().unwrap_or_default(),
-                format_time(k.created_at),
-                k.revoked_at.map(format_time).unwrap_or_default(),
-            ]);
-        }
-        align_right(&mut table, 0);
-        writeln!(self.w, "{}", table.trim_fmt())?;
+        let rows: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                [
+                    k.id.to_string(),
+                    format!("{}…", visible(&k.prefix)),
+                    k.scope.to_string(),
+                    k.account_id
+                        .as_deref()
+                        .map_or(String::new(), |a| visible(a).into_owned()),
+                    short_time(k.created_at),
+                    k.revoked_at.map(short_time).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        self.table(&KEY_COLUMNS, &rows)?;
         writeln!(self.w, "{}", count(keys.len() as u64, "key", "keys"))
     }
 
@@ -289,7 +342,7 @@ impl Out {
             }
             Some(t) => {
                 writeln!(self.w, "TAMPERED: {} at entry {}", t.kind, t.id)?;
-                writeln!(self.w, "{}", t.detail)?;
+                writeln!(self.w, "{}", visible(&t.detail))?;
                 writeln!(self.w, "read before stopping: {checked}")?;
             }
         }
@@ -377,7 +430,7 @@ impl Out {
             Some(note) => {
                 writeln!(self.w, "signed checkpoint of size {size}:")?;
                 for line in note.lines() {
-                    writeln!(self.w, "{}", format!("  {line}").trim_end())?;
+                    writeln!(self.w, "{}", visible(format!("  {line}").trim_end()))?;
                 }
                 Ok(())
             }
@@ -458,35 +511,54 @@ struct DemoSummary {
 pub(crate) struct Listing<'a> {
     out: &'a mut Out,
     count: u64,
+    /// The first rows, held until there are enough to size the columns by.
+    sample: Vec<[String; 6]>,
+    layout: Option<Layout<6>>,
 }
+
+/// Rows a streamed table holds to size its columns: a page of `recent` at most, so
+/// an account of up to that many entries prints exactly as its one page would.
+const STREAM_SAMPLE: usize = hawk_audit::MAX_PER_PAGE as usize;
 
 impl Listing<'_> {
     pub(crate) fn entry(&mut self, entry: &Entry) -> io::Result<()> {
-        let w = &mut self.out.w;
         if self.out.json {
+            let w = &mut self.out.w;
             if self.count > 0 {
                 w.write_all(b",")?;
             }
             serde_json::to_writer(&mut *w, entry)?;
+        } else if let Some(layout) = &self.layout {
+            layout.write_row(&mut self.out.w, &cells(entry))?;
         } else {
-            let [id, time, actor, action, resource, account] = cells(entry);
-            writeln!(
-                w,
-                "{}",
-                stream_row(&id, &time, &actor, &action, &resource, &account)
-            )?;
+            self.sample.push(cells(entry));
+            if self.sample.len() == STREAM_SAMPLE {
+                self.flush_sample()?;
+            }
         }
         self.count += 1;
         Ok(())
     }
 
-    pub(crate) fn finish(self) -> io::Result<()> {
-        let w = &mut self.out.w;
-        if self.out.json {
-            w.write_all(b"]\n")
-        } else {
-            writeln!(w, "{}", count(self.count, "entry", "entries"))
+    /// Sizes the columns by the rows held so far, then prints them.
+    fn flush_sample(&mut self) -> io::Result<()> {
+        let rows = std::mem::take(&mut self.sample);
+        if let Some(layout) = Layout::fit(&ENTRY_COLUMNS, &rows) {
+            layout.write_header(&mut self.out.w)?;
+            for row in &rows {
+                layout.write_row(&mut self.out.w, row)?;
+            }
+            self.layout = Some(layout);
         }
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self) -> io::Result<()> {
+        if self.out.json {
+            return self.out.w.write_all(b"]\n");
+        }
+        self.flush_sample()?;
+        writeln!(self.out.w, "{}", count(self.count, "entry", "entries"))
     }
 }
 
@@ -502,63 +574,258 @@ pub(crate) fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-/// A line under the header and nothing else, so rows stay easy to grep and cut.
-const STYLE: TableStyle =
-    TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
+/// Human tables fit a terminal this wide: columns holding stored text give up width,
+/// widest first, and cut their values with `…`.
+const WIDTH: usize = 80;
+const GAP: &str = "  ";
 
-fn table<const N: usize>(header: [&str; N]) -> Table {
-    let mut table = Table::new();
-    table.load_style(STYLE);
-    table.set_header(header);
-    table
+/// A column of a human table.
+struct Column {
+    header: &'static str,
+    right: bool,
+    /// How much of the width this column keeps when values must be cut to fit
+    /// [`WIDTH`], relative to the others; 0: never cut (ids, times, counts).
+    weight: usize,
 }
 
-fn align_right(table: &mut Table, column: usize) {
-    if let Some(column) = table.column_mut(column) {
-        column.set_cell_alignment(CellAlignment::Right);
+const fn col(header: &'static str, right: bool, weight: usize) -> Column {
+    Column {
+        header,
+        right,
+        weight,
     }
 }
 
-fn entry_table(entries: &[Entry]) -> Table {
-    let mut table = table(["id", "time", "actor", "action", "resource", "account"]);
-    for entry in entries {
-        table.add_row(cells(entry));
-    }
-    align_right(&mut table, 0);
-    table
+/// The action, what people scan for, keeps half as much again as the other text.
+const ENTRY_COLUMNS: [Column; 6] = [
+    col("id", true, 0),
+    col("time", false, 0),
+    col("actor", false, 2),
+    col("action", false, 3),
+    col("resource", false, 2),
+    col("account", false, 2),
+];
+const ACTION_COLUMNS: [Column; 2] = [col("action", false, 1), col("count", true, 0)];
+const KEY_COLUMNS: [Column; 6] = [
+    col("id", true, 0),
+    col("prefix", false, 0),
+    col("scope", false, 0),
+    col("account", false, 1),
+    col("created", false, 0),
+    col("revoked", false, 0),
+];
+
+/// The widths of a table's columns, fixed before its rows are printed, so a streamed
+/// table and a page of the same rows print alike.
+struct Layout<const N: usize> {
+    columns: &'static [Column; N],
+    widths: [usize; N],
 }
 
-/// The human columns of an entry.
+impl<const N: usize> Layout<N> {
+    /// Widths that hold `rows` (cells already made [`visible`]) within [`WIDTH`],
+    /// narrowing the widest cuttable column first; `None` for no rows.
+    fn fit(columns: &'static [Column; N], rows: &[[String; N]]) -> Option<Self> {
+        if rows.is_empty() {
+            return None;
+        }
+        let mut widths: [usize; N] = std::array::from_fn(|i| columns[i].header.width());
+        for row in rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.width());
+            }
+        }
+        let room = WIDTH.saturating_sub(GAP.len() * (N - 1));
+        while widths.iter().sum::<usize>() > room {
+            // The column widest for its weight gives up one (the rightmost on a tie).
+            let widest = (0..N)
+                .filter(|&i| columns[i].weight > 0 && widths[i] > columns[i].header.width().max(4))
+                .max_by_key(|&i| (widths[i] * 6 / columns[i].weight, i));
+            match widest {
+                Some(i) => widths[i] -= 1,
+                None => break,
+            }
+        }
+        Some(Layout { columns, widths })
+    }
+
+    fn write_header(&self, w: &mut impl Write) -> io::Result<()> {
+        let header: [String; N] = std::array::from_fn(|i| self.columns[i].header.to_owned());
+        self.write_row(w, &header)?;
+        let rule = self.widths.map(|width| "─".repeat(width));
+        writeln!(w, "{}", rule.join(GAP))
+    }
+
+    /// One row; the last column is not padded, so lines carry no trailing spaces.
+    fn write_row(&self, w: &mut impl Write, cells: &[String; N]) -> io::Result<()> {
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let width = self.widths[i];
+            let cell = cut(cell, width);
+            let pad = " ".repeat(width.saturating_sub(cell.width()));
+            if i > 0 {
+                line.push_str(GAP);
+            }
+            if self.columns[i].right {
+                line.push_str(&pad);
+                line.push_str(&cell);
+            } else {
+                line.push_str(&cell);
+                if i + 1 < N {
+                    line.push_str(&pad);
+                }
+            }
+        }
+        writeln!(w, "{}", line.trim_end())
+    }
+}
+
+/// `text` within `width` columns of the terminal, ending in `…` when it was cut.
+fn cut(text: &str, width: usize) -> Cow<'_, str> {
+    if text.width() <= width {
+        return Cow::Borrowed(text);
+    }
+    let mut kept = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        kept.push(c);
+        used += w;
+    }
+    kept.push('…');
+    Cow::Owned(kept)
+}
+
+/// A stored value as people may see it: control characters, and the Unicode
+/// controls that reorder or break lines, are shown as escapes (`\x1b`, `\r`,
+/// `\u{202e}`), so a value cannot move the cursor, clear the screen or forge table
+/// rows. Every human output of stored text goes through here; `--json`, NDJSON and
+/// CSV are written byte for byte.
+pub(crate) fn visible(text: &str) -> Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            c if hidden(c) && (c as u32) < 0x80 => {
+                let _ = write!(shown, "\\x{:02x}", c as u32);
+            }
+            c if hidden(c) => {
+                let _ = write!(shown, "\\u{{{:04x}}}", c as u32);
+            }
+            c => shown.push(c),
+        }
+    }
+    Cow::Owned(shown)
+}
+
+/// The human columns of an entry, every stored value made [`visible`].
 fn cells(entry: &Entry) -> [String; 6] {
     let pair = |kind: &Option<String>, id: &Option<String>| match (kind, id) {
-        (Some(kind), Some(id)) => Some(format!("{kind}:{id}")),
+        (Some(kind), Some(id)) => Some(format!("{}:{}", visible(kind), visible(id))),
         _ => None,
     };
     [
         entry.id.to_string(),
-        format_time(entry.inserted_at),
+        short_time(entry.inserted_at),
         pair(&entry.actor_type, &entry.actor_id).unwrap_or_else(|| "system".into()),
-        entry.action.clone(),
+        visible(&entry.action).into_owned(),
         pair(&entry.resource_type, &entry.resource_id).unwrap_or_else(|| "-".into()),
-        entry.account_id.clone().unwrap_or_else(|| "-".into()),
+        entry
+            .account_id
+            .as_deref()
+            .map_or_else(|| "-".into(), |a| visible(a).into_owned()),
     ]
 }
 
-/// One row of a streamed listing: fixed minimum widths, since the widest value is not
-/// known before the end.
-fn stream_row(
-    id: &str,
-    time: &str,
-    actor: &str,
-    action: &str,
-    resource: &str,
-    account: &str,
-) -> String {
-    format!("{id:>8}  {time:<27}  {actor:<16}  {action:<28}  {resource:<22}  {account}")
-        .trim_end()
-        .to_owned()
+/// A time to the second, in UTC and without spaces (rows stay easy to split):
+/// `2025-01-01T10:00:00Z`. `--json` has the exact microseconds.
+fn short_time(at: OffsetDateTime) -> String {
+    let at = at.to_offset(UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// What a prune removes, in words: how many, which ids, from when to when.
+pub(crate) fn describe_plan(plan: &PrunePlan) -> String {
+    format!(
+        "{}: ids {} to {}, from {} to {}",
+        count(plan.removed, "entry", "entries"),
+        plan.first_id,
+        plan.through_id,
+        short_time(plan.oldest),
+        short_time(plan.newest)
+    )
+}
+
+/// `n` with thousands separators: `1,234,567`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    format!("{} {}", grouped(n), if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cut, grouped, visible};
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (1_234_567, "1,234,567"),
+            (u64::MAX, "18,446,744,073,709,551,615"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(grouped(n), want);
+        }
+    }
+
+    #[test]
+    fn control_characters_are_shown_as_escapes() {
+        assert_eq!(visible("plain.action"), "plain.action");
+        assert_eq!(
+            visible("a\x1b[2Jb\r\nc\td\u{7f}\u{9b}\u{202e}e"),
+            "a\\x1b[2Jb\\r\\nc\\td\\x7f\\u{009b}\\u{202e}e"
+        );
+    }
+
+    #[test]
+    fn cut_values_end_in_an_ellipsis_within_the_width() {
+        assert_eq!(cut("abcdef", 6), "abcdef");
+        assert_eq!(cut("abcdefg", 6), "abcde…");
+        assert_eq!(cut("日本語の文字", 7), "日本語…");
+    }
 }

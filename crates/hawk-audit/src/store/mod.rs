@@ -51,6 +51,21 @@ pub struct Pruned {
     pub entry: Entry,
 }
 
+/// What a prune before a given time would remove, read without removing anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrunePlan {
+    /// How many entries would go.
+    pub removed: u64,
+    /// The oldest id that would go (the oldest in the log).
+    pub first_id: u64,
+    /// The newest id that would go; the log would start after it.
+    pub through_id: u64,
+    /// The time of entry `first_id`.
+    pub oldest: time::OffsetDateTime,
+    /// The time of entry `through_id`.
+    pub newest: time::OffsetDateTime,
+}
+
 /// What a scan of the whole log hands its [`Scanner`], in order.
 pub(crate) enum ScanItem {
     /// First: the stored tree, as of the scan's snapshot, and the tree of the entries
@@ -531,6 +546,14 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.prune(before).await,
             Store::Postgres(s) => s.prune(before).await,
+        }
+    }
+
+    /// What [`prune`](Self::prune) would remove now; `None` when no entry is older.
+    pub(crate) async fn prune_plan(&self, before: i64) -> Result<Option<PrunePlan>> {
+        match self {
+            Store::Sqlite(s) => s.prune_plan(before).await,
+            Store::Postgres(s) => s.prune_plan(before).await,
         }
     }
 

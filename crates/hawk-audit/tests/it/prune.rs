@@ -167,6 +167,8 @@ proptest! {
 conformance!(
     prune_is_the_only_way_entries_leave,
     a_pruned_log_verifies_from_the_signed_prune_point,
+    prune_refused_a_future_cutoff_that_removed_every_entry,
+    prune_plan_tells_what_would_go_and_removes_nothing,
 );
 
 async fn prune_is_the_only_way_entries_leave(db: TestDb) {
@@ -193,7 +195,7 @@ async fn prune_is_the_only_way_entries_leave(db: TestDb) {
 
     // Everything, even the newest: the record of the prune is then the whole log.
     let pruned = audit
-        .prune(OffsetDateTime::now_utc() + Duration::days(1))
+        .prune(OffsetDateTime::now_utc())
         .await
         .unwrap()
         .unwrap();
@@ -219,7 +221,7 @@ async fn a_pruned_log_verifies_from_the_signed_prune_point(db: TestDb) {
     // Signed before the prune, of the whole log as it was.
     let six = audit.write_checkpoint(&key).await.unwrap();
     let pruned = audit
-        .prune(OffsetDateTime::now_utc() + Duration::days(1))
+        .prune(OffsetDateTime::now_utc())
         .await
         .unwrap()
         .unwrap();
@@ -242,5 +244,72 @@ async fn a_pruned_log_verifies_from_the_signed_prune_point(db: TestDb) {
     assert_eq!((report.pruned, report.entries, report.anchors), (6, 2, 1));
     let (_, root) = audit.tree_head().await.unwrap();
     assert_eq!(to_hex(&report.root), root);
+    audit.close().await;
+}
+
+async fn prune_refused_a_future_cutoff_that_removed_every_entry(db: TestDb) {
+    // A cut-off in the future removed every entry, the records of earlier prunes too.
+    let audit = db.open().await;
+    let batch = (0..4).map(|i| (time_of(i), NewEntry::new("a.b"))).collect();
+    audit.import(batch).await.unwrap();
+    let first = audit.prune(time_of(2)).await.unwrap().unwrap();
+    assert_eq!(first.entry.action, "hawk.pruned");
+    let tomorrow = OffsetDateTime::now_utc() + Duration::days(1);
+    for err in [
+        audit.prune(tomorrow).await.unwrap_err(),
+        audit.prune_plan(tomorrow).await.unwrap_err(),
+    ] {
+        let invalid = err.as_invalid().expect("refused as invalid input");
+        assert_eq!(invalid.field(), "before");
+        assert_eq!(err.to_string(), "before: must not be in the future");
+    }
+    let page = audit.recent(Default::default()).await.unwrap();
+    assert_eq!(
+        page.entries.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [5, 4, 3],
+        "nothing was removed, the prune's record included"
+    );
+    assert_eq!(audit.head().await.unwrap(), 5, "nothing was recorded");
+    audit.close().await;
+}
+
+async fn prune_plan_tells_what_would_go_and_removes_nothing(db: TestDb) {
+    let audit = db.open().await;
+    assert_eq!(
+        audit.prune_plan(time_of(5)).await.unwrap(),
+        None,
+        "empty log"
+    );
+    let batch = (0..10)
+        .map(|i| (time_of(i), NewEntry::new("a.b")))
+        .collect();
+    audit.import(batch).await.unwrap();
+    assert_eq!(audit.prune_plan(time_of(0)).await.unwrap(), None);
+    let plan = audit.prune_plan(time_of(4)).await.unwrap().unwrap();
+    assert_eq!(
+        plan,
+        hawk_audit::PrunePlan {
+            removed: 4,
+            first_id: 1,
+            through_id: 4,
+            oldest: time_of(0),
+            newest: time_of(3),
+        }
+    );
+    assert_eq!(audit.head().await.unwrap(), 10, "a plan writes nothing");
+    assert_eq!(
+        audit.recent(Default::default()).await.unwrap().total_count,
+        10
+    );
+    // The prune removes exactly what its plan said.
+    let pruned = audit.prune(time_of(4)).await.unwrap().unwrap();
+    assert_eq!(
+        (pruned.removed, pruned.through_id),
+        (plan.removed, plan.through_id)
+    );
+    // After a prune the plan starts at the oldest entry left.
+    let plan = audit.prune_plan(time_of(7)).await.unwrap().unwrap();
+    assert_eq!((plan.removed, plan.first_id, plan.through_id), (3, 5, 7));
+    assert_eq!((plan.oldest, plan.newest), (time_of(4), time_of(6)));
     audit.close().await;
 }

@@ -10,7 +10,7 @@ fn demo_writes_the_requested_entries_with_one_summary_line() {
     let out = log.ok(&["demo", "--entries", "2000"]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 1, "{out}");
-    assert!(lines[0].starts_with("wrote 2000 entries in "), "{out}");
+    assert!(lines[0].starts_with("wrote 2,000 entries in "), "{out}");
     assert!(lines[0].ends_with(" entries/s)"), "{out}");
 
     let page = log.json(&["recent", "--per-page", "1000", "--page", "2"]);

@@ -135,9 +135,13 @@ fn account_pages_and_streams_its_entries() {
 
     assert_eq!(log.json(&["account", "nobody"]), json!([]));
     let human = log.ok(&["account", "acme"]);
-    assert_eq!(human.lines().count(), 1 + 3 + 1);
+    assert_eq!(
+        human.lines().count(),
+        2 + 3 + 1,
+        "header, rule, rows, count"
+    );
     assert_eq!(human.lines().last().unwrap(), "3 entries");
-    assert!(human.lines().nth(1).unwrap().trim_start().starts_with("5 "));
+    assert!(human.lines().nth(2).unwrap().trim_start().starts_with("5 "));
 }
 
 /// An account larger than one fetch: the stream is every page, in order; a reader that

@@ -30,7 +30,7 @@ use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
 use crate::store::pending::{Append, advance_head};
 use crate::store::{
-    Filter, ImportMark, Keyed, Mode, Pruned, Scanner, prove_consistency, prove_inclusion,
+    Filter, ImportMark, Keyed, Mode, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
 };
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
@@ -227,6 +227,13 @@ impl PgStore {
             advance_head(&self.head, pruned.entry.id);
         }
         Ok(pruned)
+    }
+
+    /// What a prune before `before` (µs) would remove, from one snapshot.
+    pub(crate) async fn prune_plan(&self, before: i64) -> Result<Option<PrunePlan>> {
+        let mut client = self.pool.get().await?;
+        let tx = read::snapshot(&mut client).await?;
+        prune::plan(&tx, before).await
     }
 
     /// Watches the newest id committed by any process writing this database.

@@ -10,8 +10,8 @@ use super::writer::append_in;
 use crate::entry::{micros, time_from_micros};
 use crate::error::{Error, Result};
 use crate::merkle::{Frontier, Hash};
-use crate::store::Pruned;
 use crate::store::pending::{LastOlder, PruneRecord};
+use crate::store::{PrunePlan, Pruned};
 
 /// Removes every entry older than `before` (µs) and appends the entry that records
 /// it, in one transaction. `None`, writing nothing, when no entry is that old.
@@ -21,25 +21,11 @@ pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pru
     // the prune runs, and its record is appended under the same lock.
     tx.execute("SELECT 1 FROM log_head WHERE id = 1 FOR UPDATE", &[])
         .await?;
-    let bounds = tx
-        .query_one("SELECT min(id), max(id) FROM entries", &[])
-        .await?;
-    let (Some(oldest), Some(newest)) = (bounds.get::<_, Option<i64>>(0), bounds.get(1)) else {
+    let Some(plan) = plan(&tx, before).await? else {
         return Ok(None);
     };
-    let time_of = tx
-        .prepare_cached("SELECT inserted_at FROM entries WHERE id = $1")
-        .await?;
-    let mut search = LastOlder::new(oldest, newest);
-    while let Some(id) = search.probe() {
-        let at: OffsetDateTime = tx.query_one(&time_of, &[&id]).await?.get(0);
-        search.answer(id, micros(at) < before);
-    }
-    let through = search.found();
-    if through < oldest {
-        return Ok(None);
-    }
-    let last_time: OffsetDateTime = tx.query_one(&time_of, &[&through]).await?.get(0);
+    let (oldest, through) = (plan.first_id as i64, plan.through_id as i64);
+    let last_time = plan.newest;
 
     // The tree of ids 1..=through: the last prune's, grown by the leaves since.
     let mut frontier = match pruned_frontier(&tx).await? {
@@ -111,6 +97,39 @@ pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pru
     append_in(&tx, std::slice::from_mut(&mut record.job)).await?;
     tx.commit().await?;
     Ok(Some(record.into_pruned()))
+}
+
+/// What a prune before `before` (µs) removes: the entries from the oldest up to the
+/// newest one older than `before`; `None` when no entry is. Asked by the prune under
+/// the head lock, and by its dry run in a read-only snapshot.
+pub(super) async fn plan<C: GenericClient>(client: &C, before: i64) -> Result<Option<PrunePlan>> {
+    let bounds = client
+        .query_one("SELECT min(id), max(id) FROM entries", &[])
+        .await?;
+    let (Some(oldest), Some(newest)) = (bounds.get::<_, Option<i64>>(0), bounds.get(1)) else {
+        return Ok(None);
+    };
+    let time_of = client
+        .prepare_cached("SELECT inserted_at FROM entries WHERE id = $1")
+        .await?;
+    let mut search = LastOlder::new(oldest, newest);
+    while let Some(id) = search.probe() {
+        let at: OffsetDateTime = client.query_one(&time_of, &[&id]).await?.get(0);
+        search.answer(id, micros(at) < before);
+    }
+    let through = search.found();
+    if through < oldest {
+        return Ok(None);
+    }
+    let oldest_time: OffsetDateTime = client.query_one(&time_of, &[&oldest]).await?.get(0);
+    let newest_time: OffsetDateTime = client.query_one(&time_of, &[&through]).await?.get(0);
+    Ok(Some(PrunePlan {
+        removed: (through - oldest + 1) as u64,
+        first_id: oldest as u64,
+        through_id: through as u64,
+        oldest: oldest_time,
+        newest: newest_time,
+    }))
 }
 
 /// The tree of every entry the prunes removed, kept by the newest prune (`None`:

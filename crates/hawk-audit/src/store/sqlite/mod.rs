@@ -25,7 +25,7 @@ use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
 use crate::store::{
-    Filter, ImportMark, Keyed, Mode, Pruned, Scanner, prove_consistency, prove_inclusion,
+    Filter, ImportMark, Keyed, Mode, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
 };
 
 use crate::store::pending::{Append, advance_head};
@@ -266,6 +266,12 @@ impl SqliteStore {
             advance_head(&self.head, pruned.entry.id);
         }
         Ok(pruned)
+    }
+
+    pub(crate) async fn prune_plan(&self, before: i64) -> Result<Option<PrunePlan>> {
+        self.readers
+            .read(move |conn, _| Ok(writer::plan(conn, before)?))
+            .await
     }
 
     pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {

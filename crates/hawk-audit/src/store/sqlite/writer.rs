@@ -16,7 +16,7 @@ use crate::error::{Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
 use crate::store::idempotency::{self, Decision, StoredKey, Sweep};
 use crate::store::pending::{Append, Job, LastOlder, PruneRecord};
-use crate::store::{ImportMark, Pruned};
+use crate::store::{ImportMark, PrunePlan, Pruned};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
 const MAX_GROUP: usize = 8192;
@@ -223,23 +223,11 @@ impl Writer {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some((oldest, newest)) = id_bounds(&tx)? else {
+        let Some(plan) = plan(&tx, before)? else {
             return Ok(None);
         };
-        // Times never decrease as ids grow: find the last id older than `before`.
-        let time_of = |id: i64| -> rusqlite::Result<i64> {
-            tx.prepare_cached("SELECT inserted_at FROM entries WHERE id = ?1")?
-                .query_row([id], |row| row.get(0))
-        };
-        let mut search = LastOlder::new(oldest, newest);
-        while let Some(id) = search.probe() {
-            search.answer(id, time_of(id)? < before);
-        }
-        let through = search.found();
-        if through < oldest {
-            return Ok(None);
-        }
-        let last_time = time_of(through)?;
+        let (oldest, through) = (plan.first_id as i64, plan.through_id as i64);
+        let last_time = micros(plan.newest);
 
         // The tree of ids 1..=through, from the last prune's and the leaves since.
         let mut frontier = pruned_frontier(&tx, oldest - 1)?;
@@ -321,13 +309,38 @@ impl Writer {
     }
 }
 
-/// The oldest and newest ids, `None` for an empty log.
-fn id_bounds(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Option<(i64, i64)>> {
-    tx.query_row("SELECT min(id), max(id) FROM entries", [], |row| {
+/// What a prune before `before` (µs) removes: the entries from the oldest up to the
+/// newest one older than `before`; `None` when no entry is. The prune itself and its
+/// dry run (on a read connection) ask the same question.
+pub(super) fn plan(conn: &Connection, before: i64) -> rusqlite::Result<Option<PrunePlan>> {
+    let bounds = conn.query_row("SELECT min(id), max(id) FROM entries", [], |row| {
         Ok(row
             .get::<_, Option<i64>>(0)?
             .zip(row.get::<_, Option<i64>>(1)?))
-    })
+    })?;
+    let Some((oldest, newest)) = bounds else {
+        return Ok(None);
+    };
+    let time_of = |id: i64| -> rusqlite::Result<i64> {
+        conn.prepare_cached("SELECT inserted_at FROM entries WHERE id = ?1")?
+            .query_row([id], |row| row.get(0))
+    };
+    // Times never decrease as ids grow: find the last id older than `before`.
+    let mut search = LastOlder::new(oldest, newest);
+    while let Some(id) = search.probe() {
+        search.answer(id, time_of(id)? < before);
+    }
+    let through = search.found();
+    if through < oldest {
+        return Ok(None);
+    }
+    Ok(Some(PrunePlan {
+        removed: (through - oldest + 1) as u64,
+        first_id: oldest as u64,
+        through_id: through as u64,
+        oldest: time_from_micros(time_of(oldest)?),
+        newest: time_from_micros(time_of(through)?),
+    }))
 }
 
 /// The frontier of the tree of ids `1..=size`, all of them pruned: kept by the prune
