@@ -42,6 +42,7 @@ pub mod checkpoint;
 mod entry;
 mod error;
 mod events;
+mod filter;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -60,8 +61,9 @@ pub use entry::{
     Entry, MAX_FIELD_CHARS, MAX_METADATA_BYTES, NewEntry, Ref, Subject, format_time,
     is_account_type,
 };
-pub use error::{Error, Invalid, Result, Rule};
+pub use error::{Error, Invalid, PhraseProblem, Result, Rule};
 pub use events::{Event, Events, ListenerStats, Subscription};
+pub use filter::{Clause, Filter, MAX_CLAUSES, Predicate, TimeRange, parse_time_bound};
 pub use keys::{KEY_PREFIX, KeyInfo, Scope};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
 pub use store::Pruned;
