@@ -268,7 +268,8 @@ pub(crate) fn parse_entry_account_id(raw: &str) -> Result<&str, Invalid> {
     Ok(raw)
 }
 
-fn is_control(c: char) -> bool {
+/// The control characters no string field may hold: U+0000–U+001F and U+007F.
+pub(crate) fn is_control(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}')
 }
 

@@ -95,6 +95,70 @@ pub enum Rule {
     Malformed(&'static str),
     /// An idempotency key used before, within the last 24 hours, for other entries.
     Reused,
+    /// A query phrase that cannot be parsed.
+    Phrase {
+        /// The 1-based character position of the problem in the phrase.
+        position: usize,
+        /// What is wrong there.
+        problem: PhraseProblem,
+    },
+}
+
+/// What is wrong in a query phrase (see [`Filter::parse`](crate::Filter::parse)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PhraseProblem {
+    /// A `name:` that is not one of the qualifiers.
+    UnknownQualifier,
+    /// A `"` without its closing `"`.
+    UnterminatedQuote,
+    /// A backslash inside quotes before anything but `"` or `\`.
+    BadEscape,
+    /// A qualifier without a value.
+    EmptyValue,
+    /// `actor:` or `resource:` without `TYPE:ID`.
+    TypeAndId,
+    /// `is:` with anything but `system`.
+    UnknownIs,
+    /// A time that is neither RFC 3339 nor a date, or a lone timestamp.
+    BadTime,
+    /// A time range whose start is not before its end.
+    EmptyRange,
+    /// A value over 255 characters.
+    ValueTooLong,
+    /// A value holding a control character.
+    ControlCharacter,
+    /// A phrase over 2,048 characters.
+    TooLong,
+}
+
+impl fmt::Display for PhraseProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PhraseProblem::UnknownQualifier => {
+                "unknown qualifier (known: actor, actor_type, actor_id, is, resource, \
+                 resource_type, resource_id, account, action, created; quote a word \
+                 to search for a colon)"
+            }
+            PhraseProblem::UnterminatedQuote => "unterminated quote",
+            PhraseProblem::BadEscape => r#"inside quotes only \" and \\ are escapes"#,
+            PhraseProblem::EmptyValue => "the qualifier has no value",
+            PhraseProblem::TypeAndId => "expected TYPE:ID (e.g. actor:user:42)",
+            PhraseProblem::UnknownIs => "is: takes only system",
+            PhraseProblem::BadTime => {
+                "expected a date (YYYY-MM-DD) or, after >=, >, <, <= or in A..B, an \
+                 RFC 3339 time"
+            }
+            PhraseProblem::EmptyRange => {
+                "the time range is empty (its start is not before its end)"
+            }
+            PhraseProblem::ValueTooLong => "a value must be at most 255 characters",
+            PhraseProblem::ControlCharacter => {
+                "a value must not contain control characters (U+0000-U+001F, U+007F)"
+            }
+            PhraseProblem::TooLong => "the phrase must be at most 2048 characters",
+        })
+    }
 }
 
 impl Invalid {
@@ -146,6 +210,7 @@ impl Invalid {
             Rule::AtLeast { .. } | Rule::OutOfRange { .. } => "out_of_range",
             Rule::Malformed(_) => "malformed",
             Rule::Reused => "reused",
+            Rule::Phrase { .. } => "malformed_query",
         }
     }
 }
@@ -181,6 +246,9 @@ impl fmt::Display for Invalid {
                 "{field}: was used within the last 24 hours for a different body; \
                  a key may only be repeated with the same entries"
             ),
+            Rule::Phrase { position, problem } => {
+                write!(f, "{field}: at character {position}: {problem}")
+            }
         }
     }
 }

@@ -130,6 +130,11 @@ impl Term {
         (!trimmed.is_empty()).then(|| Term(trimmed.to_lowercase()))
     }
 
+    /// The normalized term: trimmed, lowercase.
+    pub(crate) fn into_inner(self) -> String {
+        self.0
+    }
+
     /// Literal, case-insensitive (Unicode lowercase) substring match.
     pub(crate) fn matches(&self, action: &str) -> bool {
         self.matches_lowercase(&action.to_lowercase())
