@@ -23,6 +23,7 @@ mod memory;
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 use time::OffsetDateTime;
@@ -70,8 +71,9 @@ pub(crate) trait Postings {
         key: &str,
         chunks: RangeInclusive<u64>,
     ) -> Result<Vec<(u64, u64)>>;
-    /// The ids in `chunk` holding `key` in `dim`, as offsets from the chunk's first id.
-    fn bitmap(&self, dim: Dim, key: &str, chunk: u64) -> Result<RoaringBitmap>;
+    /// The ids in `chunk` holding `key` in `dim`, as offsets from the chunk's first id
+    /// (`None`: none). Shared, since sources keep them for the next query.
+    fn bitmap(&self, dim: Dim, key: &str, chunk: u64) -> Result<Option<Arc<RoaringBitmap>>>;
 }
 
 /// Entries holding one of `keys` in `dim`, or the ids `lo..hi`.
@@ -203,6 +205,9 @@ fn values_of(predicate: &Predicate, source: &impl Postings) -> Result<Set> {
     })
 }
 
+/// Chunk → how many entries of a set lie in it.
+type Directory = BTreeMap<u64, u64>;
+
 /// One evaluation of a plan on a source: directories and chunk answers are kept, so
 /// the total and the page that follows it read each only once.
 pub(crate) struct Eval<'a, S: Postings> {
@@ -210,7 +215,11 @@ pub(crate) struct Eval<'a, S: Postings> {
     source: &'a S,
     bits: u32,
     /// Per set (includes, then excludes): chunk → entries of the set there.
-    directories: Vec<Option<BTreeMap<u64, u64>>>,
+    directories: Vec<Option<Directory>>,
+    /// Per set, for a set of many values of a small dimension: the other values, and
+    /// chunk → their entries. Where those are fewer, the set is read as the window
+    /// less them: a search term matching most actions reads few bitmaps either way.
+    complements: Vec<Option<(Vec<String>, Directory)>>,
     /// The candidate chunks, descending, with their exact counts.
     counts: Vec<(u64, u64)>,
 }
@@ -224,25 +233,42 @@ impl<'a, S: Postings> Eval<'a, S> {
             source,
             bits,
             directories: Vec::new(),
+            complements: Vec::new(),
             counts: Vec::new(),
         };
         if plan.is_empty() {
             return Ok(eval);
         }
         let chunks = (plan.lo >> bits)..=(plan.hi >> bits);
-        for set in plan.include.iter().chain(&plan.exclude) {
-            eval.directories.push(match set {
-                Set::Values { dim, keys } => {
-                    let mut merged = BTreeMap::new();
-                    for key in keys {
-                        for (chunk, n) in source.directory(*dim, key, chunks.clone())? {
-                            *merged.entry(chunk).or_insert(0) += n;
-                        }
-                    }
-                    Some(merged)
+        let merged = |dim, keys: &[String]| -> Result<BTreeMap<u64, u64>> {
+            let mut merged = BTreeMap::new();
+            for key in keys {
+                for (chunk, n) in source.directory(dim, key, chunks.clone())? {
+                    *merged.entry(chunk).or_insert(0) += n;
                 }
-                Set::Ids { .. } => None,
-            });
+            }
+            Ok(merged)
+        };
+        for set in plan.include.iter().chain(&plan.exclude) {
+            let (directory, complement) = match set {
+                Set::Values { dim, keys } => {
+                    let complement = if keys.len() > 1 && *dim == Dim::Action {
+                        let others: Vec<String> = source
+                            .values(*dim)?
+                            .into_iter()
+                            .filter(|value| !keys.contains(value))
+                            .collect();
+                        let directory = merged(*dim, &others)?;
+                        Some((others, directory))
+                    } else {
+                        None
+                    };
+                    (Some(merged(*dim, keys)?), complement)
+                }
+                Set::Ids { .. } => (None, None),
+            };
+            eval.directories.push(directory);
+            eval.complements.push(complement);
         }
         // Candidates: the chunks of the sparsest required set that every other
         // required set occurs in too; without one, every chunk of the window.
@@ -358,24 +384,25 @@ impl<'a, S: Postings> Eval<'a, S> {
     /// The matching ids of `chunk`, as offsets from its first id.
     fn matches_in(&self, chunk: u64) -> Result<RoaringBitmap> {
         let (lo, hi) = self.window_in(chunk);
+        let window = || {
+            let mut all = RoaringBitmap::new();
+            all.insert_range(lo..=hi);
+            all
+        };
         let mut result: Option<RoaringBitmap> = None;
-        for set in &self.plan.include {
-            let bitmap = self.set_in(set, chunk)?;
+        for i in 0..self.plan.include.len() {
+            let bitmap = self.set_in(i, chunk, lo, hi)?;
             result = Some(match result {
                 Some(acc) => acc & bitmap,
                 None => bitmap,
             });
         }
-        let mut result = result.unwrap_or_else(|| {
-            let mut all = RoaringBitmap::new();
-            all.insert_range(lo..=hi);
-            all
-        });
+        let mut result = result.unwrap_or_else(window);
         if lo > 0 {
             result.remove_range(..lo);
         }
         result.remove_range(hi + 1..);
-        for set in &self.plan.exclude {
+        for (i, set) in self.plan.exclude.iter().enumerate() {
             if result.is_empty() {
                 break;
             }
@@ -389,22 +416,48 @@ impl<'a, S: Postings> Eval<'a, S> {
                     }
                 }
                 Set::Values { .. } => {
-                    result -= self.set_in(set, chunk)?;
+                    result -= self.set_in(self.plan.include.len() + i, chunk, lo, hi)?;
                 }
             }
         }
         Ok(result)
     }
 
-    /// The ids of `set` in `chunk`: the union of its values' bitmaps there.
-    fn set_in(&self, set: &Set, chunk: u64) -> Result<RoaringBitmap> {
-        let mut union = RoaringBitmap::new();
-        if let Set::Values { dim, keys } = set {
-            for key in keys {
-                union |= self.source.bitmap(*dim, key, chunk)?;
+    /// The ids of set `i` (includes, then excludes) in `chunk`, at least those in the
+    /// window `lo..=hi`: the union of its values' bitmaps there, or the window less the
+    /// union of the other values' when those hold fewer entries.
+    fn set_in(&self, i: usize, chunk: u64, lo: u32, hi: u32) -> Result<RoaringBitmap> {
+        let set = match self.plan.include.get(i) {
+            Some(set) => set,
+            None => &self.plan.exclude[i - self.plan.include.len()],
+        };
+        let Set::Values { dim, keys } = set else {
+            return Ok(RoaringBitmap::new());
+        };
+        let here = |directory: &BTreeMap<u64, u64>| directory.get(&chunk).copied().unwrap_or(0);
+        if let (Some(directory), Some((others, complement))) =
+            (&self.directories[i], &self.complements[i])
+            && here(complement) < here(directory)
+        {
+            let mut result = RoaringBitmap::new();
+            result.insert_range(lo..=hi);
+            for key in others {
+                if let Some(bitmap) = self.source.bitmap(*dim, key, chunk)? {
+                    result -= &*bitmap;
+                }
+            }
+            return Ok(result);
+        }
+        let mut union: Option<RoaringBitmap> = None;
+        for key in keys {
+            if let Some(bitmap) = self.source.bitmap(*dim, key, chunk)? {
+                match &mut union {
+                    Some(union) => *union |= &*bitmap,
+                    None => union = Some((*bitmap).clone()),
+                }
             }
         }
-        Ok(union)
+        Ok(union.unwrap_or_default())
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
@@ -14,7 +15,7 @@ use crate::error::Result;
 #[derive(Debug, Default)]
 pub(crate) struct MemoryPostings {
     bits: u32,
-    values: HashMap<Dim, HashMap<String, BTreeMap<u64, RoaringBitmap>>>,
+    values: HashMap<Dim, HashMap<String, BTreeMap<u64, Arc<RoaringBitmap>>>>,
 }
 
 impl MemoryPostings {
@@ -31,14 +32,15 @@ impl MemoryPostings {
         let chunk = entry.id >> self.bits;
         let low = (entry.id & ((1 << self.bits) - 1)) as u32;
         for (dim, key) in keys(entry) {
-            self.values
+            let bitmap = self
+                .values
                 .entry(dim)
                 .or_default()
                 .entry(key)
                 .or_default()
                 .entry(chunk)
-                .or_default()
-                .insert(low);
+                .or_default();
+            Arc::make_mut(bitmap).insert(low);
         }
     }
 }
@@ -93,13 +95,12 @@ impl Postings for MemoryPostings {
             .unwrap_or_default())
     }
 
-    fn bitmap(&self, dim: Dim, key: &str, chunk: u64) -> Result<RoaringBitmap> {
+    fn bitmap(&self, dim: Dim, key: &str, chunk: u64) -> Result<Option<Arc<RoaringBitmap>>> {
         Ok(self
             .values
             .get(&dim)
             .and_then(|values| values.get(key))
             .and_then(|bitmaps| bitmaps.get(&chunk))
-            .cloned()
-            .unwrap_or_default())
+            .cloned())
     }
 }

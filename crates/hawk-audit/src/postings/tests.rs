@@ -148,7 +148,7 @@ fn a_chunk_decided_by_one_set_reads_no_bitmap() {
         ) -> Result<Vec<(u64, u64)>> {
             self.0.directory(dim, key, chunks)
         }
-        fn bitmap(&self, dim: Dim, key: &str, chunk: u64) -> Result<RoaringBitmap> {
+        fn bitmap(&self, dim: Dim, key: &str, chunk: u64) -> Result<Option<Arc<RoaringBitmap>>> {
             self.1.set(self.1.get() + 1);
             self.0.bitmap(dim, key, chunk)
         }
