@@ -73,21 +73,31 @@ run() {
         --no-color)
 }
 
+# Both runs fuzz the document without the `Idempotency-Key` header: a key sent again
+# with another body is 422 by design, an answer that depends on earlier requests
+# (tests/it/routes.rs covers the header's rules and its reuse).
+#
 # The document asks for a bearer key, which the server needs once the log has one
 # (the scheme's description says so). A log without keys serves an open API: that
 # run fuzzes the same document without the requirement (a bad key is still refused
 # with 401, so that answer stays documented).
-"$venv/bin/python" - "$base/openapi.json" "$dir/open.json" <<'EOF'
+"$venv/bin/python" - "$base/openapi.json" "$dir/keyed.json" "$dir/open.json" <<'EOF'
 import json, sys, urllib.request
 doc = json.load(urllib.request.urlopen(sys.argv[1]))
+for item in doc["paths"].values():
+    for operation in item.values():
+        operation["parameters"] = [
+            p for p in operation.get("parameters", []) if p["name"] != "Idempotency-Key"
+        ]
+json.dump(doc, open(sys.argv[2], "w"))
 doc.pop("security", None)
 for item in doc["paths"].values():
     for operation in item.values():
         operation.pop("security", None)
-json.dump(doc, open(sys.argv[2], "w"))
+json.dump(doc, open(sys.argv[3], "w"))
 EOF
 run "without API keys" "$dir/open.json" --url "$base"
 key=$("$hawk" keys create --scope admin --db "$db" | grep -o 'hawk_[0-9a-f]*' | head -n 1)
 [ -n "$key" ] || { echo "FATAL: could not create an API key" >&2; exit 1; }
-run "with an admin key" "$base/openapi.json" --header "Authorization: Bearer $key"
+run "with an admin key" "$dir/keyed.json" --url "$base" --header "Authorization: Bearer $key"
 echo "schemathesis: no findings"

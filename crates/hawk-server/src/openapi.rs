@@ -405,6 +405,7 @@ mod exact {
             ];
             for operation in operations.into_iter().flatten() {
                 bound_whole_numbers(operation);
+                idempotency_key(operation);
                 common_answers(operation);
             }
         }
@@ -594,6 +595,22 @@ mod exact {
             Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(unsigned),
             Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(unsigned),
             _ => {}
+        }
+    }
+
+    /// An idempotency key is 1–255 printable ASCII characters; HTTP drops white space
+    /// around a header's value, so the key neither starts nor ends with a space.
+    fn idempotency_key(operation: &mut Operation) {
+        for parameter in operation.parameters.iter_mut().flatten() {
+            if let RefOr::T(parameter) = parameter
+                && parameter.name == crate::input::IDEMPOTENCY_KEY
+                && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
+            {
+                schema.schema_type = SchemaType::Type(Type::String);
+                schema.min_length = Some(1);
+                schema.max_length = Some(255);
+                schema.pattern = Some(r"^[!-~](?:[ -~]*[!-~])?$".into());
+            }
         }
     }
 
