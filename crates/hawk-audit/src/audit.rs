@@ -1,4 +1,14 @@
 //! The `Audit` handle: the library's one entry point.
+//!
+//! It validates at the edge and hands the store only valid input. The account stream
+//! lives here: ranges of `STREAM_CHUNK` sequence numbers, newest first, below the
+//! account's newest number when it starts, `STREAM_AHEAD` of them read at once, each on
+//! its own read connection, so the next is ready when one is consumed. So do
+//! `entries_after` (the forward keyset walk behind the live tail and exports) and
+//! `subscribe_head` (a watch of the newest id, moved by the store after each commit).
+//! With `Options::checkpoints`, a background task signs a checkpoint at the `Cadence`
+//! (after N new entries committed here, or T with new entries from any process) and once
+//! at `close`.
 
 use std::sync::Arc;
 

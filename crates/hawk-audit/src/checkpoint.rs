@@ -22,6 +22,11 @@
 //! `PRIVATE+KEY+name+hash+base64(0x01 ‖ seed)` ([`SigningKey`]). Hawk names the key
 //! after the origin, so one verifier key line tells a verifier both what to expect.
 //!
+//! The signing key lives in a file beside the log, never in the database. It is
+//! created with mode 0600, written whole under a temporary name and then hard-linked
+//! into place, so two processes creating it at once agree on one key; a key file that
+//! others can read is refused. [`Cadence`] says how often a log signs.
+//!
 //! ```
 //! use hawk_audit::checkpoint::VerifierKey;
 //!

@@ -21,6 +21,14 @@
 //!   [`subtree_from_perfect`] lets a source answer from stored perfect subtrees in
 //!   O(log n) reads per proof element.
 //!
+//! Every range a proof asks a [`NodeSource`] for is a node of the tree being proved:
+//! either a perfect, aligned subtree, which never changes once complete (so stores keep
+//! the large ones, written as [`Frontier::push_with`] reports them), or one that ends
+//! at the tree size. A [`Frontier`] is stored as a version byte, the size and the
+//! nodes ([`Frontier::to_bytes`]); a new layout is a new version. Known-answer tests
+//! come from transparency-dev/merkle; property tests check random proofs in trees of
+//! up to 2,048 leaves.
+//!
 //! ```
 //! use hawk_audit::merkle::{self, Frontier};
 //!

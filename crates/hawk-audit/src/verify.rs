@@ -1,6 +1,28 @@
 //! `verify`: re-derives the whole tree from the stored entries and checks it against
 //! everything that vouches for it (stored leaf hashes, the stored tree, every stored
 //! checkpoint, anchors kept elsewhere), reporting the first place they disagree.
+//!
+//! The store scans the log once (one snapshot, id order, each stored checkpoint handed
+//! over right after the entry whose id is its size) into a `Walk`, which rebuilds the
+//! `Frontier` from recomputed leaf hashes, starting from the tree a prune kept, and
+//! compares:
+//!
+//! - ids run on without a gap (a gap: removed); a row past the stored tree, or dated
+//!   before its predecessor: inserted;
+//! - each stored hash against the entry's fields: modified; reordered when a later bad
+//!   row's content hashes right at the first one's id and back; inserted when the row
+//!   after a row hashes right one id lower;
+//! - each checkpoint's signature and row against its note: forged checkpoint;
+//! - the root at every checkpoint and anchor: modified, naming the range since the last
+//!   root that matched; at the end, sizes claimed beyond the log: truncated; and the
+//!   stored tree's root.
+//!
+//! After the first finding the walk goes on while anchors remain, pushing every row's
+//! leaf as it reads into a second frontier, and adds what each anchor says (one that
+//! disagrees replaces a finding that rests on the stored tree alone). A checkpoint with
+//! no signature by the key is held while no other has one: if none does, the key is not
+//! the log's (an `Invalid` error on `key`). Checkpoints agree with each other because
+//! each root is recomputed from the same leaves.
 
 use std::fmt;
 use std::ops::ControlFlow;

@@ -26,7 +26,7 @@ use crate::output::Out;
 
 /// Reading a log builds every entry from a dozen small allocations on a reader thread
 /// and frees them on another; mimalloc does that with a quarter less CPU than glibc's
-/// malloc (README, "Streaming an account").
+/// malloc (BENCHMARKS.md, "Streaming an account").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,6 +1,12 @@
 //! Printing: human tables by default, with `--json` exactly the body the matching HTTP
 //! call returns. Everything goes through one buffered stdout; write errors (a closed
 //! pipe) are returned, never panicked on.
+//!
+//! A table's columns are sized once from its rows (a streamed account: from its first
+//! 1,000) to fit 80 columns, cutting stored text with `…`, so a streamed and a
+//! paged listing print alike. Every stored value printed for people passes through
+//! `visible`, which shows control characters as escapes; `--json`, CSV and NDJSON are
+//! written as stored.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

@@ -125,7 +125,7 @@ impl AppState {
     }
 }
 
-/// The whole HTTP API: every route of DESIGN.md section 4 served so far, JSON errors
+/// The whole HTTP API: every route of DESIGN.md section 4, JSON errors
 /// for unknown routes and methods, a 1 MiB body limit, metrics and an access log.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = openapi::split();

@@ -1,6 +1,7 @@
 //! `GET /v1/stream`: the live tail as Server-Sent Events. Each event's id is the
 //! entry id and its data the entry; a client that reconnects with `Last-Event-ID`
 //! (or starts with `?after=ID`) first gets every entry it missed, so nothing is lost.
+//! Then every tail waits on one head feed (`head_feed`), so idle tails cost no queries.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

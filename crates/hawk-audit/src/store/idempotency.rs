@@ -3,7 +3,11 @@
 //! transaction (new, a repeat of a stored append, or a conflict). The engines keep
 //! only the SQL that reads and writes the `idempotency_keys` table.
 //!
-//! A key is not part of any entry: it never reaches the leaf hash.
+//! A key is not part of any entry: it never reaches the leaf hash. Its row is read and
+//! written under the writer's lock, in the append transaction, so one key never writes
+//! twice; a repeat answers the entries first stored, read by id in that transaction.
+//! A key used twice in one group fails the group, which then commits one append at a
+//! time. Keys older than 24 hours are swept at most hourly.
 
 use sha2::{Digest, Sha256};
 

@@ -86,3 +86,84 @@ fn readme_commands_ran_only_from_the_repository_root() {
         assert_eq!(sh(dir.path(), &lines[2]), "1\n", "{}", lines[2]);
     }
 }
+
+/// Paths a document names: the targets of its relative Markdown links, and code spans
+/// that look like a file or directory of the repository (a `/` and a file extension
+/// or a trailing `/`). Fenced code blocks are examples, not references, and skipped.
+fn named_paths(doc: &str) -> Vec<String> {
+    let mut prose = String::new();
+    let mut fenced = false;
+    for line in doc.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            prose.push_str(line);
+            prose.push('\n');
+        }
+    }
+    let mut paths = Vec::new();
+    for link in prose.split("](").skip(1) {
+        let target = link.split([')', '#', ' ']).next().unwrap_or("");
+        if !target.is_empty() && !target.contains(':') {
+            paths.push(target.to_owned());
+        }
+    }
+    for span in prose.split('`').skip(1).step_by(2) {
+        let path_like = span.contains('/')
+            && !span.starts_with('/')
+            && span
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c));
+        let file_like = span.ends_with('/')
+            || [
+                ".rs", ".md", ".sh", ".toml", ".json", ".js", ".css", ".html", ".svg",
+            ]
+            .iter()
+            .any(|ext| span.ends_with(ext));
+        if path_like && file_like {
+            paths.push(span.to_owned());
+        }
+    }
+    paths
+}
+
+#[test]
+fn docs_name_only_paths_that_exist() {
+    // Moving text between README.md, BENCHMARKS.md, ARCHITECTURE.md and the module docs
+    // can leave a link or a path pointing at nothing.
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    // A path in a code map may be relative to a crate or to its sources.
+    let mut bases = vec![root.to_path_buf()];
+    for krate in std::fs::read_dir(root.join("crates")).unwrap() {
+        let krate = krate.unwrap().path();
+        bases.push(krate.join("src"));
+        bases.push(krate);
+    }
+    let docs = [
+        "README.md",
+        "ARCHITECTURE.md",
+        "DESIGN.md",
+        "BENCHMARKS.md",
+        "fuzz/README.md",
+    ];
+    let mut missing = Vec::new();
+    for doc in docs {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        let dir = root.join(doc).parent().unwrap().to_path_buf();
+        for path in named_paths(&text) {
+            if !bases
+                .iter()
+                .chain([&dir])
+                .any(|base| base.join(&path).exists())
+            {
+                missing.push(format!("{doc}: {path}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "named but missing: {missing:#?}");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        named_paths(&readme).contains(&"BENCHMARKS.md".to_owned()),
+        "the README links the benchmarks"
+    );
+}

@@ -1,6 +1,15 @@
 //! Retention on PostgreSQL: a prune removes the oldest entries in one transaction
 //! under the head lock, keeps the tree they made (its frontier, in `prunes`) and the
 //! counts exact, and appends the entry that records it, as on SQLite.
+//!
+//! The transaction takes the `log_head` lock that every writer takes first, so appends
+//! of every process wait for it, and its record goes in through the writer's
+//! `append_in` under the same lock. `actions.count` and `accounts.count` go on numbering
+//! entries (`action_seq`, `account_seq`), so the losses go to `actions.pruned` and
+//! `accounts.pruned`: readers subtract them from totals and shift a page's range by
+//! them. The removal itself leaves the head row (next id, newest time, frontier) as it
+//! was. The delete trigger lets the rows go only because the transaction sets
+//! `hawk.prune` and a `prunes` row covers their ids.
 
 use deadpool_postgres::{Client, GenericClient};
 use futures_util::{TryStreamExt, pin_mut};

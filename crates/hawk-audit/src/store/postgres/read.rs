@@ -1,5 +1,25 @@
 //! Read queries. A page reads its totals and its entries in one `REPEATABLE READ`
-//! snapshot; the other reads are single statements.
+//! snapshot (a prune may remove entries between two statements); the other reads are
+//! single statements.
+//!
+//! No page is found with `OFFSET` or counted with `count(*)` over the log:
+//!
+//! - Unfiltered: ids are dense above the oldest one, so a page is an id range.
+//! - By account: a range of `account_seq`; the total is the newest number at `as_of`
+//!   less the account's `pruned` (sequence numbers keep counting pruned entries).
+//! - By search term: the term is matched in Rust against the dictionary (`Term`, as on
+//!   SQLite). Each action numbers its entries too (`action_seq`), so how many entries of
+//!   an action lie at or below any id is one probe of `entries_by_action`
+//!   (`(action_id, id) INCLUDE (action_seq)`): the total at `as_of` is the dictionary's
+//!   counts at the head, else a sum of probes. One matching action's page is a range of
+//!   its numbers. For several, a shallow page (offset + per page ≤ `SHALLOW`) is read
+//!   newest first: walking the log down when the matches are dense (a tenth of the log or
+//!   more), else merging each action's newest ids, if that reads at most `MERGE_LIMIT`
+//!   index entries. A deeper page first finds the id of its newest entry by a search over
+//!   ids, up to 16 counting points per round trip (fewer the more actions are counted,
+//!   and counted through the non-matching actions when they are fewer), then reads down
+//!   from there, so its cost does not grow with the page number.
+//! - An account and a term together are counted over that account's entries only.
 
 use deadpool_postgres::{Client, GenericClient, Transaction};
 use time::UtcOffset;

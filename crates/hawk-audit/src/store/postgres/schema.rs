@@ -1,4 +1,9 @@
-//! Versioned migrations for the PostgreSQL store.
+//! Versioned migrations for the PostgreSQL store, in table `hawk_schema`, applied in one
+//! transaction under `pg_advisory_xact_lock` so that processes opening one database at
+//! once migrate it once. A current database is opened without DDL, so a role that may
+//! only read and append can open it. Triggers refuse UPDATE, DELETE and TRUNCATE on
+//! `entries` for every role; a transaction that sets `hawk.prune` may delete the ids a
+//! `prunes` row covers.
 
 use deadpool_postgres::Client;
 

@@ -1,6 +1,12 @@
 //! Tamper evidence on PostgreSQL: stored checkpoints, the stored subtrees proofs read,
 //! and the scan behind `verify`. Proofs and the scan each read one `REPEATABLE READ`
 //! snapshot, so they describe one tree even while other processes append.
+//!
+//! `NodeSource` is synchronous and which subtrees a proof reads follows from its sizes
+//! alone, so a proof runs twice in its snapshot: first to learn which perfect subtrees
+//! it needs, then on those, fetched in one statement (the stored ones, 256 leaves and
+//! more, in `tree_nodes`) plus one pipelined range read of leaf hashes per smaller one.
+//! The scan reads entries and checkpoints through two cursors of one snapshot.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};

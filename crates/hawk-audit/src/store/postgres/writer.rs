@@ -1,10 +1,18 @@
 //! The group-commit writer: one task per process takes every append that is waiting
 //! and commits them in one transaction, then answers each caller. A caller is answered
-//! only after its entries are committed.
+//! only after its entries are committed. When a group fails, each of its appends is
+//! committed alone, so one bad append (a historical time out of order, say) fails only
+//! its own caller.
 //!
-//! Every transaction starts by locking the one row of `log_head`, which holds the
-//! next id and the tree's frontier. Writers of every process queue on that lock, so
-//! ids are dense and in commit order, and counters and tree grow in step with them.
+//! Every transaction starts by locking the one row of `log_head`, which holds the next
+//! id, the newest time and the tree's frontier. Writers of every process queue on that
+//! lock, so ids are dense and in commit order (never a sequence, which leaves gaps on
+//! rollback), and counters and tree grow in step with them. Entries go in with one
+//! `INSERT … SELECT FROM unnest(arrays)`; the counters (`actions.count`,
+//! `accounts.count`, each entry's `action_seq` and `account_seq`), the head row and a
+//! `NOTIFY hawk_head` are pipelined in the same transaction. Times are `timestamptz` (µs,
+//! as hashed); metadata is `json`, read back as the stored text, so it parses to the
+//! value that was hashed.
 
 use std::collections::HashMap;
 

@@ -1,11 +1,14 @@
 //! The in-memory action index: for every action, how many of its entries lie in the
 //! blocks before any block boundary. With it a reader finds the exact total of a search
-//! and the block that holds its k-th match without touching the entries.
+//! and the block that holds its k-th match (a binary search over running totals) without
+//! touching the entries.
 //!
-//! Blocks are `BLOCK` consecutive ids. A block whose last id is committed never
-//! changes again (entries are append-only and ids dense), so the index only grows: it
-//! loads complete blocks from `action_blocks`, whichever process wrote them. The
-//! newest, incomplete block is always read from the snapshot of the query at hand.
+//! Blocks are `BLOCK` (1024) consecutive ids; the writer counts each action's entries
+//! per block in `action_blocks`, in the append transaction. A block whose last id is
+//! committed never changes again (entries are append-only and ids dense), so the index
+//! only grows: it loads complete blocks from `action_blocks`, whichever process wrote
+//! them. The newest, incomplete block is always read from the snapshot of the query at
+//! hand. A prune leaves the block counts as they were (see `read`).
 
 use std::collections::{HashMap, HashSet};
 

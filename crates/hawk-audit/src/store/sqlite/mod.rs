@@ -3,6 +3,11 @@
 //! Writes go to one writer thread per process (group commit, see `writer`); reads run
 //! on a small pool of read-only connections on tokio's blocking threads, each in its
 //! own read transaction so that a page and its totals come from one snapshot.
+//!
+//! A read-only store checks the schema version instead of migrating and starts no
+//! writer. Closing asks the writer for `wal_checkpoint(TRUNCATE)`, so after a clean stop
+//! the file alone is the whole log; a backup is `VACUUM INTO` on a read connection (one
+//! snapshot, safe while others append).
 
 mod index;
 mod keys;

@@ -1,4 +1,28 @@
-//! Read queries, each run inside one read transaction (one snapshot).
+//! Read queries, each run inside one read transaction (one snapshot), so a page and its
+//! totals describe the same log.
+//!
+//! No page is found with `OFFSET` or counted with `count(*)` over the log:
+//!
+//! - Unfiltered: ids are dense above the oldest (pruned) one, so page *p* is the id
+//!   range below `as_of − offset`, and the total is `as_of − oldest + 1`.
+//! - By account: each account numbers its entries 1, 2, 3 … (`account_seq`, written by
+//!   the writer) and `accounts` holds how many it ever had and how many a prune removed.
+//!   A page is a range of sequence numbers; the total at `as_of` is the newest number at
+//!   or below it, less the pruned ones. The range is read from
+//!   `entries_by_account_history`, an index holding every column, so a page or a
+//!   streamed account reads the account's own index pages in order and never the table,
+//!   where its entries lie scattered (the busiest account of the reference workload has
+//!   one row in forty). Actions are named from the in-memory dictionary of `index`. The
+//!   price is space: account entries are stored twice.
+//! - By search term: the term is matched in Rust (`Term`, Unicode lowercase, literally)
+//!   against the dictionary, giving a set of actions. The total is the sum of their
+//!   counts over the complete blocks of `BLOCK` ids (the in-memory `index`) plus the
+//!   newest, incomplete block read from the snapshot. The *k*-th match is found by a
+//!   binary search over blocks, then inside one block by seeking each matching action in
+//!   `entries_by_action` (up to `SEEK_LIMIT` of them) or by scanning the block. A page
+//!   touches one or two blocks. Block counts keep counting pruned entries; those are the
+//!   oldest, so ranks are shifted past them.
+//! - An account and a term together are counted over that account's entries only.
 
 use std::collections::HashSet;
 use std::sync::{RwLock, RwLockReadGuard};

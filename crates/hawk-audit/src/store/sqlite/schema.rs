@@ -1,4 +1,10 @@
 //! Versioned migrations and connection settings for the SQLite file.
+//!
+//! Each migration's comment says what it adds and why. Migrations that change what is
+//! stored about old entries fill it in their own transaction (migration 4 hashes the
+//! existing entries in id order; migration 6 stores their completed subtrees). The
+//! writer's connection checkpoints the WAL every `WAL_AUTOCHECKPOINT` pages rather than
+//! SQLite's 1,000, and carries the size cap (`limit_size`).
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,12 @@
 //! Tamper evidence on the SQLite file: stored checkpoints, proofs built from the
 //! stored leaf hashes, and the scan behind `verify`.
+//!
+//! Checkpoints (one row per tree size; triggers refuse UPDATE and DELETE) are written on
+//! a short-lived connection of their own. Proofs read perfect subtrees of 256 leaves and
+//! more from `tree_nodes`, which the writer fills in the append transaction
+//! (`Frontier::push_with`), and hash smaller ones from `entries.hash`. The scan walks
+//! entries in id order in one read transaction, handing over each stored checkpoint
+//! right after the entry whose id is its size.
 
 use std::path::Path;
 

@@ -1,6 +1,24 @@
 //! The group-commit writer: one thread owns the write connection, takes every append
 //! that is waiting, commits them in one transaction (one fsync), then answers each
 //! caller. A caller is answered only after its entries are durable.
+//! When a group fails, each of its appends is committed alone, so one bad append (a
+//! historical time out of order, say) fails only its own caller.
+//!
+//! Each transaction is `BEGIN IMMEDIATE`, so writers of other processes on the same file
+//! queue on SQLite's lock: the next id is the newest plus one and the time is the newest
+//! time or now, whichever is later. The frontier is kept in memory with its size and
+//! reloaded when the newest id differs (another process appended). Per-action block
+//! counts, account sequence numbers, stored subtrees and idempotency keys are written in
+//! the same transaction.
+//!
+//! A prune runs alone on this thread, after the appends queued before it, in one
+//! transaction: it finds the newest entry older than the cut-off by a binary search over
+//! ids (times never decrease; `plan`, shared with `Audit::prune_plan`), folds the
+//! removed leaves into the tree they make, starting from the previous prune's frontier,
+//! and keeps that frontier in `prunes`; it subtracts what each action lost from
+//! `actions.count` (adding it to `pruned_actions`) and what each account lost to
+//! `accounts.pruned`, deletes the rows (the delete trigger lets through only ids a
+//! `prunes` row covers) and appends a `hawk.pruned` entry.
 
 use std::collections::HashMap;
 use std::thread;
