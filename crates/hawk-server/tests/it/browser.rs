@@ -607,6 +607,33 @@ const WHOLLY_VISIBLE: &str = "const [css] = arguments;
     if (!hit || !(el === hit || el.contains(hit))) return css + ' is covered by ' + (hit && hit.outerHTML.slice(0, 80));
     return null;";
 
+/// Fails unless the page fits its window's width.
+async fn assert_no_horizontal_scroll(browser: &Client, what: &str) {
+    let overflow = eval(
+        browser,
+        "const d = document.documentElement; return d.scrollWidth > d.clientWidth;",
+    )
+    .await;
+    assert_eq!(overflow, json!(false), "{what}");
+}
+
+/// Clicks the first row's id and waits for its details.
+async fn open_first_entry(browser: &Client) {
+    browser
+        .find(Locator::Css("#entries tbody tr:first-child td.col-id"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(
+        browser,
+        "the detail panel",
+        "!document.getElementById('detail').hidden",
+    )
+    .await;
+}
+
 async fn assert_wholly_visible(browser: &Client, css: &str) {
     let why = browser
         .execute(WHOLLY_VISIBLE, vec![json!(css)])
@@ -631,12 +658,7 @@ async fn dashboard_overflowed_a_phone_screen() {
         session.open("/", 50).await;
         let width = eval(browser, "return innerWidth;").await;
         assert_eq!(width, json!(PHONE.0), "the window is phone sized");
-        let overflow = eval(
-            browser,
-            "const d = document.documentElement; return d.scrollWidth > d.clientWidth;",
-        )
-        .await;
-        assert_eq!(overflow, json!(false), "no horizontal scrolling");
+        assert_no_horizontal_scroll(browser, "no horizontal scrolling").await;
         let search = eval(
             browser,
             "return document.getElementById('search').getBoundingClientRect().width;",
@@ -679,32 +701,11 @@ async fn dashboard_overflowed_a_phone_screen() {
             "document.getElementById('summary').textContent.startsWith('1–1 of 1 entry')",
         )
         .await;
-        let overflow = eval(
-            browser,
-            "const d = document.documentElement; return d.scrollWidth > d.clientWidth;",
-        )
-        .await;
-        assert_eq!(
-            overflow,
-            json!(false),
-            "no horizontal scrolling with a long search"
-        );
+        assert_no_horizontal_scroll(browser, "no horizontal scrolling with a long search").await;
         assert_wholly_visible(browser, "#clear-search").await;
 
         // The details open over the whole screen, close button included.
-        browser
-            .find(Locator::Css("#entries tbody tr:first-child td.col-id"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        wait_until(
-            browser,
-            "the detail panel",
-            "!document.getElementById('detail').hidden",
-        )
-        .await;
+        open_first_entry(browser).await;
         assert_wholly_visible(browser, "#detail-title").await;
         assert_wholly_visible(browser, "#detail-close").await;
         let sheet = eval(
@@ -752,12 +753,7 @@ async fn one_long_action_hid_every_other_column() {
     let walk = async {
         let browser = &session.browser;
         session.open("/", 50).await;
-        let overflow = eval(
-            browser,
-            "const d = document.documentElement; return d.scrollWidth > d.clientWidth;",
-        )
-        .await;
-        assert_eq!(overflow, json!(false), "no horizontal scrolling");
+        assert_no_horizontal_scroll(browser, "no horizontal scrolling").await;
         // Every cell of every row is inside the table, and none but the long action
         // is cut short.
         let clipped = eval(
@@ -785,19 +781,7 @@ async fn one_long_action_hid_every_other_column() {
         assert!(badge["share"].as_f64().unwrap() < 0.5, "{badge}");
 
         // The details show it whole.
-        browser
-            .find(Locator::Css("#entries tbody tr:first-child td.col-id"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        wait_until(
-            browser,
-            "the detail panel",
-            "!document.getElementById('detail').hidden",
-        )
-        .await;
+        open_first_entry(browser).await;
         let whole = eval(
             browser,
             "const b = document.querySelector('#detail-fields .badge');
