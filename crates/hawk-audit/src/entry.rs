@@ -56,8 +56,17 @@ pub fn format_time(t: OffsetDateTime) -> String {
     )
 }
 
-fn serialize_time<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+/// Serializes a time as [`format_time`] does: the one format of times on the wire.
+pub(crate) fn serialize_time<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*t))
+}
+
+/// [`serialize_time`] for a time that may be absent (null).
+pub(crate) fn serialize_optional_time<S: Serializer>(
+    t: &Option<OffsetDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    t.map(format_time).serialize(s)
 }
 
 /// Converts microseconds since the Unix epoch, as stored, to a time.
