@@ -14,30 +14,38 @@ pub const MAX_FIELD_CHARS: usize = 255;
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 /// One stored audit entry. Entries are never updated.
+///
+/// The field docs are also the API's description of the JSON (the `openapi`
+/// feature); in Rust, null is `None`. `inserted_at` never decreases as `id` grows,
+/// and `hash` is [`merkle::leaf_hash`](crate::merkle::leaf_hash) of the entry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(description = "A stored entry."))]
 #[non_exhaustive]
 pub struct Entry {
-    /// Assigned by the store at commit: dense, ascending in commit order.
+    /// Assigned at commit: dense, ascending in commit order.
     pub id: u64,
-    /// Commit time, UTC, microsecond precision; never decreases as `id` grows.
+    /// Commit time, RFC 3339 UTC with microseconds, e.g. `2026-11-26T13:45:01.123456Z`.
     #[serde(serialize_with = "serialize_time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub inserted_at: OffsetDateTime,
-    /// Who acted (e.g. `user`); `None` for system actions.
+    /// Who acted (e.g. `user`); null for system actions.
     pub actor_type: Option<String>,
     /// The actor's id; set exactly when `actor_type` is.
     pub actor_id: Option<String>,
     /// What happened, conventionally `noun.verb`.
     pub action: String,
-    /// What it happened to (e.g. `project`); `None` when there is no resource.
+    /// What it happened to (e.g. `project`); null when there is no resource.
     pub resource_type: Option<String>,
     /// The resource's id; set exactly when `resource_type` is.
     pub resource_id: Option<String>,
     /// The tenant the entry belongs to.
     pub account_id: Option<String>,
-    /// Free-form details, always a JSON object.
+    /// Free-form details.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
     pub metadata: Map<String, Value>,
-    /// The entry's leaf hash in the log's Merkle tree, lowercase hex
-    /// ([`merkle::leaf_hash`](crate::merkle::leaf_hash)); it covers every field above.
+    /// The entry's leaf hash in the log's Merkle tree: lowercase hex of
+    /// SHA-256(0x00 ‖ entry_bytes), covering every field above.
     pub hash: String,
 }
 
@@ -56,8 +64,17 @@ pub fn format_time(t: OffsetDateTime) -> String {
     )
 }
 
-fn serialize_time<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+/// Serializes a time as [`format_time`] does: the one format of times on the wire.
+pub(crate) fn serialize_time<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*t))
+}
+
+/// [`serialize_time`] for a time that may be absent (null).
+pub(crate) fn serialize_optional_time<S: Serializer>(
+    t: &Option<OffsetDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    t.map(format_time).serialize(s)
 }
 
 /// Converts microseconds since the Unix epoch, as stored, to a time.

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::entry::format_time;
+use crate::entry::{serialize_optional_time, serialize_time};
 use crate::error::{Error, Invalid, Result, Rule};
 
 /// What every key starts with, so a leaked one is easy to recognise.
@@ -91,20 +91,6 @@ pub struct KeyInfo {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-fn serialize_time<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_time(*t))
-}
-
-fn serialize_optional_time<S: serde::Serializer>(
-    t: &Option<OffsetDateTime>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&format_time(*t)),
-        None => s.serialize_none(),
-    }
-}
-
 /// A key being created, as the store records it.
 #[derive(Debug)]
 pub(crate) struct NewKey {
@@ -177,6 +163,27 @@ mod tests {
             hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn key_times_are_written_as_entry_times_are() {
+        // Key times and entry times share one formatter: RFC 3339 UTC, six digits.
+        let created_at = time::macros::datetime!(2026-11-26 14:45:01.1234567 +01:00);
+        let mut info = KeyInfo {
+            id: 1,
+            prefix: "hawk_0123abcd".into(),
+            scope: Scope::Read,
+            account_id: None,
+            created_at,
+            revoked_at: None,
+        };
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(json["created_at"], "2026-11-26T13:45:01.123456Z");
+        assert_eq!(json["revoked_at"], serde_json::Value::Null);
+        assert_eq!(json["scope"], "read");
+        info.revoked_at = Some(created_at + time::Duration::SECOND);
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(json["revoked_at"], "2026-11-26T13:45:02.123456Z");
     }
 
     #[test]

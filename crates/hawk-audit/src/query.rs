@@ -82,6 +82,7 @@ pub(crate) fn check_range(field: &'static str, value: u64, max: u64) -> Result<(
 
 /// One page of entries, newest first, with exact totals.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct Page {
     /// The entries of this page (empty past the end).
@@ -113,10 +114,15 @@ impl Page {
 
 /// An action name and how many entries carry it: a typeahead suggestion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(description = "An action and its number of entries.")
+)]
 pub struct ActionCount {
-    /// The action.
+    /// The action name.
     pub action: String,
-    /// Entries with this action.
+    /// Entries carrying it.
     pub count: u64,
 }
 

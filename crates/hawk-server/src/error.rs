@@ -7,6 +7,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error answered to a client. Storage failures are logged and answered with a
 /// generic 500: internals never reach the client.
@@ -19,17 +20,24 @@ pub struct ApiError {
     index: Option<usize>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// Every error.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+struct ErrorDetail<'a> {
+    /// Stable machine-readable code, e.g. `required`, `too_long`, `malformed`.
     code: &'a str,
+    /// For people.
     message: &'a str,
+    /// The input field at fault, when there is one.
     field: Option<&'a str>,
+    /// For a batch, the 0-based position of the offending entry.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>)]
     index: Option<usize>,
 }
 
@@ -152,8 +160,8 @@ impl From<hawk_audit::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Detail {
+        let body = ErrorBody {
+            error: ErrorDetail {
                 code: self.code,
                 message: &self.message,
                 field: self.field.as_deref(),

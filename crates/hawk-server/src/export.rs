@@ -51,7 +51,8 @@ pub fn csv_value(cell: &str) -> &str {
 }
 
 /// An export format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Format {
     /// Comma-separated values with a header row; metadata as a JSON string; cells

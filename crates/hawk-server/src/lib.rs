@@ -128,32 +128,23 @@ impl AppState {
 /// The whole HTTP API: every route of DESIGN.md section 4, JSON errors
 /// for unknown routes and methods, a 1 MiB body limit, metrics and an access log.
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = openapi::split();
-    let doc = axum::body::Bytes::from(doc.to_json().expect("the document serializes"));
-    api.route(
-        "/openapi.json",
-        axum::routing::get(move || async move {
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                doc,
-            )
-        }),
-    )
-    .merge(dashboard::routes())
-    .fallback(error::not_found)
-    .layer(axum::middleware::from_fn(input::refuse_unknown_params))
-    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-    .layer(CatchPanicLayer::custom(error::panicked))
-    .layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        auth::check,
-    ))
-    .layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        metrics::track,
-    ))
-    .layer(axum::middleware::map_response(error::json_errors))
-    .with_state(state)
+    let (api, _) = openapi::api_router().split_for_parts();
+    api.route("/openapi.json", axum::routing::get(openapi::openapi_json))
+        .merge(dashboard::routes())
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(input::refuse_unknown_params))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(error::panicked))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::check,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(axum::middleware::map_response(error::json_errors))
+        .with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` completes; then stops accepting,

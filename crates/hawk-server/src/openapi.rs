@@ -1,12 +1,16 @@
-//! The OpenAPI document, generated from the handlers' annotations and these schemas.
-//! The schemas describe the wire format only; the values come from `hawk-audit`'s
-//! serializable types, whose field names are the contract (DESIGN.md section 1).
+//! The OpenAPI document, generated from the handlers' annotations and from the body
+//! types themselves: each JSON body is one type deriving both `Serialize` and
+//! `ToSchema` (`hawk-audit`'s `Entry`, `Page` and `ActionCount` through its `openapi`
+//! feature), so the document cannot describe a body other than the one sent. Field
+//! names are the contract (DESIGN.md section 1).
 
-use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-use serde_json::Value;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::IntoResponse;
 use utoipa::openapi::OpenApi as Document;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -73,16 +77,11 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::metrics))
 }
 
-/// The routes and the document that describes them exactly.
-pub(crate) fn split() -> (axum::Router<AppState>, Document) {
-    let (router, mut doc) = api_router().split_for_parts();
-    exact::apply(&mut doc);
-    (router, doc)
-}
-
 /// The OpenAPI document of the API, as `GET /openapi.json` serves it.
 pub fn openapi() -> Document {
-    split().1
+    let mut doc = api_router().split_for_parts().1;
+    exact::apply(&mut doc);
+    doc
 }
 
 /// This document.
@@ -92,36 +91,10 @@ pub fn openapi() -> Document {
     tag = "operations",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))
 )]
-#[allow(dead_code)] // Documents the route `router` serves from the split-off document.
-fn openapi_json() {}
-
-/// A stored entry.
-#[derive(ToSchema)]
-#[schema(as = Entry)]
-#[allow(dead_code)]
-pub(crate) struct EntrySchema {
-    /// Assigned at commit: dense, ascending in commit order.
-    id: u64,
-    /// Commit time, RFC 3339 UTC with microseconds, e.g. `2026-11-26T13:45:01.123456Z`.
-    #[schema(format = DateTime)]
-    inserted_at: String,
-    /// Who acted (e.g. `user`); null for system actions.
-    actor_type: Option<String>,
-    /// The actor's id; set exactly when `actor_type` is.
-    actor_id: Option<String>,
-    /// What happened, conventionally `noun.verb`.
-    action: String,
-    /// What it happened to (e.g. `project`); null when there is no resource.
-    resource_type: Option<String>,
-    /// The resource's id; set exactly when `resource_type` is.
-    resource_id: Option<String>,
-    /// The tenant the entry belongs to.
-    account_id: Option<String>,
-    /// Free-form details.
-    metadata: BTreeMap<String, Value>,
-    /// The entry's leaf hash in the log's Merkle tree: lowercase hex of
-    /// SHA-256(0x00 ‖ entry_bytes), covering every field above.
-    hash: String,
+pub(crate) async fn openapi_json() -> impl IntoResponse {
+    static JSON: OnceLock<Bytes> = OnceLock::new();
+    let json = JSON.get_or_init(|| openapi().to_json().expect("the document serializes").into());
+    ([(header::CONTENT_TYPE, "application/json")], json.clone())
 }
 
 /// The body of `POST /v1/entries`; its schema (and `NewEntry`'s) is built by hand in
@@ -136,70 +109,6 @@ impl utoipa::PartialSchema for EntriesInput {
 
 impl ToSchema for EntriesInput {}
 
-/// The stored entry, or the stored batch in order.
-#[derive(ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub(crate) enum EntriesOutput {
-    One(EntrySchema),
-    Many(Vec<EntrySchema>),
-}
-
-/// One page of entries, newest first, with exact totals.
-#[derive(ToSchema)]
-#[schema(as = Page)]
-#[allow(dead_code)]
-pub(crate) struct PageSchema {
-    /// The entries of this page (empty past the end).
-    entries: Vec<EntrySchema>,
-    /// The page number asked for.
-    page: u64,
-    /// Entries per page.
-    per_page: u64,
-    /// Exact number of matching entries up to `as_of`.
-    total_count: u64,
-    /// `max(1, ceil(total_count / per_page))`.
-    total_pages: u64,
-    /// The newest id this listing sees; pass it back to page on consistently.
-    as_of: u64,
-}
-
-/// A whole account: every entry (streamed array), or one page.
-#[derive(ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub(crate) enum AccountOutput {
-    All(Vec<EntrySchema>),
-    Page(PageSchema),
-}
-
-/// Typeahead results.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct EntriesBody {
-    /// The newest matching entries.
-    entries: Vec<EntrySchema>,
-}
-
-/// An action and its number of entries.
-#[derive(ToSchema)]
-#[schema(as = ActionCount)]
-#[allow(dead_code)]
-pub(crate) struct ActionCountSchema {
-    /// The action name.
-    action: String,
-    /// Entries carrying it.
-    count: u64,
-}
-
-/// Action suggestions.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct ActionsBody {
-    /// Prefix matches first, then by count.
-    actions: Vec<ActionCountSchema>,
-}
-
 /// The body of `POST /v1/events`; its schema is built by hand in `exact`.
 pub(crate) struct EventInput;
 
@@ -210,142 +119,6 @@ impl utoipa::PartialSchema for EventInput {
 }
 
 impl ToSchema for EventInput {}
-
-/// The event was emitted.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct EventAccepted {
-    /// Its position on the bus.
-    seq: u64,
-}
-
-/// Liveness.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct Health {
-    /// Always `ok`.
-    status: String,
-    /// The newest entry's id.
-    head: u64,
-}
-
-/// Every error.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct ErrorBody {
-    error: ErrorDetail,
-}
-
-/// What went wrong.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct ErrorDetail {
-    /// Stable machine-readable code, e.g. `required`, `too_long`, `malformed`.
-    code: String,
-    /// For people.
-    message: String,
-    /// The input field at fault, when there is one.
-    field: Option<String>,
-    /// For a batch, the 0-based position of the offending entry.
-    index: Option<u64>,
-}
-
-/// Paging of `GET /v1/entries`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct EntriesQuery {
-    /// Page number from 1 (default 1).
-    #[param(minimum = 1)]
-    page: Option<u64>,
-    /// Entries per page, 1–1000 (default 50).
-    #[param(minimum = 1, maximum = 1000)]
-    per_page: Option<u64>,
-    /// Case-insensitive literal substring of the action (empty: every entry).
-    search: Option<String>,
-    /// Pin paging to the log as it was at this id (every page returns it).
-    as_of: Option<u64>,
-}
-
-/// Paging of an account; with none of these every entry is streamed.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct AccountQuery {
-    /// Page number from 1; asks for the page object.
-    #[param(minimum = 1)]
-    page: Option<u64>,
-    /// Entries per page, 1–1000; asks for the page object.
-    #[param(minimum = 1, maximum = 1000)]
-    per_page: Option<u64>,
-    /// Case-insensitive literal substring of the action; when not empty, asks for the
-    /// page object.
-    search: Option<String>,
-    /// Pin paging to the log as it was at this id; asks for the page object.
-    as_of: Option<u64>,
-}
-
-/// Typeahead query.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct SearchQuery {
-    /// Case-insensitive literal substring of the action; empty matches all.
-    q: Option<String>,
-    /// How many entries, 1–100 (default 5).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u64>,
-}
-
-/// Suggestions query.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct ActionsQuery {
-    /// Case-insensitive literal substring of the action; empty matches all.
-    q: Option<String>,
-    /// How many actions, 1–100 (default 10).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u64>,
-}
-
-/// Where the live tail starts.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct StreamQuery {
-    /// Replay every entry after this id first (the `Last-Event-ID` header, sent by
-    /// a reconnecting client, takes precedence). Default: only new entries.
-    after: Option<u64>,
-    /// The API key, for clients that cannot send `Authorization` (`EventSource`).
-    key: Option<String>,
-}
-
-/// What to export.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct ExportQuery {
-    /// `csv` or `ndjson` (required).
-    #[param(inline)]
-    format: ExportFormat,
-    /// Only this account's entries (empty: every account's).
-    #[param(max_length = 255)]
-    account_id: Option<String>,
-    /// The API key, for clients that cannot send `Authorization` (download links).
-    key: Option<String>,
-}
-
-/// An export format.
-#[derive(ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub(crate) enum ExportFormat {
-    /// CSV with a header row.
-    Csv,
-    /// One JSON entry per line.
-    Ndjson,
-}
 
 /// What the derived document cannot say by itself: the input schemas (rules across
 /// fields, patterns), the upper bound of every whole-number parameter, and the

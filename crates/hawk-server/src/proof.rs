@@ -9,13 +9,12 @@ use axum::response::{IntoResponse, Response};
 use hawk_audit::merkle::to_hex;
 use hawk_audit::{ConsistencyProof, InclusionProof};
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Access;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::input::Params;
-use crate::openapi::ErrorBody;
 
 /// An inclusion proof as JSON: hashes in lowercase hex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -83,27 +82,6 @@ impl From<ConsistencyProof> for ConsistencyBody {
     }
 }
 
-/// The tree size of an inclusion proof.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct ProofQuery {
-    /// The tree size to prove inclusion in (from `id` to the log's size). Default:
-    /// the latest checkpoint's when it covers the entry, else the whole log.
-    size: Option<u64>,
-}
-
-/// The two tree sizes of a consistency proof.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct ConsistencyQuery {
-    /// The older tree size (required).
-    from: u64,
-    /// The newer tree size, from `from` to the log's size (required).
-    to: u64,
-}
-
 /// The latest signed checkpoint: a C2SP signed note (origin, tree size, base64 root,
 /// then the Ed25519 signature line).
 #[utoipa::path(
@@ -136,7 +114,10 @@ pub(crate) async fn checkpoint(State(state): State<AppState>) -> Result<Response
     get,
     path = "/v1/proof/{id}",
     tag = "proofs",
-    params(("id" = u64, Path, description = "The entry's id, from 1", minimum = 1), ProofQuery),
+    params(
+        ("id" = u64, Path, description = "The entry's id, from 1", minimum = 1),
+        ("size" = Option<u64>, Query, description = "The tree size to prove inclusion in (from `id` to the log's size). Default:\nthe latest checkpoint's when it covers the entry, else the whole log."),
+    ),
     responses(
         (status = 200, description = "The proof", body = InclusionBody),
         (status = 400, description = "`id` or `size` is empty or not a whole number", body = ErrorBody),
@@ -179,7 +160,10 @@ pub(crate) async fn inclusion(
     get,
     path = "/v1/proof/consistency",
     tag = "proofs",
-    params(ConsistencyQuery),
+    params(
+        ("from" = u64, Query, description = "The older tree size (required)."),
+        ("to" = u64, Query, description = "The newer tree size, from `from` to the log's size (required)."),
+    ),
     responses(
         (status = 200, description = "The proof", body = ConsistencyBody),
         (status = 400, description = "`from` or `to` is missing, empty or not a whole number", body = ErrorBody),

@@ -10,15 +10,13 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
 use hawk_audit::{ActionCount, Entry, Page, Recent};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Access;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::export::{self, Format};
 use crate::input::{self, JsonBody, Params};
-use crate::openapi::{
-    AccountQuery, ActionsQuery, EntriesQuery, ErrorBody, ExportQuery, SearchQuery,
-};
 
 /// Entries per chunk of a streamed response: fewer, larger writes.
 const STREAM_CHUNK: usize = 256;
@@ -31,7 +29,7 @@ const STREAM_CHUNK: usize = 256;
     request_body(content = crate::openapi::EntriesInput, description = "One entry, or an array of 1 to 1000 entries"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: a repeat with the same body within 24 hours stores nothing and answers 201 with the entries stored the first time (same ids); another body under the key is 422. 1 to 255 printable ASCII characters.")),
     responses(
-        (status = 201, description = "The stored entry (for an object) or entries (for an array), in order", body = crate::openapi::EntriesOutput),
+        (status = 201, description = "The stored entry (for an object) or entries (for an array), in order", body = EntriesOutput),
         (status = 400, description = "Not valid JSON", body = ErrorBody),
         (status = 403, description = "A read key, or a key bound to an account", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
@@ -57,7 +55,7 @@ pub(crate) async fn create_entries(
                     .map_err(input::key_error)?,
             };
             let count = stored.len();
-            (Json(stored).into_response(), count)
+            (EntriesOutput::Many(stored), count)
         }
         input::NewEntries::One(entry) => {
             let stored = match key {
@@ -67,11 +65,19 @@ pub(crate) async fn create_entries(
                     .await
                     .map_err(input::key_error)?,
             };
-            (Json(stored).into_response(), 1)
+            (EntriesOutput::One(stored), 1)
         }
     };
     state.metrics.add_entries(count);
-    Ok((StatusCode::CREATED, stored).into_response())
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+/// The stored entry, or the stored batch in order.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum EntriesOutput {
+    One(Entry),
+    Many(Vec<Entry>),
 }
 
 /// Entries newest first, a page at a time, with exact totals.
@@ -79,9 +85,14 @@ pub(crate) async fn create_entries(
     get,
     path = "/v1/entries",
     tag = "entries",
-    params(EntriesQuery),
+    params(
+        ("page" = Option<u64>, Query, description = "Page number from 1 (default 1).", minimum = 1),
+        ("per_page" = Option<u64>, Query, description = "Entries per page, 1–1000 (default 50).", minimum = 1, maximum = 1000),
+        ("search" = Option<String>, Query, description = "Case-insensitive literal substring of the action (empty: every entry)."),
+        ("as_of" = Option<u64>, Query, description = "Pin paging to the log as it was at this id (every page returns it)."),
+    ),
     responses(
-        (status = 200, description = "The page", body = crate::openapi::PageSchema),
+        (status = 200, description = "The page", body = Page),
         (status = 400, description = "A whole-number parameter is empty or not a whole number", body = ErrorBody),
         (status = 422, description = "A parameter is out of range", body = ErrorBody),
     )
@@ -110,8 +121,10 @@ pub(crate) fn recent(params: &Params) -> Result<Recent, ApiError> {
     })
 }
 
-#[derive(Serialize)]
-struct Entries {
+/// Typeahead results.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EntriesBody {
+    /// The newest matching entries.
     entries: Vec<Entry>,
 }
 
@@ -120,9 +133,12 @@ struct Entries {
     get,
     path = "/v1/search",
     tag = "entries",
-    params(SearchQuery),
+    params(
+        ("q" = Option<String>, Query, description = "Case-insensitive literal substring of the action; empty matches all."),
+        ("limit" = Option<u64>, Query, description = "How many entries, 1–100 (default 5).", minimum = 1, maximum = 100),
+    ),
     responses(
-        (status = 200, description = "The newest matching entries", body = crate::openapi::EntriesBody),
+        (status = 200, description = "The newest matching entries", body = EntriesBody),
         (status = 400, description = "`limit` is empty or not a whole number", body = ErrorBody),
         (status = 422, description = "`limit` is out of range", body = ErrorBody),
     )
@@ -140,11 +156,13 @@ pub(crate) async fn search(
         Some(account) => state.audit.account_search(account, q, limit).await?,
         None => state.audit.search(q, limit).await?,
     };
-    Ok(Json(Entries { entries }).into_response())
+    Ok(Json(EntriesBody { entries }).into_response())
 }
 
-#[derive(Serialize)]
-struct Actions {
+/// Action suggestions.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ActionsBody {
+    /// Prefix matches first, then by count.
     actions: Vec<ActionCount>,
 }
 
@@ -153,9 +171,12 @@ struct Actions {
     get,
     path = "/v1/actions",
     tag = "entries",
-    params(ActionsQuery),
+    params(
+        ("q" = Option<String>, Query, description = "Case-insensitive literal substring of the action; empty matches all."),
+        ("limit" = Option<u64>, Query, description = "How many actions, 1–100 (default 10).", minimum = 1, maximum = 100),
+    ),
     responses(
-        (status = 200, description = "Matching actions, prefix matches first, then by count", body = crate::openapi::ActionsBody),
+        (status = 200, description = "Matching actions, prefix matches first, then by count", body = ActionsBody),
         (status = 400, description = "`limit` is empty or not a whole number", body = ErrorBody),
         (status = 422, description = "`limit` is out of range", body = ErrorBody),
     )
@@ -173,7 +194,7 @@ pub(crate) async fn actions(
         Some(account) => state.audit.account_actions(account, q, limit).await?,
         None => state.audit.actions(q, limit).await?,
     };
-    Ok(Json(Actions { actions }).into_response())
+    Ok(Json(ActionsBody { actions }).into_response())
 }
 
 /// One account's entries, newest first: every entry as a streamed JSON array, or
@@ -182,9 +203,15 @@ pub(crate) async fn actions(
     get,
     path = "/v1/accounts/{account_id}/entries",
     tag = "entries",
-    params(("account_id" = String, Path, description = "The account: 1–255 characters", min_length = 1, max_length = 255), AccountQuery),
+    params(
+        ("account_id" = String, Path, description = "The account: 1–255 characters", min_length = 1, max_length = 255),
+        ("page" = Option<u64>, Query, description = "Page number from 1; asks for the page object.", minimum = 1),
+        ("per_page" = Option<u64>, Query, description = "Entries per page, 1–1000; asks for the page object.", minimum = 1, maximum = 1000),
+        ("search" = Option<String>, Query, description = "Case-insensitive literal substring of the action; when not empty, asks for the\npage object."),
+        ("as_of" = Option<u64>, Query, description = "Pin paging to the log as it was at this id; asks for the page object."),
+    ),
     responses(
-        (status = 200, description = "Without `page`, `per_page`, `as_of` and a non-empty `search`: a JSON array of every entry, newest first, streamed. With any of them: the page object.", body = crate::openapi::AccountOutput),
+        (status = 200, description = "Without `page`, `per_page`, `as_of` and a non-empty `search`: a JSON array of every entry, newest first, streamed. With any of them: the page object.", body = AccountOutput),
         (status = 400, description = "A whole-number parameter is empty or not a whole number", body = ErrorBody),
         (status = 403, description = "A key bound to another account", body = ErrorBody),
         (status = 422, description = "Bad account id or a parameter out of range", body = ErrorBody),
@@ -195,7 +222,7 @@ pub(crate) async fn account_entries(
     access: Access,
     Path(account_id): Path<String>,
     params: Params,
-) -> Result<Response, ApiError> {
+) -> Result<AccountOutput, ApiError> {
     access.check_account(&account_id)?;
     let opts = recent(&params)?;
     // Filtering or pinning only make sense on pages: they ask for the page object too,
@@ -206,7 +233,7 @@ pub(crate) async fn account_entries(
         || params.has("search")
     {
         let page = state.audit.for_account_page(&account_id, opts).await?;
-        return Ok(Json(page).into_response());
+        return Ok(AccountOutput::Page(page));
     }
     let mut entries = Box::pin(state.audit.for_account_stream(&account_id).fuse());
     // A bad account id fails the first item: answer it with a status, not a cut body.
@@ -228,11 +255,31 @@ pub(crate) async fn account_entries(
         .chain(items)
         .chain(futures_util::stream::once(async { Ok(b"]".to_vec()) }))
         .inspect_err(|err| tracing::error!(error = %err, "account stream failed"));
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(crate::auth::until_revoked(&state, &access, body)),
-    )
-        .into_response())
+    Ok(AccountOutput::All(Body::from_stream(
+        crate::auth::until_revoked(&state, &access, body),
+    )))
+}
+
+/// A whole account: every entry (streamed array), or one page.
+#[derive(ToSchema)]
+// Written by `into_response`, one kind or the other; `untagged` says so to the schema.
+#[serde(untagged)]
+pub(crate) enum AccountOutput {
+    // A JSON array written as the entries are read.
+    #[schema(value_type = Vec<Entry>)]
+    All(Body),
+    Page(Page),
+}
+
+impl IntoResponse for AccountOutput {
+    fn into_response(self) -> Response {
+        match self {
+            AccountOutput::All(array) => {
+                ([(header::CONTENT_TYPE, "application/json")], array).into_response()
+            }
+            AccountOutput::Page(page) => Json(page).into_response(),
+        }
+    }
 }
 
 /// Streamed export of every entry (or one account's), oldest first.
@@ -240,7 +287,11 @@ pub(crate) async fn account_entries(
     get,
     path = "/v1/export",
     tag = "entries",
-    params(ExportQuery),
+    params(
+        ("format" = inline(Format), Query, description = "`csv` or `ndjson` (required)."),
+        ("account_id" = Option<String>, Query, description = "Only this account's entries (empty: every account's).", max_length = 255),
+        ("key" = Option<String>, Query, description = "The API key, for clients that cannot send `Authorization` (download links)."),
+    ),
     responses(
         (status = 200, description = "CSV with a header row (id, actor_id, actor_type, action, resource_id, resource_type, inserted_at, account_id, metadata) or NDJSON, oldest first, streamed", content((String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, description = "Missing or unknown `format`", body = ErrorBody),
@@ -313,7 +364,7 @@ pub(crate) async fn export(
     tag = "events",
     request_body = crate::openapi::EventInput,
     responses(
-        (status = 202, description = "Emitted, and recorded durably by the audit listener: it survives a crash as a 201 entry does", body = crate::openapi::EventAccepted),
+        (status = 202, description = "Emitted, and recorded durably by the audit listener: it survives a crash as a 201 entry does", body = EventAccepted),
         (status = 400, description = "Not valid JSON", body = ErrorBody),
         (status = 403, description = "A read key, or a key bound to an account", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
@@ -340,11 +391,14 @@ pub(crate) async fn emit_event(
             "internal server error",
         ));
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "seq": seq })),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(EventAccepted { seq })).into_response())
+}
+
+/// The event was emitted.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EventAccepted {
+    /// Its position on the bus.
+    seq: u64,
 }
 
 /// Liveness: the server answers and the log can be read.
@@ -354,13 +408,22 @@ pub(crate) async fn emit_event(
     tag = "operations",
     security(()),
     responses(
-        (status = 200, description = "Alive", body = crate::openapi::Health),
+        (status = 200, description = "Alive", body = Health),
         (status = 500, description = "The log cannot be read", body = ErrorBody),
     )
 )]
 pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
     let head = state.audit.head().await?;
-    Ok(Json(serde_json::json!({ "status": "ok", "head": head })).into_response())
+    Ok(Json(Health { status: "ok", head }).into_response())
+}
+
+/// Liveness.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    status: &'static str,
+    /// The newest entry's id.
+    head: u64,
 }
 
 /// Prometheus metrics.

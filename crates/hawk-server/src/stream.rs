@@ -29,12 +29,13 @@ const CATCH_UP: u64 = 500;
     path = "/v1/stream",
     tag = "entries",
     params(
-        crate::openapi::StreamQuery,
+        ("after" = Option<u64>, Query, description = "Replay every entry after this id first (the `Last-Event-ID` header, sent by\na reconnecting client, takes precedence). Default: only new entries."),
+        ("key" = Option<String>, Query, description = "The API key, for clients that cannot send `Authorization` (`EventSource`)."),
         ("Last-Event-ID" = Option<u64>, Header, description = "Sent by a reconnecting `EventSource`: replay every entry after this id (takes precedence over `after`)"),
     ),
     responses(
         (status = 200, description = "An endless `text/event-stream`: one event per entry, oldest first; `id` is the entry id, `data` the entry as JSON", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Malformed `after` or `Last-Event-ID`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "Malformed `after` or `Last-Event-ID`", body = crate::error::ErrorBody),
     )
 )]
 pub(crate) async fn live_tail(
