@@ -4,7 +4,6 @@
 //! Exit status: 0 success, 2 bad input or usage, 1 anything else. Errors are one
 //! line on stderr, `hawk: <message>`.
 
-mod import;
 mod output;
 
 use std::fmt;
@@ -17,8 +16,8 @@ use anyhow::Context as _;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use futures_util::TryStreamExt as _;
 use hawk_audit::checkpoint::{self, Cadence, SigningKey, VerifierKey};
-use hawk_audit::workload;
 use hawk_audit::{Audit, Events, NewEntry, Options, Recent, Report, Scope, Verify};
+use hawk_audit::{import, workload};
 use hawk_server::export::{self, Format};
 use hawk_server::proof::{ConsistencyBody, InclusionBody};
 
@@ -276,7 +275,7 @@ enum Command {
         /// A file, or the postgres:// database that holds HawkEx's table.
         source: String,
         /// The HawkEx table to read from a postgres:// source.
-        #[arg(long, default_value = "hawk_ex_audit_logs", value_name = "NAME")]
+        #[arg(long, default_value = import::HAWK_EX_TABLE, value_name = "NAME")]
         table: String,
     },
     /// Remove the entries older than DATE, recording the prune as an entry.
@@ -521,6 +520,9 @@ fn fail(err: &anyhow::Error) -> ExitCode {
             || cause
                 .downcast_ref::<hawk_audit::Error>()
                 .is_some_and(|e| e.as_invalid().is_some())
+            || cause
+                .downcast_ref::<import::ImportError>()
+                .is_some_and(import::ImportError::is_invalid)
     });
     report(&one_line(err));
     ExitCode::from(if bad_input { 2 } else { 1 })
@@ -779,14 +781,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let progress = |progress| match progress {
                 import::Progress::Total(n) => bar.set_length(n),
                 import::Progress::Imported(n) => bar.inc(n),
+                _ => {}
             };
             let summary = if is_postgres(&source) {
-                import::import_table(&audit, &source, &table, progress).await
+                import::table(&audit, &source, &table, progress).await
             } else {
-                import::import_file(&audit, std::path::Path::new(&source), progress).await
+                import::file(&audit, std::path::Path::new(&source), progress).await
             };
             audit.close().await;
-            let summary = summary?;
+            let summary = summary.map_err(|err| match err {
+                // The command line names the table by its option.
+                import::ImportError::Table(rule) => BadInput(format!("--table: {rule}")).into(),
+                err => anyhow::Error::new(err),
+            })?;
             bar.finish_and_clear();
             out.import_summary(&summary)?;
         }

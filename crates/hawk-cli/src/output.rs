@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use hawk_audit::checkpoint::StoredCheckpoint;
+use hawk_audit::import;
 use hawk_audit::merkle::to_hex;
 use hawk_audit::time::{OffsetDateTime, UtcOffset};
 use hawk_audit::{ActionCount, Entry, KeyInfo, Page, PrunePlan, Report, format_time};
@@ -154,9 +155,13 @@ impl Out {
     }
 
     /// The last line of `import`.
-    pub(crate) fn import_summary(&mut self, summary: &crate::import::Summary) -> io::Result<()> {
+    pub(crate) fn import_summary(&mut self, summary: &import::Summary) -> io::Result<()> {
         if self.json {
-            return self.json_line(summary);
+            return self.json_line(&ImportSummary {
+                source: &summary.source,
+                imported: summary.imported,
+                skipped: summary.skipped,
+            });
         }
         writeln!(
             self.w,
@@ -472,6 +477,13 @@ struct Keys<'a> {
 struct ExportSummary<'a> {
     entries: u64,
     output: &'a str,
+}
+
+#[derive(Serialize)]
+struct ImportSummary<'a> {
+    source: &'a str,
+    imported: u64,
+    skipped: u64,
 }
 
 #[derive(Serialize)]
