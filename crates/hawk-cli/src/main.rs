@@ -4,23 +4,22 @@
 //! Exit status: 0 success, 2 bad input or usage, 1 anything else. Errors are one
 //! line on stderr, `hawk: <message>`.
 
+mod commands;
 mod output;
 
 use std::fmt;
 use std::io::{self, IsTerminal as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
-use futures_util::TryStreamExt as _;
-use hawk_audit::checkpoint::{self, Cadence, SigningKey, VerifierKey};
-use hawk_audit::{Audit, Events, NewEntry, Options, Recent, Report, Scope, Verify};
-use hawk_audit::{import, workload};
-use hawk_server::export::{self, Format};
-use hawk_server::proof::{ConsistencyBody, InclusionBody};
+use hawk_audit::checkpoint::Cadence;
+use hawk_audit::{NewEntry, Recent, import};
 
+use crate::commands::{
+    Context, KeyConfig, checkpoint, demo, entries, keys, prune, serve, transfer, verify,
+};
 use crate::output::Out;
 
 /// Reading a log builds every entry from a dozen small allocations on a reader thread
@@ -538,14 +537,19 @@ fn one_line(err: &anyhow::Error) -> String {
     format!("{err:#}").replace(['\n', '\r'], " ")
 }
 
+/// Runs the command, then flushes what it printed.
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = Out::new(cli.json);
-    let keys = KeyConfig {
-        url: cli.db.clone(),
-        file: cli.key_file,
-        origin: cli.origin,
+    let cx = Context {
+        db: cli.db.clone(),
+        json: cli.json,
+        keys: KeyConfig {
+            url: cli.db,
+            file: cli.key_file,
+            origin: cli.origin,
+        },
     };
-    match cli.command {
+    let code = match cli.command {
         Command::Track {
             action,
             actor_type,
@@ -555,23 +559,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             account,
             metadata,
         } => {
-            let metadata = metadata
-                .map(|raw| {
-                    serde_json::from_str::<serde_json::Value>(&raw)
-                        .map_err(|e| BadInput(format!("metadata: must be valid JSON ({e})")))
-                })
-                .transpose()?;
             let mut entry = NewEntry::new(action);
             entry.actor_type = actor_type;
             entry.actor_id = actor_id;
             entry.resource_type = resource_type;
             entry.resource_id = resource_id;
             entry.account_id = account;
-            entry.metadata = metadata;
-            let audit = open(&cli.db, Access::Create).await?;
-            let stored = audit.record(entry).await;
-            audit.close().await;
-            out.entry(&stored?)?;
+            success(entries::track(&cx, &mut out, entry, metadata).await)?
         }
         Command::Recent {
             page,
@@ -579,55 +573,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             search,
             as_of,
         } => {
-            let audit = open(&cli.db, Access::Read).await?;
-            let page = audit
-                .recent(Recent {
-                    page,
-                    per_page,
-                    search,
-                    as_of,
-                })
-                .await?;
-            out.page(&page)?;
+            let opts = Recent {
+                page,
+                per_page,
+                search,
+                as_of,
+            };
+            success(entries::recent(&cx, &mut out, opts).await)?
         }
         Command::Search { query, limit } => {
-            let audit = open(&cli.db, Access::Read).await?;
-            let entries = audit.search(&query, limit).await?;
-            out.entries(&entries)?;
+            success(entries::search(&cx, &mut out, &query, limit).await)?
         }
         Command::Actions { query, limit } => {
-            let audit = open(&cli.db, Access::Read).await?;
-            let actions = audit.actions(query.as_deref().unwrap_or(""), limit).await?;
-            out.actions(&actions)?;
+            success(entries::actions(&cx, &mut out, query.as_deref(), limit).await)?
         }
         Command::Account {
             account_id,
             page,
             per_page,
-        } => {
-            let audit = open(&cli.db, Access::Read).await?;
-            if page.is_some() || per_page.is_some() {
-                let defaults = Recent::default();
-                let opts = Recent::page(
-                    page.unwrap_or(defaults.page),
-                    per_page.unwrap_or(defaults.per_page),
-                );
-                let page = audit.for_account_page(&account_id, opts).await?;
-                out.page(&page)?;
-            } else {
-                let mut stream = std::pin::pin!(audit.for_account_stream(&account_id));
-                // A bad account id fails the first item: report it before printing.
-                let first = stream.try_next().await?;
-                let mut listing = out.start_stream()?;
-                if let Some(entry) = first {
-                    listing.entry(&entry)?;
-                    while let Some(entry) = stream.try_next().await? {
-                        listing.entry(&entry)?;
-                    }
-                }
-                listing.finish()?;
-            }
-        }
+        } => success(entries::account(&cx, &mut out, &account_id, page, per_page).await)?,
         Command::Serve {
             listen,
             rate_limit,
@@ -641,241 +605,54 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let cadence = Cadence {
                 entries: checkpoint_entries,
-                interval: std::time::Duration::from_secs(checkpoint_interval),
+                interval: Duration::from_secs(checkpoint_interval),
             };
             let limits = hawk_server::ServeOptions {
-                header_read_timeout: std::time::Duration::from_secs(header_read_timeout),
-                idle_timeout: std::time::Duration::from_secs(idle_timeout),
+                header_read_timeout: Duration::from_secs(header_read_timeout),
+                idle_timeout: Duration::from_secs(idle_timeout),
                 max_connections,
             };
-            serve(
-                &cli.db,
+            let served = serve::serve(
+                &cx.db,
                 &listen,
                 rate_limit,
                 max_db_size,
-                &keys,
+                &cx.keys,
                 cadence,
                 limits,
-            )
-            .await?
+            );
+            success(served.await)?
         }
         Command::Verify { anchor, public_key } => {
-            // Exit 2 for anything that keeps the check from being made.
-            let report = match verify(&cli.db, &keys, &anchor, public_key.as_deref()).await {
-                Ok(report) => report,
-                Err(err) => {
-                    report(&one_line(&err));
-                    return Ok(ExitCode::from(2));
-                }
-            };
-            out.verify_report(&report)?;
-            out.flush()?;
-            return Ok(if report.is_intact() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            });
+            verify::run(&cx, &mut out, &anchor, public_key.as_deref()).await?
         }
         Command::Checkpoint { command } => match command {
             CheckpointCommand::Export { output } => {
-                // Opened first, so that a mistyped --db gets no key file either.
-                let audit = open(&cli.db, Access::Write).await?;
-                let key = keys.signing_key()?;
-                let checkpoint = audit.write_checkpoint(&key).await;
-                audit.close().await;
-                let checkpoint = checkpoint?;
-                match &output {
-                    Some(path) => {
-                        std::fs::write(path, &checkpoint.note)
-                            .with_context(|| format!("writing {}", path.display()))?;
-                        out.checkpoint_summary(&checkpoint, path)?;
-                    }
-                    None => out.writer().write_all(checkpoint.note.as_bytes())?,
-                }
+                success(checkpoint::export(&cx, &mut out, output.as_deref()).await)?
             }
-            CheckpointCommand::PublicKey => {
-                let key = keys.signing_key()?;
-                writeln!(out.writer(), "{}", key.verifier())?;
-            }
+            CheckpointCommand::PublicKey => success(checkpoint::public_key(&cx, &mut out))?,
         },
         Command::Prove {
             id,
             size,
             consistency,
-        } => {
-            if let Some(&[m, n]) = consistency.as_deref()
-                && m > n
-            {
-                return Err(BadInput(format!(
-                    "--consistency M N: M must be at most N (got M = {m}, N = {n})"
-                ))
-                .into());
-            }
-            let audit = open(&cli.db, Access::Read).await?;
-            match (id, consistency.as_deref()) {
-                (_, Some(&[from, to])) => {
-                    let proof = audit
-                        .consistency_proof(from, to)
-                        .await
-                        .map_err(consistency_args)?;
-                    out.consistency(&ConsistencyBody::from(proof))?;
-                }
-                (Some(id), _) => {
-                    let proof = audit.inclusion_proof(id, size).await?;
-                    out.inclusion(&InclusionBody::from(proof))?;
-                }
-                _ => return Err(BadInput("give an entry id or --consistency M N".into()).into()),
-            }
-        }
-        Command::Keys { command } => {
-            let access = match command {
-                KeysCommand::Create { .. } => Access::Create,
-                KeysCommand::List => Access::Read,
-                KeysCommand::Revoke { .. } => Access::Write,
-            };
-            let audit = open(&cli.db, access).await?;
-            match command {
-                KeysCommand::Create { scope, account } => {
-                    let scope: Scope = scope.parse()?;
-                    let created = audit.create_key(scope, account.as_deref()).await;
-                    audit.close().await;
-                    let (key, info) = created?;
-                    out.new_key(&key, &info)?;
-                }
-                KeysCommand::List => out.keys(&audit.keys().await?)?,
-                KeysCommand::Revoke { id } => {
-                    let revoked = audit.revoke_key(id).await;
-                    audit.close().await;
-                    out.keys(&[revoked?])?
-                }
-            }
-        }
+        } => success(checkpoint::prove(&cx, &mut out, id, size, consistency.as_deref()).await)?,
+        Command::Keys { command } => success(keys::run(&cx, &mut out, command).await)?,
         Command::Export {
             format,
             account,
             output,
-        } => {
-            let format: Format = format
-                .parse()
-                .map_err(|e| BadInput(format!("--format: {e}")))?;
-            let audit = open(&cli.db, Access::Read).await?;
-            let exported = match &output {
-                Some(path) => {
-                    let file = std::fs::File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    let mut file = io::BufWriter::new(file);
-                    let n = export_to(&audit, format, account, &mut file).await?;
-                    file.flush()
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    n
-                }
-                None => export_to(&audit, format, account, out.writer()).await?,
-            };
-            if let Some(path) = output {
-                out.export_summary(exported, &path)?;
-            }
-        }
+        } => success(transfer::export(&cx, &mut out, &format, account, output).await)?,
         Command::Import { source, table } => {
-            let audit = open(&cli.db, Access::Create).await?;
-            let bar = output::progress_bar(0);
-            let progress = |progress| match progress {
-                import::Progress::Total(n) => bar.set_length(n),
-                import::Progress::Imported(n) => bar.inc(n),
-                _ => {}
-            };
-            let summary = if is_postgres(&source) {
-                import::table(&audit, &source, &table, progress).await
-            } else {
-                import::file(&audit, std::path::Path::new(&source), progress).await
-            };
-            audit.close().await;
-            let summary = summary.map_err(|err| match err {
-                // The command line names the table by its option.
-                import::ImportError::Table(rule) => BadInput(format!("--table: {rule}")).into(),
-                err => anyhow::Error::new(err),
-            })?;
-            bar.finish_and_clear();
-            out.import_summary(&summary)?;
+            success(transfer::import(&cx, &mut out, &source, &table).await)?
         }
         Command::Prune {
             before,
             dry_run,
             yes,
-        } => {
-            let when = import::parse_time(&before).ok_or_else(|| {
-                BadInput(format!(
-                    "--before: not a time: {before:?} (RFC 3339, or YYYY-MM-DD for UTC midnight)"
-                ))
-            })?;
-            if dry_run {
-                let audit = open(&cli.db, Access::Read).await?;
-                out.prune_plan(audit.prune_plan(when).await?.as_ref())?;
-            } else {
-                // A missing log is reported before a key file is made beside it.
-                drop(open(&cli.db, Access::Write).await?);
-                // With the log's signing key, the prune point gets a signed checkpoint.
-                let mut options = Options::default();
-                if let Some(key) = keys.signing_key_if_any()? {
-                    options = options.checkpoints(key, Cadence::default());
-                }
-                let audit = Audit::open_with(&cli.db, options.create(false))
-                    .await
-                    .map_err(missing_log)?;
-                let plan = audit.prune_plan(when).await?;
-                confirm_prune(plan.as_ref(), yes)?;
-                let pruned = match plan {
-                    Some(_) => audit.prune(when).await,
-                    None => Ok(None),
-                };
-                audit.close().await;
-                out.prune_summary(pruned?.as_ref())?;
-            }
-        }
-        Command::Backup { file } => {
-            let audit = open(&cli.db, Access::Read).await?;
-            audit
-                .backup(&file)
-                .await
-                .with_context(|| format!("backing up to {}", file.display()))?;
-            drop(audit);
-            let copy = format!("sqlite:{}", file.display());
-            // The copy is checked against the original's key: a copy that verifies
-            // only against a key of its own proves nothing.
-            let report = verify(&copy, &keys, &[], None).await?;
-            let bytes = std::fs::metadata(&file).map_or(0, |m| m.len());
-            if !cli.json {
-                writeln!(
-                    out.writer(),
-                    "backed up {} to {} ({bytes} bytes); verifying the copy:",
-                    redact_password(&cli.db),
-                    file.display()
-                )?;
-            }
-            out.verify_report(&report)?;
-            if !cli.json
-                && let Some(path) = keys.path().ok().filter(|path| path.exists())
-            {
-                writeln!(
-                    out.writer(),
-                    "the signing key {} is not in the backup: copy it apart and keep it \
-                     secret",
-                    path.display()
-                )?;
-            }
-            out.flush()?;
-            return Ok(if report.is_intact() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            });
-        }
-        Command::Demo { entries } => {
-            let audit = open(&cli.db, Access::Create).await?;
-            let started = Instant::now();
-            let written = demo(&audit, &cli.db, entries).await;
-            audit.close().await;
-            out.demo_summary(written?, started.elapsed())?;
-        }
+        } => success(prune::run(&cx, &mut out, &before, dry_run, yes).await)?,
+        Command::Backup { file } => verify::backup(&cx, &mut out, &file).await?,
+        Command::Demo { entries } => success(demo::demo(&cx, &mut out, entries).await)?,
         Command::Bench {
             entries,
             engine,
@@ -885,444 +662,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             baseline_min_runs,
             keep,
         } => {
-            let mut opts = hawk_bench::Options::new(entries, &dir);
-            opts.samples = samples;
-            opts.baseline_min_samples = baseline_min_runs.max(1);
-            if let Engine::Postgres = engine {
-                opts.engine = hawk_bench::Engine::Postgres {
-                    server: pg_url,
-                    keep,
-                };
-            }
-            let report = bench(&opts).await?;
-            std::fs::write(dir.join("bench.json"), report.json())?;
-            std::fs::write(dir.join("bench.svg"), report.svg())?;
-            if !keep && matches!(engine, Engine::Sqlite) {
-                for file in [
-                    "hawk.db",
-                    "hawk.db-wal",
-                    "hawk.db-shm",
-                    "hawkex.db",
-                    "hawkex.db-wal",
-                    "hawkex.db-shm",
-                ] {
-                    let _ = std::fs::remove_file(dir.join(file));
-                }
-            }
-            out.bench(&report)?;
+            let args = demo::BenchArgs {
+                entries,
+                engine,
+                pg_url,
+                dir,
+                samples,
+                baseline_min_runs,
+                keep,
+            };
+            success(demo::bench(&mut out, args).await)?
         }
-    }
+    };
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
-/// Removing entries cannot be undone: without `--yes`, ask on a terminal, and refuse
-/// when there is none to ask on (a script must say `--yes`).
-fn confirm_prune(plan: Option<&hawk_audit::PrunePlan>, yes: bool) -> anyhow::Result<()> {
-    if yes {
-        return Ok(());
-    }
-    let what = plan.map_or_else(
-        || "no entry is that old now".to_owned(),
-        |plan| format!("this removes {}", output::describe_plan(plan)),
-    );
-    if !io::stdin().is_terminal() {
-        return Err(BadInput(format!(
-            "--yes: required when stdin is not a terminal ({what}; --dry-run only shows it)"
-        ))
-        .into());
-    }
-    let Some(plan) = plan else {
-        return Ok(());
-    };
-    let mut stderr = io::stderr();
-    write!(stderr, "{what}.\nRemove them for good? [y/N] ")?;
-    stderr.flush()?;
-    let mut answer = String::new();
-    io::stdin().read_line(&mut answer)?;
-    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        Err(anyhow::anyhow!(
-            "not confirmed; nothing removed (the {} stay)",
-            if plan.removed == 1 {
-                "entry"
-            } else {
-                "entries"
-            }
-        ))
-    }
-}
-
-/// Where the signing key lives and what to call a new one.
-struct KeyConfig {
-    url: String,
-    file: Option<PathBuf>,
-    origin: Option<String>,
-}
-
-impl KeyConfig {
-    fn path(&self) -> anyhow::Result<PathBuf> {
-        match &self.file {
-            Some(path) => Ok(path.clone()),
-            None => checkpoint::default_key_file_for(&self.url).ok_or_else(|| {
-                BadInput("--key-file: required for this database URL".into()).into()
-            }),
-        }
-    }
-
-    /// The signing key when there is a place for it: a SQLite log's key file lies
-    /// beside it; other URLs sign only with `--key-file`.
-    fn signing_key_if_any(&self) -> anyhow::Result<Option<SigningKey>> {
-        if self.file.is_none() && checkpoint::default_key_file_for(&self.url).is_none() {
-            return Ok(None);
-        }
-        self.signing_key().map(Some)
-    }
-
-    /// The signing key, created on first use.
-    fn signing_key(&self) -> anyhow::Result<SigningKey> {
-        Ok(checkpoint::load_or_create_key(
-            &self.path()?,
-            self.origin.as_deref(),
-        )?)
-    }
-
-    /// The verifier key: given (a key line, or a file holding one), else the signing
-    /// key file's, if there is one.
-    fn verifier_key(&self, given: Option<&str>) -> anyhow::Result<Option<VerifierKey>> {
-        if let Some(given) = given {
-            if let Ok(key) = VerifierKey::parse(given) {
-                return Ok(Some(key));
-            }
-            let text = std::fs::read_to_string(given).map_err(|e| {
-                BadInput(format!(
-                    "--public-key: neither a verifier key nor a readable file ({e})"
-                ))
-            })?;
-            let key = VerifierKey::parse(&text)
-                .map_err(|e| BadInput(format!("--public-key: {given}: {e}")))?;
-            return Ok(Some(key));
-        }
-        // A PostgreSQL log has no key file beside it: without --key-file or
-        // --public-key, signatures are not checked (the report says so).
-        let Some(path) = self
-            .file
-            .clone()
-            .or_else(|| checkpoint::default_key_file_for(&self.url))
-        else {
-            return Ok(None);
-        };
-        if !path.exists() {
-            return Ok(None);
-        }
-        Ok(Some(checkpoint::load_key(&path)?.verifier()))
-    }
-}
-
-/// Verifies the log with a progress bar on a terminal.
-async fn verify(
-    url: &str,
-    keys: &KeyConfig,
-    anchors: &[PathBuf],
-    public_key: Option<&str>,
-) -> anyhow::Result<Report> {
-    let mut opts = Verify::default();
-    if let Some(key) = keys.verifier_key(public_key)? {
-        opts = opts.key(key);
-    }
-    for path in anchors {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--anchor: reading {}", path.display()))?;
-        let anchor = checkpoint::parse_unverified(&text)
-            .map_err(|e| BadInput(format!("--anchor: {}: {e}", path.display())))?;
-        if let Some(key) = &opts.key
-            && anchor.origin != key.name()
-        {
-            return Err(BadInput(format!(
-                "--anchor: {} is a checkpoint of {:?}, but the verifier key is {:?}'s: the \
-                 key does not match the log's signer",
-                path.display(),
-                anchor.origin,
-                key.name()
-            ))
-            .into());
-        }
-        opts = opts.anchor(path.display().to_string(), text);
-    }
-    let audit = open(url, Access::Read).await?;
-    let bar = output::progress_bar(audit.head().await?);
-    let progress = bar.clone();
-    let report = audit
-        .verify(opts, move |n| progress.set_position(n))
-        .await
-        .context("verifying the log")?;
-    bar.finish_and_clear();
-    Ok(report)
-}
-
-/// Runs the benchmark with a progress bar for the load and one line per phase, both
-/// only on a terminal.
-async fn bench(opts: &hawk_bench::Options) -> anyhow::Result<hawk_bench::Report> {
-    let bar = output::progress_bar(opts.entries);
-    let report = hawk_bench::run(opts, |progress| match progress {
-        hawk_bench::Progress::Loaded(n) => bar.inc(n),
-        hawk_bench::Progress::Phase(phase) => bar.set_message(phase),
-        _ => {}
-    })
-    .await
-    .map_err(|err| anyhow::anyhow!("{err}"))
-    .context("running the benchmark")?;
-    bar.finish_and_clear();
-    Ok(report)
-}
-
-/// Serves the HTTP API until SIGINT or SIGTERM, then finishes the requests in flight
-/// and records every pending event before returning.
-async fn serve(
-    url: &str,
-    listen: &str,
-    rate_limit: u32,
-    max_db_size: Option<u64>,
-    keys: &KeyConfig,
-    cadence: Cadence,
-    limits: hawk_server::ServeOptions,
-) -> anyhow::Result<()> {
-    let addr = tokio::net::lookup_host(listen)
-        .await
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| BadInput(format!("--listen: not an address: {listen:?}")))?;
-    let bus = Events::new();
-    let mut options = Options::default().events(bus.clone());
-    let key = keys.signing_key_if_any()?;
-    if let Some(key) = &key {
-        options = options.checkpoints(key.clone(), cadence);
-    }
-    if max_db_size.is_some() && is_postgres(url) {
-        return Err(BadInput(
-            "--max-db-size: caps a SQLite file; a PostgreSQL database's space is the \
-             server's to limit"
-                .into(),
-        )
-        .into());
-    }
-    if let Some(bytes) = max_db_size {
-        options = options.max_size_bytes(bytes);
-    }
-    let audit = Audit::open_with(url, options).await?;
-
-    let keys = audit.has_keys().await?;
-    if !keys {
-        hawk_server::require_loopback(&addr).map_err(BadInput)?;
-    }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let local = listener.local_addr().context("reading the bound address")?;
-    let url = redact_password(url);
-    if keys {
-        tracing::info!(
-            "serving {url} on http://{local}: API keys are configured, so every request \
-             but /healthz and the dashboard's files needs one (Authorization: Bearer KEY); \
-             {rate_limit} requests/s per key"
-        );
-    } else {
-        tracing::info!(
-            "serving {url} on http://{local} without auth: no API keys are configured, \
-             so only clients on this machine (loopback) can connect"
-        );
-    }
-    match key {
-        Some(key) => tracing::info!(
-            "signing checkpoints every {} entries or {} s; verifier key {}",
-            cadence.entries,
-            cadence.interval.as_secs(),
-            key.verifier()
-        ),
-        None => tracing::info!(
-            "not signing checkpoints: give --key-file (or HAWK_KEY_FILE), the same file \
-             on every server writing this database"
-        ),
-    }
-    let state = hawk_server::AppState::new(audit, bus)
-        .rate_limit(hawk_server::RateLimit::per_second(rate_limit))
-        .serve_options(limits);
-    hawk_server::serve_state(listener, state, shutdown_signal())
-        .await
-        .context("serving HTTP")?;
-    tracing::info!("stopped; every accepted entry and event is recorded");
-    Ok(())
-}
-
-/// Whether `url` names a PostgreSQL database (else a SQLite file, or nothing valid).
-fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-}
-
-/// Writes the export to `w` in chunks, with a progress bar on a terminal; returns
-/// how many entries were written.
-async fn export_to(
-    audit: &Audit,
-    format: Format,
-    account: Option<String>,
-    w: &mut dyn Write,
-) -> anyhow::Result<u64> {
-    // Also checks the account id before anything is written.
-    let total = export::count(audit, account.as_deref()).await?;
-    let bar = output::progress_bar(total);
-    w.write_all(&format.header())?;
-    let mut chunks = std::pin::pin!(export::chunks(audit, account));
-    let mut written = 0;
-    while let Some(chunk) = chunks.try_next().await? {
-        w.write_all(&format.encode(&chunk))?;
-        written += chunk.len() as u64;
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
-    Ok(written)
-}
-
-/// `url` with the password of a `postgres://user:password@host/…` URL replaced by
-/// `***`, for logs.
-fn redact_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => match rest[..at].find(':') {
-            Some(colon) => format!(
-                "{}{}:***{}",
-                &url[..scheme_end],
-                &rest[..colon],
-                &rest[at..]
-            ),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
-/// What a command does to the log, which decides how it is opened.
-#[derive(Debug, Clone, Copy)]
-enum Access {
-    /// Only reads: opened read-only, so an archived or evidence copy without write
-    /// access can be read and verified, and a mistyped path is not made a new log.
-    Read,
-    /// Writes to a log that must exist already.
-    Write,
-    /// Writes, and may start a new log.
-    Create,
-}
-
-async fn open(url: &str, access: Access) -> anyhow::Result<Audit> {
-    let options = match access {
-        Access::Read => Options::default().read_only(true),
-        Access::Write => Options::default().create(false),
-        Access::Create => Options::default(),
-    };
-    Audit::open_with(url, options).await.map_err(missing_log)
-}
-
-/// A missing log, said so that a mistyped path is recognised as one.
-fn missing_log(err: hawk_audit::Error) -> anyhow::Error {
-    match err {
-        hawk_audit::Error::NotFound(what) => anyhow::anyhow!(
-            "{what}; check --db (only track, serve, demo, import and keys create start a \
-             new log)"
-        ),
-        err => err.into(),
-    }
-}
-
-/// `prove --consistency M N` names the sizes as the command line does.
-fn consistency_args(err: hawk_audit::Error) -> anyhow::Error {
-    let renamed = err.as_invalid().and_then(|invalid| {
-        let name = match invalid.field() {
-            "from" => "M",
-            "to" => "N",
-            _ => return None,
-        };
-        let text = invalid.to_string();
-        let rule = text
-            .split_once(": ")
-            .map_or(text.as_str(), |(_, rule)| rule);
-        Some(BadInput(format!("--consistency M N: {name} {rule}")))
-    });
-    match renamed {
-        Some(bad) => bad.into(),
-        None => err.into(),
-    }
-}
-
-/// Imports `total` entries of the reference workload into the empty log at `url`,
-/// with a progress bar on a terminal. Returns how many were written.
-async fn demo(audit: &Audit, url: &str, total: u64) -> anyhow::Result<u64> {
-    // Demo entries are made up and dated 2025; times never decrease, so mixed into a
-    // real log they would push every later real entry's time forward, for good.
-    let head = audit.head().await?;
-    if head > 0 {
-        return Err(BadInput(format!(
-            "--db: {} already holds {head} entries; demo writes only into a new, empty \
-             log, so that made-up entries never mix with real ones (give another file, \
-             e.g. --db demo.db)",
-            redact_password(url)
-        ))
-        .into());
-    }
-    let bar = output::progress_bar(total);
-    let written = workload::load(audit, workload::DEMO_SEED, total, |n| bar.inc(n))
-        .await
-        .context("importing demo data")?;
-    bar.finish_and_clear();
-    Ok(written)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_password;
-
-    #[test]
-    fn logged_urls_hide_passwords() {
-        assert_eq!(
-            redact_password("postgres://hawk:s3cr@t@db:5432/audit?sslmode=disable"),
-            "postgres://hawk:***@db:5432/audit?sslmode=disable"
-        );
-        assert_eq!(
-            redact_password("postgres://hawk@db/audit"),
-            "postgres://hawk@db/audit"
-        );
-        assert_eq!(redact_password("sqlite:hawk.db"), "sqlite:hawk.db");
-        assert_eq!(
-            redact_password("postgresql://db/audit?user=a@b"),
-            "postgresql://db/audit?user=a@b"
-        );
-    }
+/// A command that printed its result has succeeded.
+fn success(done: anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    done.map(|()| ExitCode::SUCCESS)
 }
