@@ -1,5 +1,5 @@
 //! Importing HawkEx data, and Hawk's own exports: a HawkEx CSV export, Hawk's CSV or
-//! NDJSON export ([`file`]), or HawkEx's table on a PostgreSQL server ([`table`]).
+//! NDJSON export ([`file()`]), or HawkEx's table on a PostgreSQL server ([`table()`]).
 //! Records are written oldest first, so that newest first here is the order HawkEx
 //! shows them in (`inserted_at` descending; rows of one second by id).
 //!
@@ -9,6 +9,27 @@
 //! twice. A file is named by its canonical path, a table by its server and name; a
 //! later export of the same log to the same place imports only the records past the
 //! position.
+//!
+//! ```
+//! use hawk_audit::{Audit, import};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
+//! let audit = Audit::open(&url).await?;
+//! // HawkEx's CSV export (`COPY hawk_ex_audit_logs TO … CSV HEADER`).
+//! let csv = dir.path().join("hawk_ex_audit_logs.csv");
+//! std::fs::write(&csv, "id,action,inserted_at\n1,invoice.paid,2025-01-01 12:00:00\n")?;
+//!
+//! let summary = import::file(&audit, &csv, |_progress| {}).await?;
+//! assert_eq!((summary.imported, summary.skipped), (1, 0));
+//! // Again: the stored position says it is done.
+//! let again = import::file(&audit, &csv, |_progress| {}).await?;
+//! assert_eq!((again.imported, again.skipped), (0, 1));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -314,7 +335,7 @@ pub const HAWK_EX_TABLE: &str = "hawk_ex_audit_logs";
 
 /// Imports a HawkEx table (e.g. [`HAWK_EX_TABLE`]) from the PostgreSQL server at `url`
 /// into `audit`, in keyset batches by `(inserted_at, id)`, which HawkEx's index on
-/// `inserted_at` serves without sorting the table; `progress` as for [`file`].
+/// `inserted_at` serves without sorting the table; `progress` as for [`file()`].
 pub async fn table(
     audit: &Audit,
     url: &str,
