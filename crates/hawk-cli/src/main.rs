@@ -11,11 +11,9 @@ use std::fmt;
 use std::io::{self, IsTerminal as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
-use hawk_audit::checkpoint::Cadence;
-use hawk_audit::{NewEntry, Recent, import};
+use hawk_audit::import;
 
 use crate::commands::{
     Context, KeyConfig, checkpoint, demo, entries, keys, prune, serve, transfer, verify,
@@ -105,127 +103,26 @@ enum Command {
         after_help = "Example:\n  hawk track project.deleted --actor-type user \
                             --actor-id 42 --resource-type project --resource-id 7"
     )]
-    Track {
-        /// What happened, conventionally `noun.verb`.
-        action: String,
-        /// Who acted (with --actor-id); without both, the system acted.
-        #[arg(long, value_name = "T")]
-        actor_type: Option<String>,
-        /// The actor's id (with --actor-type).
-        #[arg(long, value_name = "I")]
-        actor_id: Option<String>,
-        /// What it happened to (with --resource-id).
-        #[arg(long, value_name = "T")]
-        resource_type: Option<String>,
-        /// The resource's id (with --resource-type).
-        #[arg(long, value_name = "I")]
-        resource_id: Option<String>,
-        /// The entry's account (default: an `account` resource's id).
-        #[arg(long, value_name = "ID")]
-        account: Option<String>,
-        /// Details, as a JSON object.
-        #[arg(long, value_name = "JSON")]
-        metadata: Option<String>,
-    },
+    Track(TrackArgs),
     /// List entries, newest first, a page at a time.
     #[command(after_help = "Example:\n  hawk recent --search invoice --per-page 20 --page 2")]
-    Recent {
-        /// Page number, from 1.
-        #[arg(long, default_value_t = 1, value_name = "N")]
-        page: u64,
-        /// Entries per page, 1-1000.
-        #[arg(long, default_value_t = 50, value_name = "N")]
-        per_page: u64,
-        /// Only actions containing TERM (case-insensitive, literal).
-        #[arg(long, value_name = "TERM")]
-        search: Option<String>,
-        /// Page the log as it was at entry ID (every page prints its as_of).
-        #[arg(long, value_name = "ID")]
-        as_of: Option<u64>,
-    },
+    Recent(RecentArgs),
     /// The newest entries whose action contains QUERY.
     #[command(after_help = "Example:\n  hawk search inv --limit 10")]
-    Search {
-        /// Case-insensitive, literal part of the action.
-        query: String,
-        /// How many entries, 1-100.
-        #[arg(long, default_value_t = hawk_audit::DEFAULT_SEARCH_LIMIT, value_name = "N")]
-        limit: u64,
-    },
+    Search(SearchArgs),
     /// Actions containing QUERY with their counts, as a typeahead suggests them.
     #[command(after_help = "Example:\n  hawk actions inv --limit 5")]
-    Actions {
-        /// Case-insensitive, literal part of the action (none: every action).
-        query: Option<String>,
-        /// How many actions, 1-100.
-        #[arg(long, default_value_t = hawk_audit::DEFAULT_ACTIONS_LIMIT, value_name = "N")]
-        limit: u64,
-    },
+    Actions(ActionsArgs),
     /// One account's entries, newest first: every entry, or one page of them.
     #[command(after_help = "Example:\n  hawk account acme --page 1 --per-page 20")]
-    Account {
-        /// The account id.
-        account_id: String,
-        /// Print this page only (default: every entry).
-        #[arg(long, value_name = "N")]
-        page: Option<u64>,
-        /// Entries per page, 1-1000 (implies paging).
-        #[arg(long, value_name = "N")]
-        per_page: Option<u64>,
-    },
+    Account(AccountArgs),
     /// Serve the HTTP API and the dashboard until SIGINT or SIGTERM.
     #[command(after_help = "Example:\n  hawk serve --listen 127.0.0.1:7433")]
-    Serve {
-        /// Address to listen on (loopback only, until API keys exist).
-        #[arg(long, default_value = hawk_server::DEFAULT_LISTEN, value_name = "ADDR")]
-        listen: String,
-        /// Requests per second per API key (bursts: twice as many).
-        #[arg(long, default_value_t = 50, value_name = "N",
-              value_parser = clap::value_parser!(u32).range(1..))]
-        rate_limit: u32,
-        /// Refuse writes past this SQLite file size, as on a full disk.
-        #[arg(long, value_name = "BYTES",
-              value_parser = clap::value_parser!(u64).range(1..))]
-        max_db_size: Option<u64>,
-        /// Sign a checkpoint after this many new entries.
-        #[arg(long, default_value_t = 10_000, value_name = "N",
-              value_parser = clap::value_parser!(u64).range(1..))]
-        checkpoint_entries: u64,
-        /// Sign a checkpoint at least this often while entries arrive.
-        #[arg(long, default_value_t = 60, value_name = "SECONDS",
-              value_parser = clap::value_parser!(u64).range(1..))]
-        checkpoint_interval: u64,
-        // From the connection's start, or from the previous response on a kept-alive
-        // one (README, "The HTTP API").
-        /// Close a connection whose headers take longer than this
-        #[arg(long, default_value_t = 10, value_name = "SECONDS",
-              value_parser = clap::value_parser!(u64).range(1..))]
-        header_read_timeout: u64,
-        // Closed after twice as long (live tails send comments often enough).
-        /// Idle time after which a connection is no longer kept alive
-        #[arg(long, default_value_t = 60, value_name = "SECONDS",
-              value_parser = clap::value_parser!(u64).range(1..))]
-        idle_timeout: u64,
-        /// Connections open at once; more wait until one closes.
-        #[arg(long, default_value_t = 512, value_name = "N",
-              value_parser = clap::value_parser!(u32).range(1..))]
-        max_connections: u32,
-        /// Log lines as text, or as one JSON object per line.
-        #[arg(long, default_value = "text", value_name = "FORMAT",
-              value_parser = ["text", "json"])]
-        log_format: String,
-    },
+    Serve(ServeArgs),
     /// Check every entry, checkpoint and anchor: exit 0 intact, 1 tampered, 2 error.
     #[command(after_help = "Example:\n  hawk verify --anchor checkpoint.txt \
                             --public-key verifier.key")]
-    Verify {
-        /// A checkpoint kept elsewhere (`hawk checkpoint export`); repeatable.
-        #[arg(long, value_name = "FILE")]
-        anchor: Vec<PathBuf>,
-        /// The verifier key, or a file holding it (default: the key file's).
-        #[arg(long, env = "HAWK_PUBLIC_KEY", value_name = "KEY|FILE")]
-        public_key: Option<String>,
-    },
+    Verify(VerifyArgs),
     /// Signed checkpoints of the log's Merkle tree.
     #[command(after_help = "Example:\n  hawk checkpoint export --output checkpoint.txt")]
     Checkpoint {
@@ -235,17 +132,7 @@ enum Command {
     /// Print an inclusion proof of entry ID, or a consistency proof.
     #[command(after_help = "Examples:\n  hawk prove 42 --size 1000\n  \
                             hawk prove --consistency 1000 2000")]
-    Prove {
-        /// The entry to prove.
-        #[arg(required_unless_present = "consistency")]
-        id: Option<u64>,
-        /// The tree size (default: the latest checkpoint's if it covers ID).
-        #[arg(long, value_name = "N", conflicts_with = "consistency")]
-        size: Option<u64>,
-        /// Prove that the tree of N entries extends the tree of M entries.
-        #[arg(long, num_args = 2, value_names = ["M", "N"], conflicts_with = "id")]
-        consistency: Option<Vec<u64>>,
-    },
+    Prove(ProveArgs),
     /// Create, list and revoke the API keys `hawk serve` asks for.
     #[command(after_help = "Example:\n  hawk keys create --scope read --account acme")]
     Keys {
@@ -254,45 +141,19 @@ enum Command {
     },
     /// Write every entry (or one account's), oldest first, as CSV or NDJSON.
     #[command(after_help = "Example:\n  hawk export --format csv --output log.csv")]
-    Export {
-        /// csv (with a header row) or ndjson (one entry per line).
-        #[arg(long, value_parser = ["csv", "ndjson"], value_name = "FORMAT")]
-        format: String,
-        /// Only this account's entries.
-        #[arg(long, value_name = "ID")]
-        account: Option<String>,
-        /// Write to FILE instead of stdout.
-        #[arg(long, short, value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Export(ExportArgs),
     /// Import HawkEx's table or its CSV, or a Hawk export; nothing is imported twice.
     #[command(
         after_help = "Examples:\n  hawk import postgres://hawkex@db.internal/app\n  \
                             hawk import hawk_ex_audit_logs.csv"
     )]
-    Import {
-        /// A file, or the postgres:// database that holds HawkEx's table.
-        source: String,
-        /// The HawkEx table to read from a postgres:// source.
-        #[arg(long, default_value = import::HAWK_EX_TABLE, value_name = "NAME")]
-        table: String,
-    },
+    Import(ImportArgs),
     /// Remove the entries older than DATE, recording the prune as an entry.
     #[command(
         after_help = "Examples:\n  hawk prune --before 2025-01-01 --dry-run\n  \
                             hawk prune --before 2025-01-01 --yes"
     )]
-    Prune {
-        /// RFC 3339 time or YYYY-MM-DD (UTC midnight), not in the future.
-        #[arg(long, value_name = "DATE")]
-        before: String,
-        /// Only print what would go: how many entries, their ids and times.
-        #[arg(long)]
-        dry_run: bool,
-        /// Remove without asking (required when stdin is not a terminal).
-        #[arg(long, short)]
-        yes: bool,
-    },
+    Prune(PruneArgs),
     /// Write a verified copy of the SQLite log to FILE, safe while a server writes.
     #[command(
         after_help = "Example:\n  hawk backup /backups/hawk-$(date +%F).db\n\n\
@@ -311,35 +172,208 @@ enum Command {
     },
     /// Time every query against HawkEx's SQL on a fresh reference log.
     #[command(after_help = "Example:\n  hawk bench --entries 100000 --dir /tmp/hawk-bench")]
-    Bench {
-        /// How many entries to load.
-        #[arg(long, default_value_t = 1_000_000, value_name = "N")]
-        entries: u64,
-        /// The engine to measure.
-        #[arg(long, value_enum, default_value_t = Engine::Sqlite)]
-        engine: Engine,
-        /// The PostgreSQL server to create the bench database on.
-        #[arg(
-            long,
-            env = "HAWK_BENCH_POSTGRES",
-            hide_env_values = true,
-            default_value = "postgres://postgres@127.0.0.1:5432/postgres",
-            value_name = "URL"
-        )]
-        pg_url: String,
-        /// Where the databases, bench.json and bench.svg go (new files only).
-        #[arg(long, default_value = "hawk-bench", value_name = "DIR")]
-        dir: std::path::PathBuf,
-        /// Timed runs of each Hawk operation.
-        #[arg(long, default_value_t = 200, value_name = "N")]
-        samples: usize,
-        /// Fewest timed runs of each HawkEx query; lower it on large logs.
-        #[arg(long, default_value_t = 3, value_name = "N")]
-        baseline_min_runs: usize,
-        /// Keep the databases after the run.
-        #[arg(long)]
-        keep: bool,
-    },
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TrackArgs {
+    /// What happened, conventionally `noun.verb`.
+    pub(crate) action: String,
+    /// Who acted (with --actor-id); without both, the system acted.
+    #[arg(long, value_name = "T")]
+    pub(crate) actor_type: Option<String>,
+    /// The actor's id (with --actor-type).
+    #[arg(long, value_name = "I")]
+    pub(crate) actor_id: Option<String>,
+    /// What it happened to (with --resource-id).
+    #[arg(long, value_name = "T")]
+    pub(crate) resource_type: Option<String>,
+    /// The resource's id (with --resource-type).
+    #[arg(long, value_name = "I")]
+    pub(crate) resource_id: Option<String>,
+    /// The entry's account (default: an `account` resource's id).
+    #[arg(long, value_name = "ID")]
+    pub(crate) account: Option<String>,
+    /// Details, as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) metadata: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecentArgs {
+    /// Page number, from 1.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub(crate) page: u64,
+    /// Entries per page, 1-1000.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub(crate) per_page: u64,
+    /// Only actions containing TERM (case-insensitive, literal).
+    #[arg(long, value_name = "TERM")]
+    pub(crate) search: Option<String>,
+    /// Page the log as it was at entry ID (every page prints its as_of).
+    #[arg(long, value_name = "ID")]
+    pub(crate) as_of: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SearchArgs {
+    /// Case-insensitive, literal part of the action.
+    pub(crate) query: String,
+    /// How many entries, 1-100.
+    #[arg(long, default_value_t = hawk_audit::DEFAULT_SEARCH_LIMIT, value_name = "N")]
+    pub(crate) limit: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ActionsArgs {
+    /// Case-insensitive, literal part of the action (none: every action).
+    pub(crate) query: Option<String>,
+    /// How many actions, 1-100.
+    #[arg(long, default_value_t = hawk_audit::DEFAULT_ACTIONS_LIMIT, value_name = "N")]
+    pub(crate) limit: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AccountArgs {
+    /// The account id.
+    pub(crate) account_id: String,
+    /// Print this page only (default: every entry).
+    #[arg(long, value_name = "N")]
+    pub(crate) page: Option<u64>,
+    /// Entries per page, 1-1000 (implies paging).
+    #[arg(long, value_name = "N")]
+    pub(crate) per_page: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (loopback only, until API keys exist).
+    #[arg(long, default_value = hawk_server::DEFAULT_LISTEN, value_name = "ADDR")]
+    pub(crate) listen: String,
+    /// Requests per second per API key (bursts: twice as many).
+    #[arg(long, default_value_t = 50, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) rate_limit: u32,
+    /// Refuse writes past this SQLite file size, as on a full disk.
+    #[arg(long, value_name = "BYTES",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_db_size: Option<u64>,
+    /// Sign a checkpoint after this many new entries.
+    #[arg(long, default_value_t = 10_000, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) checkpoint_entries: u64,
+    /// Sign a checkpoint at least this often while entries arrive.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) checkpoint_interval: u64,
+    // From the connection's start, or from the previous response on a kept-alive
+    // one (README, "The HTTP API").
+    /// Close a connection whose headers take longer than this
+    #[arg(long, default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) header_read_timeout: u64,
+    // Closed after twice as long (live tails send comments often enough).
+    /// Idle time after which a connection is no longer kept alive
+    #[arg(long, default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) idle_timeout: u64,
+    /// Connections open at once; more wait until one closes.
+    #[arg(long, default_value_t = 512, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: u32,
+    /// Log lines as text, or as one JSON object per line.
+    #[arg(long, default_value = "text", value_name = "FORMAT",
+          value_parser = ["text", "json"])]
+    pub(crate) log_format: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// A checkpoint kept elsewhere (`hawk checkpoint export`); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) anchor: Vec<PathBuf>,
+    /// The verifier key, or a file holding it (default: the key file's).
+    #[arg(long, env = "HAWK_PUBLIC_KEY", value_name = "KEY|FILE")]
+    pub(crate) public_key: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProveArgs {
+    /// The entry to prove.
+    #[arg(required_unless_present = "consistency")]
+    pub(crate) id: Option<u64>,
+    /// The tree size (default: the latest checkpoint's if it covers ID).
+    #[arg(long, value_name = "N", conflicts_with = "consistency")]
+    pub(crate) size: Option<u64>,
+    /// Prove that the tree of N entries extends the tree of M entries.
+    #[arg(long, num_args = 2, value_names = ["M", "N"], conflicts_with = "id")]
+    pub(crate) consistency: Option<Vec<u64>>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportArgs {
+    /// csv (with a header row) or ndjson (one entry per line).
+    #[arg(long, value_parser = ["csv", "ndjson"], value_name = "FORMAT")]
+    pub(crate) format: String,
+    /// Only this account's entries.
+    #[arg(long, value_name = "ID")]
+    pub(crate) account: Option<String>,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// A file, or the postgres:// database that holds HawkEx's table.
+    pub(crate) source: String,
+    /// The HawkEx table to read from a postgres:// source.
+    #[arg(long, default_value = import::HAWK_EX_TABLE, value_name = "NAME")]
+    pub(crate) table: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PruneArgs {
+    /// RFC 3339 time or YYYY-MM-DD (UTC midnight), not in the future.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) before: String,
+    /// Only print what would go: how many entries, their ids and times.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Remove without asking (required when stdin is not a terminal).
+    #[arg(long, short)]
+    pub(crate) yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// How many entries to load.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub(crate) entries: u64,
+    /// The engine to measure.
+    #[arg(long, value_enum, default_value_t = Engine::Sqlite)]
+    pub(crate) engine: Engine,
+    /// The PostgreSQL server to create the bench database on.
+    #[arg(
+        long,
+        env = "HAWK_BENCH_POSTGRES",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        value_name = "URL"
+    )]
+    pub(crate) pg_url: String,
+    /// Where the databases, bench.json and bench.svg go (new files only).
+    #[arg(long, default_value = "hawk-bench", value_name = "DIR")]
+    pub(crate) dir: std::path::PathBuf,
+    /// Timed runs of each Hawk operation.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub(crate) samples: usize,
+    /// Fewest timed runs of each HawkEx query; lower it on large logs.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub(crate) baseline_min_runs: usize,
+    /// Keep the databases after the run.
+    #[arg(long)]
+    pub(crate) keep: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -409,9 +443,9 @@ fn main() -> ExitCode {
         Err(err) => return usage_error(err),
     };
     let (default_level, json) = match &cli.command {
-        Command::Serve { log_format, .. } => (
+        Command::Serve(args) => (
             tracing_subscriber::filter::LevelFilter::INFO,
-            log_format == "json",
+            args.log_format == "json",
         ),
         _ => (tracing_subscriber::filter::LevelFilter::WARN, false),
     };
@@ -550,129 +584,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
     };
     let code = match cli.command {
-        Command::Track {
-            action,
-            actor_type,
-            actor_id,
-            resource_type,
-            resource_id,
-            account,
-            metadata,
-        } => {
-            let mut entry = NewEntry::new(action);
-            entry.actor_type = actor_type;
-            entry.actor_id = actor_id;
-            entry.resource_type = resource_type;
-            entry.resource_id = resource_id;
-            entry.account_id = account;
-            success(entries::track(&cx, &mut out, entry, metadata).await)?
-        }
-        Command::Recent {
-            page,
-            per_page,
-            search,
-            as_of,
-        } => {
-            let opts = Recent {
-                page,
-                per_page,
-                search,
-                as_of,
-            };
-            success(entries::recent(&cx, &mut out, opts).await)?
-        }
-        Command::Search { query, limit } => {
-            success(entries::search(&cx, &mut out, &query, limit).await)?
-        }
-        Command::Actions { query, limit } => {
-            success(entries::actions(&cx, &mut out, query.as_deref(), limit).await)?
-        }
-        Command::Account {
-            account_id,
-            page,
-            per_page,
-        } => success(entries::account(&cx, &mut out, &account_id, page, per_page).await)?,
-        Command::Serve {
-            listen,
-            rate_limit,
-            max_db_size,
-            checkpoint_entries,
-            checkpoint_interval,
-            header_read_timeout,
-            idle_timeout,
-            max_connections,
-            log_format: _,
-        } => {
-            let cadence = Cadence {
-                entries: checkpoint_entries,
-                interval: Duration::from_secs(checkpoint_interval),
-            };
-            let limits = hawk_server::ServeOptions {
-                header_read_timeout: Duration::from_secs(header_read_timeout),
-                idle_timeout: Duration::from_secs(idle_timeout),
-                max_connections,
-            };
-            let served = serve::serve(
-                &cx.db,
-                &listen,
-                rate_limit,
-                max_db_size,
-                &cx.keys,
-                cadence,
-                limits,
-            );
-            success(served.await)?
-        }
-        Command::Verify { anchor, public_key } => {
-            verify::run(&cx, &mut out, &anchor, public_key.as_deref()).await?
-        }
+        Command::Track(args) => success(entries::track(&cx, &mut out, args).await)?,
+        Command::Recent(args) => success(entries::recent(&cx, &mut out, args).await)?,
+        Command::Search(args) => success(entries::search(&cx, &mut out, args).await)?,
+        Command::Actions(args) => success(entries::actions(&cx, &mut out, args).await)?,
+        Command::Account(args) => success(entries::account(&cx, &mut out, args).await)?,
+        Command::Serve(args) => success(serve::serve(&cx, args).await)?,
+        Command::Verify(args) => verify::run(&cx, &mut out, args).await?,
         Command::Checkpoint { command } => match command {
             CheckpointCommand::Export { output } => {
                 success(checkpoint::export(&cx, &mut out, output.as_deref()).await)?
             }
             CheckpointCommand::PublicKey => success(checkpoint::public_key(&cx, &mut out))?,
         },
-        Command::Prove {
-            id,
-            size,
-            consistency,
-        } => success(checkpoint::prove(&cx, &mut out, id, size, consistency.as_deref()).await)?,
+        Command::Prove(args) => success(checkpoint::prove(&cx, &mut out, args).await)?,
         Command::Keys { command } => success(keys::run(&cx, &mut out, command).await)?,
-        Command::Export {
-            format,
-            account,
-            output,
-        } => success(transfer::export(&cx, &mut out, &format, account, output).await)?,
-        Command::Import { source, table } => {
-            success(transfer::import(&cx, &mut out, &source, &table).await)?
-        }
-        Command::Prune {
-            before,
-            dry_run,
-            yes,
-        } => success(prune::run(&cx, &mut out, &before, dry_run, yes).await)?,
+        Command::Export(args) => success(transfer::export(&cx, &mut out, args).await)?,
+        Command::Import(args) => success(transfer::import(&cx, &mut out, args).await)?,
+        Command::Prune(args) => success(prune::run(&cx, &mut out, args).await)?,
         Command::Backup { file } => verify::backup(&cx, &mut out, &file).await?,
         Command::Demo { entries } => success(demo::demo(&cx, &mut out, entries).await)?,
-        Command::Bench {
-            entries,
-            engine,
-            pg_url,
-            dir,
-            samples,
-            baseline_min_runs,
-            keep,
-        } => {
-            let args = demo::BenchArgs {
-                entries,
-                engine,
-                pg_url,
-                dir,
-                samples,
-                baseline_min_runs,
-                keep,
-            };
-            success(demo::bench(&mut out, args).await)?
-        }
+        Command::Bench(args) => success(demo::bench(&mut out, args).await)?,
     };
     out.flush()?;
     Ok(code)

@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use hawk_server::proof::{ConsistencyBody, InclusionBody};
 
 use super::{Access, Context, open};
-use crate::BadInput;
 use crate::output::Out;
+use crate::{BadInput, ProveArgs};
 
 /// `hawk checkpoint export`: signs a checkpoint if entries were added, and writes the
 /// latest.
@@ -41,13 +41,8 @@ pub(crate) fn public_key(cx: &Context, out: &mut Out) -> anyhow::Result<()> {
 }
 
 /// `hawk prove ID [--size N]` or `hawk prove --consistency M N`.
-pub(crate) async fn prove(
-    cx: &Context,
-    out: &mut Out,
-    id: Option<u64>,
-    size: Option<u64>,
-    consistency: Option<&[u64]>,
-) -> anyhow::Result<()> {
+pub(crate) async fn prove(cx: &Context, out: &mut Out, args: ProveArgs) -> anyhow::Result<()> {
+    let (id, size, consistency) = (args.id, args.size, args.consistency.as_deref());
     if let Some(&[m, n]) = consistency
         && m > n
     {

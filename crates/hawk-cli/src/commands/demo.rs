@@ -1,6 +1,5 @@
 //! `hawk demo` and `hawk bench`.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -8,7 +7,7 @@ use hawk_audit::{Audit, workload};
 
 use super::{Access, Context, open, redact_password};
 use crate::output::{self, Out};
-use crate::{BadInput, Engine};
+use crate::{BadInput, BenchArgs, Engine};
 
 /// `hawk demo`.
 pub(crate) async fn demo(cx: &Context, out: &mut Out, entries: u64) -> anyhow::Result<()> {
@@ -41,17 +40,6 @@ async fn load(audit: &Audit, url: &str, total: u64) -> anyhow::Result<u64> {
         .context("importing demo data")?;
     bar.finish_and_clear();
     Ok(written)
-}
-
-/// `hawk bench`: what to measure and where.
-pub(crate) struct BenchArgs {
-    pub(crate) entries: u64,
-    pub(crate) engine: Engine,
-    pub(crate) pg_url: String,
-    pub(crate) dir: PathBuf,
-    pub(crate) samples: usize,
-    pub(crate) baseline_min_runs: usize,
-    pub(crate) keep: bool,
 }
 
 /// `hawk bench`: writes bench.json and bench.svg into the directory, and prints the

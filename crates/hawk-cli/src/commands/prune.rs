@@ -6,19 +6,18 @@ use hawk_audit::checkpoint::Cadence;
 use hawk_audit::{Audit, Options, import};
 
 use super::{Access, Context, missing_log, open};
-use crate::BadInput;
 use crate::output::{self, Out};
+use crate::{BadInput, PruneArgs};
 
 /// `hawk prune --before DATE`: prints the plan with `dry_run`, else removes after
 /// [`confirm_prune`].
-pub(crate) async fn run(
-    cx: &Context,
-    out: &mut Out,
-    before: &str,
-    dry_run: bool,
-    yes: bool,
-) -> anyhow::Result<()> {
-    let when = import::parse_time(before).ok_or_else(|| {
+pub(crate) async fn run(cx: &Context, out: &mut Out, args: PruneArgs) -> anyhow::Result<()> {
+    let PruneArgs {
+        before,
+        dry_run,
+        yes,
+    } = args;
+    let when = import::parse_time(&before).ok_or_else(|| {
         BadInput(format!(
             "--before: not a time: {before:?} (RFC 3339, or YYYY-MM-DD for UTC midnight)"
         ))

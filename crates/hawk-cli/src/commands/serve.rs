@@ -1,23 +1,28 @@
 //! `hawk serve`.
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use hawk_audit::checkpoint::Cadence;
 use hawk_audit::{Audit, Events, Options};
 
-use super::{KeyConfig, is_postgres, redact_password};
-use crate::BadInput;
+use super::{Context, is_postgres, redact_password};
+use crate::{BadInput, ServeArgs};
 
 /// Serves the HTTP API until SIGINT or SIGTERM, then finishes the requests in flight
 /// and records every pending event before returning.
-pub(crate) async fn serve(
-    url: &str,
-    listen: &str,
-    rate_limit: u32,
-    max_db_size: Option<u64>,
-    keys: &KeyConfig,
-    cadence: Cadence,
-    limits: hawk_server::ServeOptions,
-) -> anyhow::Result<()> {
+pub(crate) async fn serve(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
+    let (url, keys, listen, rate_limit) = (&cx.db, &cx.keys, &args.listen, args.rate_limit);
+    let max_db_size = args.max_db_size;
+    let cadence = Cadence {
+        entries: args.checkpoint_entries,
+        interval: Duration::from_secs(args.checkpoint_interval),
+    };
+    let limits = hawk_server::ServeOptions {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections,
+    };
     let addr = tokio::net::lookup_host(listen)
         .await
         .ok()

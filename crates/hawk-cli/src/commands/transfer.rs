@@ -1,7 +1,7 @@
 //! `hawk export` and `hawk import`.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use futures_util::TryStreamExt as _;
@@ -9,17 +9,16 @@ use hawk_audit::{Audit, import};
 use hawk_server::export::{self, Format};
 
 use super::{Access, Context, is_postgres, open};
-use crate::BadInput;
 use crate::output::{self, Out};
+use crate::{BadInput, ExportArgs, ImportArgs};
 
 /// `hawk export`: to `output`, or to stdout.
-pub(crate) async fn export(
-    cx: &Context,
-    out: &mut Out,
-    format: &str,
-    account: Option<String>,
-    output: Option<PathBuf>,
-) -> anyhow::Result<()> {
+pub(crate) async fn export(cx: &Context, out: &mut Out, args: ExportArgs) -> anyhow::Result<()> {
+    let ExportArgs {
+        format,
+        account,
+        output,
+    } = args;
     let format: Format = format
         .parse()
         .map_err(|e| BadInput(format!("--format: {e}")))?;
@@ -65,13 +64,9 @@ async fn export_to(
     Ok(written)
 }
 
-/// `hawk import`: a file, or HawkEx's `table` on a `postgres://` source.
-pub(crate) async fn import(
-    cx: &Context,
-    out: &mut Out,
-    source: &str,
-    table: &str,
-) -> anyhow::Result<()> {
+/// `hawk import`: a file, or HawkEx's table on a `postgres://` source.
+pub(crate) async fn import(cx: &Context, out: &mut Out, args: ImportArgs) -> anyhow::Result<()> {
+    let (source, table) = (args.source.as_str(), args.table.as_str());
     let audit = open(&cx.db, Access::Create).await?;
     let bar = output::progress_bar(0);
     let progress = |progress| match progress {

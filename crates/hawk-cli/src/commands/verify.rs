@@ -8,16 +8,12 @@ use hawk_audit::{Report, Verify, checkpoint};
 
 use super::{Access, Context, KeyConfig, open, redact_password};
 use crate::output::{self, Out};
-use crate::{BadInput, one_line, report};
+use crate::{BadInput, VerifyArgs, one_line, report};
 
 /// `hawk verify`: exit 0 intact, 1 tampered, 2 when the check cannot be made.
-pub(crate) async fn run(
-    cx: &Context,
-    out: &mut Out,
-    anchors: &[PathBuf],
-    public_key: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let report = match verify(&cx.db, &cx.keys, anchors, public_key).await {
+pub(crate) async fn run(cx: &Context, out: &mut Out, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let public_key = args.public_key.as_deref();
+    let report = match verify(&cx.db, &cx.keys, &args.anchor, public_key).await {
         Ok(report) => report,
         Err(err) => {
             report(&one_line(&err));
