@@ -33,7 +33,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -49,29 +48,40 @@ pub const BATCH: usize = 1000;
 
 /// Why an import stopped. Batches committed before it stay, with their position: a
 /// re-run carries on after them.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImportError {
     /// The source holds a record (or has a shape) this import cannot take, named by
     /// its place; nothing of the batch it is in was written.
+    #[error("{0}")]
     Invalid(String),
     /// The table name breaks a rule, or the server has no such table.
+    #[error("table: {0}")]
     Table(String),
-    /// The log refused a record (`context` names it) or failed.
-    Log {
-        /// The record or source, when known.
-        context: Option<String>,
+    /// The log refused the record or batch `context` names.
+    #[error("{context}")]
+    Refused {
+        /// The record, or the source.
+        context: String,
         /// What the log said.
         source: crate::Error,
     },
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] crate::Error),
     /// Reading the source failed (a file, or the PostgreSQL server).
+    #[error("{context}")]
     Read {
-        /// What was being read, when known.
-        context: Option<String>,
+        /// What was being read.
+        context: String,
         /// The cause.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Reading the source failed, where the cause says what was read.
+    #[error(transparent)]
+    Unreadable(Box<dyn std::error::Error + Send + Sync>),
     /// The stored position of a source is not one this module writes.
+    #[error("{0}")]
     Position(String),
 }
 
@@ -81,65 +91,17 @@ impl ImportError {
     pub fn is_invalid(&self) -> bool {
         match self {
             ImportError::Invalid(_) | ImportError::Table(_) => true,
-            ImportError::Log { source, .. } => source.as_invalid().is_some(),
-            _ => false,
-        }
-    }
-}
-
-impl fmt::Display for ImportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ImportError::Invalid(message) | ImportError::Position(message) => f.write_str(message),
-            ImportError::Table(rule) => write!(f, "table: {rule}"),
-            ImportError::Log {
-                context: Some(context),
-                ..
+            ImportError::Refused { source, .. } | ImportError::Log(source) => {
+                source.as_invalid().is_some()
             }
-            | ImportError::Read {
-                context: Some(context),
-                ..
-            } => f.write_str(context),
-            ImportError::Log { source, .. } => source.fmt(f),
-            ImportError::Read { source, .. } => source.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for ImportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        // Without a context the cause is the message, and its causes follow it.
-        match self {
-            ImportError::Log {
-                context: Some(_),
-                source,
-            } => Some(source),
-            ImportError::Log { source, .. } => source.source(),
-            ImportError::Read {
-                context: Some(_),
-                source,
-            } => Some(source.as_ref()),
-            ImportError::Read { source, .. } => source.source(),
-            _ => None,
-        }
-    }
-}
-
-impl From<crate::Error> for ImportError {
-    fn from(source: crate::Error) -> Self {
-        ImportError::Log {
-            context: None,
-            source,
+            _ => false,
         }
     }
 }
 
 /// A failed read, said as it is.
 fn read_error(err: impl std::error::Error + Send + Sync + 'static) -> ImportError {
-    ImportError::Read {
-        context: None,
-        source: Box::new(err),
-    }
+    ImportError::Unreadable(Box::new(err))
 }
 
 /// A failed read, with what was being read.
@@ -147,7 +109,7 @@ fn reading<E: std::error::Error + Send + Sync + 'static>(
     context: impl FnOnce() -> String,
 ) -> impl FnOnce(E) -> ImportError {
     move |err| ImportError::Read {
-        context: Some(context()),
+        context: context(),
         source: Box::new(err),
     }
 }
@@ -309,10 +271,7 @@ impl<'a> Batches<'a> {
                     .and_then(|i| i.index())
                     .map(|i| lines[i]);
                 let context = at.map_or_else(|| format!("importing {}", self.source), &name);
-                ImportError::Log {
-                    context: Some(context),
-                    source,
-                }
+                ImportError::Refused { context, source }
             })?;
         self.position = Some(to);
         self.imported += n;
@@ -665,6 +624,15 @@ mod tests {
             "{err}"
         );
         assert_eq!(audit.head().await.unwrap(), 2);
+
+        // A file that cannot be read is no fault of its records: the cause follows.
+        let missing = dir.path().join("missing.csv");
+        let err = file(&audit, &missing, |_| {}).await.unwrap_err();
+        assert!(!err.is_invalid());
+        assert_eq!(err.to_string(), format!("opening {}", missing.display()));
+        let cause = std::error::Error::source(&err).unwrap();
+        let io = cause.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]
