@@ -46,6 +46,7 @@ mod filter;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 mod keys;
 // The filters' index, checked against a scan of the log; the stores answer from it
 // once filter queries are wired in, until then only its tests compile it.

@@ -2,7 +2,6 @@
 //! read in keyset chunks and encoded chunk by chunk. Shared by `GET /v1/export` and
 //! `hawk export`.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -26,29 +25,8 @@ pub const CSV_HEADER: [&str; 10] = [
     "hash",
 ];
 
-/// What a CSV cell may not start with as it is: a spreadsheet reads `=`, `+`, `-`
-/// and `@` (and tab or CR before them) as the start of a formula; `'` is what marks
-/// an escaped cell, so a value starting with it is escaped too.
-const CSV_ESCAPED: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
-
-/// A value as a CSV cell of Hawk's export: prefixed with `'` when it starts with a
-/// character a spreadsheet would take for a formula (OWASP's advice against CSV
-/// injection) or with `'` itself, so that [`csv_value`] gives back the value exactly.
-pub fn csv_cell(value: &str) -> Cow<'_, str> {
-    if value.starts_with(CSV_ESCAPED) {
-        Cow::Owned(format!("'{value}"))
-    } else {
-        Cow::Borrowed(value)
-    }
-}
-
-/// The value a cell of Hawk's CSV export holds: [`csv_cell`] undone.
-pub fn csv_value(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(CSV_ESCAPED) => rest,
-        _ => cell,
-    }
-}
+/// Cells escaped as Hawk's import reads them back.
+pub use hawk_audit::import::{csv_cell, csv_value};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
@@ -231,36 +209,6 @@ mod tests {
         assert_eq!("jsonl".parse(), Ok(Format::Ndjson));
         let err = "xml".parse::<Format>().unwrap_err();
         assert_eq!(err.to_string(), r#"must be csv or ndjson, not "xml""#);
-    }
-
-    // Regression: cells starting with `=`, `+`, `-` or `@` were exported as they were,
-    // and a spreadsheet opening the file ran them as formulas.
-    #[test]
-    fn csv_cells_that_a_spreadsheet_would_run_are_escaped_and_read_back_exactly() {
-        let cases = [
-            (
-                "=HYPERLINK(\"http://x\",\"y\")",
-                "'=HYPERLINK(\"http://x\",\"y\")",
-            ),
-            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
-            ("+1", "'+1"),
-            ("-1", "'-1"),
-            ("@SUM(A1)", "'@SUM(A1)"),
-            ("\t=1", "'\t=1"),
-            ("\r=1", "'\r=1"),
-            ("'=1", "''=1"),
-            ("'quoted", "''quoted"),
-            ("''", "'''"),
-            ("plain", "plain"),
-            ("a=b", "a=b"),
-            ("", ""),
-        ];
-        for (value, cell) in cases {
-            assert_eq!(csv_cell(value), cell, "{value:?}");
-            assert_eq!(csv_value(cell), value, "{cell:?}");
-        }
-        // A quote that escapes nothing was not written by `csv_cell`: it is kept.
-        assert_eq!(csv_value("'plain"), "'plain");
     }
 
     #[test]

@@ -1,12 +1,10 @@
 //! Shared test scaffolding: fresh databases for each engine.
 
-use hawk_audit::merkle::{Frontier, leaf_hash, to_hex};
-use hawk_audit::{Audit, Entry, Options};
+use hawk_audit::merkle::to_hex;
+use hawk_audit::{Audit, Options};
+pub(crate) use hawk_testing::assert_intact;
+use hawk_testing::{PgDb, connect};
 use tempfile::TempDir;
-
-/// The PostgreSQL server tests create their databases on, unless `HAWK_TEST_POSTGRES`
-/// names another (any database of the server: it is only used to create and drop).
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A fresh, empty database that lives as long as this value.
 pub(crate) struct TestDb {
@@ -16,11 +14,7 @@ pub(crate) struct TestDb {
 
 enum Storage {
     Sqlite(TempDir),
-    /// The server's admin URL and the name of the database made for this test.
-    Postgres {
-        admin: String,
-        name: String,
-    },
+    Postgres(PgDb),
 }
 
 /// The engines a test can run on.
@@ -73,30 +67,10 @@ impl TestDb {
     /// reached and `CI` is not set (the test then says loudly that it skipped); under
     /// `CI` an unreachable server fails the test.
     pub(crate) async fn postgres(test: &str) -> Option<TestDb> {
-        let admin =
-            std::env::var("HAWK_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
-        let client = match connect(&admin).await {
-            Ok(client) => client,
-            Err(err) if std::env::var_os("CI").is_none() => {
-                eprintln!(
-                    "\n*** SKIPPED {test} on PostgreSQL: cannot reach {admin} ({err}). \
-                     Start PostgreSQL or set HAWK_TEST_POSTGRES; under CI this fails. ***\n"
-                );
-                return None;
-            }
-            Err(err) => panic!("PostgreSQL at {admin} is unreachable (CI is set): {err}"),
-        };
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).expect("random bytes");
-        let name = format!("hawk_t_{}", u64::from_le_bytes(random));
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        let url = database_url(&admin, &name);
+        let db = PgDb::new(test).await?;
         Some(TestDb {
-            url,
-            engine: Storage::Postgres { admin, name },
+            url: db.url(),
+            engine: Storage::Postgres(db),
         })
     }
 
@@ -116,7 +90,7 @@ impl TestDb {
     pub(crate) fn path(&self) -> std::path::PathBuf {
         match &self.engine {
             Storage::Sqlite(dir) => dir.path().join("hawk.db"),
-            Storage::Postgres { .. } => panic!("a PostgreSQL test database has no file"),
+            Storage::Postgres(_) => panic!("a PostgreSQL test database has no file"),
         }
     }
 
@@ -140,7 +114,7 @@ impl TestDb {
     /// The name of this PostgreSQL test database.
     pub(crate) fn name(&self) -> &str {
         match &self.engine {
-            Storage::Postgres { name, .. } => name,
+            Storage::Postgres(db) => db.name(),
             Storage::Sqlite(_) => panic!("a SQLite test database has no name"),
         }
     }
@@ -155,13 +129,13 @@ impl TestDb {
                     .map(|n| n as u64)
                     .map_err(|e| e.to_string())
             }
-            Storage::Postgres { .. } => execute_postgres(&self.url, sql).await,
+            Storage::Postgres(_) => execute_postgres(&self.url, sql).await,
         }
     }
 
     /// Whether this is a PostgreSQL database.
     pub(crate) fn is_postgres(&self) -> bool {
-        matches!(self.engine, Storage::Postgres { .. })
+        matches!(self.engine, Storage::Postgres(_))
     }
 
     /// `sqlite` or `postgres`: the one written in this database's SQL dialect.
@@ -186,7 +160,7 @@ impl TestDb {
                 .unwrap()
                 .execute_batch(sql)
                 .unwrap_or_else(|e| panic!("{sql}: {e}")),
-            Storage::Postgres { .. } => connect(&self.url)
+            Storage::Postgres(_) => connect(&self.url)
                 .await
                 .unwrap()
                 .batch_execute(sql)
@@ -207,7 +181,7 @@ impl TestDb {
                     .collect::<Result<_, _>>()
                     .unwrap()
             }
-            Storage::Postgres { .. } => {
+            Storage::Postgres(_) => {
                 let rows = connect(&self.url).await.unwrap().query(sql, &[]).await;
                 rows.unwrap_or_else(|e| panic!("{sql}: {e:?}"))
                     .iter()
@@ -228,7 +202,7 @@ impl TestDb {
                     .collect::<Result<_, _>>()
                     .unwrap()
             }
-            Storage::Postgres { .. } => connect(&self.url)
+            Storage::Postgres(_) => connect(&self.url)
                 .await
                 .unwrap()
                 .query(sql, &[])
@@ -246,34 +220,6 @@ impl TestDb {
     }
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Storage::Postgres { admin, name } = &self.engine else {
-            return;
-        };
-        // Best effort, on a thread of its own: Drop cannot await, and the test's
-        // runtime may be shutting down.
-        let (admin, dropping) = (admin.clone(), name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let client = connect(&admin).await.ok()?;
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {dropping} WITH (FORCE)"))
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("could not drop test database {name}");
-        }
-    }
-}
-
 async fn execute_postgres(url: &str, sql: &str) -> Result<u64, String> {
     let client = connect(url).await.map_err(|e| e.to_string())?;
     client
@@ -283,60 +229,6 @@ async fn execute_postgres(url: &str, sql: &str) -> Result<u64, String> {
             Some(db) => db.message().to_owned(),
             None => e.to_string(),
         })
-}
-
-/// A plain connection (no pool), driven by a task of its own.
-async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let mut config: tokio_postgres::Config = url.parse()?;
-    config.connect_timeout(std::time::Duration::from_secs(5));
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
-}
-
-/// `admin` with its database replaced by `name`.
-fn database_url(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{name}", &base[..host_end]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
-}
-
-/// Every entry of the log in id order, after asserting that the log is intact: ids
-/// are 1..=head, each stored leaf hash recomputes from its entry, and the stored tree
-/// head is the root of those leaves.
-pub(crate) async fn assert_intact(audit: &Audit) -> Vec<Entry> {
-    let mut entries: Vec<Entry> = Vec::new();
-    loop {
-        let after = entries.last().map_or(0, |e| e.id);
-        let chunk = audit.entries_after(after, 10_000, None).await.unwrap();
-        if chunk.is_empty() {
-            break;
-        }
-        entries.extend(chunk);
-    }
-    let mut frontier = Frontier::new();
-    for (i, entry) in entries.iter().enumerate() {
-        assert_eq!(entry.id, i as u64 + 1, "ids are dense");
-        let leaf = leaf_hash(entry);
-        assert_eq!(to_hex(&leaf), entry.hash, "leaf hash of entry {}", entry.id);
-        frontier.push(leaf);
-    }
-    assert_eq!(audit.head().await.unwrap(), entries.len() as u64);
-    let (size, root) = audit.tree_head().await.unwrap();
-    assert_eq!(size, entries.len() as u64, "the stored tree covers the log");
-    assert_eq!(root, to_hex(&frontier.root()), "the stored root");
-    entries
 }
 
 /// Runs each named test against every engine, each time on a fresh database.

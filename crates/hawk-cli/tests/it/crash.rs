@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hawk_audit::merkle::{Frontier, leaf_hash, to_hex};
 use hawk_audit::{Audit, Entry};
 use serde_json::{Value, json};
 
@@ -237,27 +236,7 @@ pub(crate) fn assert_log_intact(path: &Path) -> Vec<Entry> {
         let audit = Audit::open(&format!("sqlite:{}", path.display()))
             .await
             .expect("open the log");
-        let mut entries: Vec<Entry> = Vec::new();
-        loop {
-            let after = entries.last().map_or(0, |e| e.id);
-            let chunk = audit.entries_after(after, 10_000, None).await.unwrap();
-            if chunk.is_empty() {
-                break;
-            }
-            entries.extend(chunk);
-        }
-        let mut frontier = Frontier::new();
-        for (i, entry) in entries.iter().enumerate() {
-            assert_eq!(entry.id, i as u64 + 1, "ids are dense");
-            let leaf = leaf_hash(entry);
-            assert_eq!(to_hex(&leaf), entry.hash, "leaf hash of entry {}", entry.id);
-            frontier.push(leaf);
-        }
-        let head = audit.head().await.unwrap();
-        assert_eq!(head, entries.len() as u64);
-        let (size, root) = audit.tree_head().await.unwrap();
-        assert_eq!(size, head, "the stored tree covers the log");
-        assert_eq!(root, to_hex(&frontier.root()), "the stored root");
+        let entries = hawk_testing::assert_intact(&audit).await;
         audit.close().await;
         entries
     })

@@ -197,22 +197,7 @@ pub(crate) struct Running {
 
 impl Running {
     pub(crate) async fn start(app: &TestApp) -> Running {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(hawk_server::serve(
-            listener,
-            app.audit.clone(),
-            app.bus.clone(),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Running {
-            base: format!("http://{addr}"),
-            stop: Some(stop),
-            task,
-        }
+        Running::start_with(app, hawk_server::ServeOptions::default()).await
     }
 
     /// The server over `app` with connection limits of its own.

@@ -2,78 +2,11 @@
 //! accepts, the other's live tail delivers.
 
 use hawk_audit::Options;
+use hawk_testing::PgDb;
 use serde_json::json;
 
 use crate::helpers::{Running, TestApp};
 use crate::socket::EventReader;
-
-/// A fresh database on the test server (`HAWK_TEST_POSTGRES`, default
-/// `postgres://postgres@127.0.0.1:5432/postgres`), dropped afterwards.
-struct PgDb {
-    admin: String,
-    name: String,
-}
-
-impl PgDb {
-    /// `None` (after a loud message) when the server is unreachable and `CI` is not
-    /// set; under `CI` an unreachable server fails the test.
-    async fn new(test: &str) -> Option<PgDb> {
-        let admin = std::env::var("HAWK_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let client = match connect(&admin).await {
-            Ok(client) => client,
-            Err(err) if std::env::var_os("CI").is_none() => {
-                eprintln!(
-                    "\n*** SKIPPED {test} on PostgreSQL: cannot reach {admin} ({err}). \
-                     Start PostgreSQL or set HAWK_TEST_POSTGRES; under CI this fails. ***\n"
-                );
-                return None;
-            }
-            Err(err) => panic!("PostgreSQL at {admin} is unreachable (CI is set): {err}"),
-        };
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).expect("random bytes");
-        let name = format!("hawk_t_{}", u64::from_le_bytes(random));
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        Some(PgDb { admin, name })
-    }
-
-    fn url(&self) -> String {
-        let base = self.admin.split('?').next().unwrap_or_default();
-        let (server, _) = base.rsplit_once('/').expect("a database in the URL");
-        format!("{server}/{}", self.name)
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // Drop cannot await, and the test's runtime may be shutting down.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let client = connect(&admin).await.ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                client.batch_execute(&sql).await.ok()
-            })
-        })
-        .join();
-    }
-}
-
-async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let mut config: tokio_postgres::Config = url.parse()?;
-    config.connect_timeout(std::time::Duration::from_secs(5));
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_tail_of_one_server_shows_what_another_accepted() {

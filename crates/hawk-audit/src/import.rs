@@ -1,29 +1,124 @@
-//! `hawk import FILE`: entries from a HawkEx CSV export or from Hawk's own CSV or
-//! NDJSON export, written oldest first, so that newest first here is the order HawkEx
+//! Importing HawkEx data, and Hawk's own exports: a HawkEx CSV export, Hawk's CSV or
+//! NDJSON export ([`file()`]), or HawkEx's table on a PostgreSQL server ([`table()`]).
+//! Records are written oldest first, so that newest first here is the order HawkEx
 //! shows them in (`inserted_at` descending; rows of one second by id).
 //!
 //! Imports are resumable and idempotent: each batch commits together with the source's
 //! new position (the `(inserted_at, id)` of its last record), so a re-run, or a run
 //! after an interruption, starts after the last committed record and writes nothing
-//! twice. A source is named by its canonical path; a later export of the same log to
-//! the same path imports only the records past the position.
+//! twice. A file is named by its canonical path, a table by its server and name; a
+//! later export of the same log to the same place imports only the records past the
+//! position.
+//!
+//! ```
+//! use hawk_audit::{Audit, import};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
+//! let audit = Audit::open(&url).await?;
+//! // HawkEx's CSV export (`COPY hawk_ex_audit_logs TO … CSV HEADER`).
+//! let csv = dir.path().join("hawk_ex_audit_logs.csv");
+//! std::fs::write(&csv, "id,action,inserted_at\n1,invoice.paid,2025-01-01 12:00:00\n")?;
+//!
+//! let summary = import::file(&audit, &csv, |_progress| {}).await?;
+//! assert_eq!((summary.imported, summary.skipped), (1, 0));
+//! // Again: the stored position says it is done.
+//! let again = import::file(&audit, &csv, |_progress| {}).await?;
+//! assert_eq!((again.imported, again.skipped), (0, 1));
+//! # Ok(())
+//! # }
+//! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use anyhow::Context as _;
-use hawk_audit::time::OffsetDateTime;
-use hawk_audit::time::format_description::well_known::Rfc3339;
-use hawk_audit::{Audit, NewEntry};
-use hawk_server::export::csv_value;
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-use crate::BadInput;
+use crate::{Audit, NewEntry};
 
 /// Records committed per transaction.
-const BATCH: usize = 1000;
+pub const BATCH: usize = 1000;
+
+/// Why an import stopped. Batches committed before it stay, with their position: a
+/// re-run carries on after them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The source holds a record (or has a shape) this import cannot take, named by
+    /// its place; nothing of the batch it is in was written.
+    #[error("{0}")]
+    Invalid(String),
+    /// The table name breaks a rule, or the server has no such table.
+    #[error("table: {0}")]
+    Table(String),
+    /// The log refused the record or batch `context` names.
+    #[error("{context}")]
+    Refused {
+        /// The record, or the source.
+        context: String,
+        /// What the log said.
+        source: crate::Error,
+    },
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] crate::Error),
+    /// Reading the source failed (a file, or the PostgreSQL server).
+    #[error("{context}")]
+    Read {
+        /// What was being read.
+        context: String,
+        /// The cause.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Reading the source failed, where the cause says what was read.
+    #[error(transparent)]
+    Unreadable(Box<dyn std::error::Error + Send + Sync>),
+    /// The stored position of a source is not one this module writes.
+    #[error("{0}")]
+    Position(String),
+}
+
+impl ImportError {
+    /// Whether the input is at fault (a bad record, table name or argument), rather
+    /// than the source's reader or the log.
+    pub fn is_invalid(&self) -> bool {
+        match self {
+            ImportError::Invalid(_) | ImportError::Table(_) => true,
+            ImportError::Refused { source, .. } | ImportError::Log(source) => {
+                source.as_invalid().is_some()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A failed read, said as it is.
+fn read_error(err: impl std::error::Error + Send + Sync + 'static) -> ImportError {
+    ImportError::Unreadable(Box::new(err))
+}
+
+/// A failed read, with what was being read.
+fn reading<E: std::error::Error + Send + Sync + 'static>(
+    context: impl FnOnce() -> String,
+) -> impl FnOnce(E) -> ImportError {
+    move |err| ImportError::Read {
+        context: context(),
+        source: Box::new(err),
+    }
+}
+
+type Result<T, E = ImportError> = std::result::Result<T, E>;
+
+mod postgres;
+
+pub use postgres::{HAWK_EX_TABLE, table};
 
 /// Where a record sits in the order it is imported in: its time, then its id in the
 /// source (its line number when the source has no ids).
@@ -59,12 +154,15 @@ struct Record {
 }
 
 /// What an import did.
-#[derive(Debug, serde::Serialize)]
-pub(crate) struct Summary {
-    pub(crate) source: String,
-    pub(crate) imported: u64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Summary {
+    /// The file's canonical path, or the table's server and name.
+    pub source: String,
+    /// Records written by this run.
+    pub imported: u64,
     /// Records at or before the stored position: imported by an earlier run.
-    pub(crate) skipped: u64,
+    pub skipped: u64,
 }
 
 /// A file's records, oldest first.
@@ -74,17 +172,18 @@ enum Format {
     Csv(HashMap<String, usize>),
 }
 
-/// Imports `path` into `audit`; `progress` is told how many records there are, then
-/// each batch written.
-pub(crate) async fn import_file(
+/// Imports the file at `path` (HawkEx's CSV export, or Hawk's CSV or NDJSON export,
+/// told apart by their content) into `audit`; `progress` is told how many records
+/// there are, then how many each batch wrote.
+pub async fn file(
     audit: &Audit,
     path: &Path,
     mut progress: impl FnMut(Progress),
-) -> anyhow::Result<Summary> {
-    let canonical =
-        std::fs::canonicalize(path).with_context(|| format!("opening {}", path.display()))?;
+) -> Result<Summary> {
+    let opening = || format!("opening {}", path.display());
+    let canonical = std::fs::canonicalize(path).map_err(reading(opening))?;
     let source = format!("file:{}", canonical.display());
-    let mut file = File::open(&canonical).with_context(|| format!("opening {}", path.display()))?;
+    let mut file = File::open(&canonical).map_err(reading(opening))?;
     let format = sniff(&mut file, path)?;
     let (position, after) = stored_position(audit, &source).await?;
 
@@ -101,13 +200,12 @@ pub(crate) async fn import_file(
     })?;
     index.sort_unstable();
     if let Some(w) = index.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(BadInput(format!(
+        return Err(ImportError::Invalid(format!(
             "{}: lines {} and {} have the same time and id",
             path.display(),
             w[0].2,
             w[1].2
-        ))
-        .into());
+        )));
     }
     progress(Progress::Total(index.len() as u64));
 
@@ -156,11 +254,7 @@ impl<'a> Batches<'a> {
     }
 
     /// Commits `batch`; a record it refuses is named by `name(record.line)`.
-    async fn commit(
-        &mut self,
-        batch: Vec<Record>,
-        name: impl Fn(u64) -> String,
-    ) -> anyhow::Result<u64> {
+    async fn commit(&mut self, batch: Vec<Record>, name: impl Fn(u64) -> String) -> Result<u64> {
         let Some(last) = batch.last() else {
             return Ok(0);
         };
@@ -171,10 +265,13 @@ impl<'a> Batches<'a> {
         self.audit
             .import_from(&self.source, self.position.as_deref(), &to, entries)
             .await
-            .map_err(|err| {
-                let at = err.as_invalid().and_then(|i| i.index()).map(|i| lines[i]);
+            .map_err(|source| {
+                let at = source
+                    .as_invalid()
+                    .and_then(|i| i.index())
+                    .map(|i| lines[i]);
                 let context = at.map_or_else(|| format!("importing {}", self.source), &name);
-                anyhow::Error::new(err).context(context)
+                ImportError::Refused { context, source }
             })?;
         self.position = Some(to);
         self.imported += n;
@@ -183,209 +280,43 @@ impl<'a> Batches<'a> {
 }
 
 /// The stored position of `source`, as a key.
-async fn stored_position(
-    audit: &Audit,
-    source: &str,
-) -> anyhow::Result<(Option<String>, Option<Key>)> {
+async fn stored_position(audit: &Audit, source: &str) -> Result<(Option<String>, Option<Key>)> {
     let position = audit.import_position(source).await?;
     let key = match &position {
         None => None,
-        Some(p) => Some(Key::parse_position(p).with_context(|| {
-            format!("the stored position of {source} is not one this Hawk writes: {p:?}")
+        Some(p) => Some(Key::parse_position(p).ok_or_else(|| {
+            ImportError::Position(format!(
+                "the stored position of {source} is not one this Hawk writes: {p:?}"
+            ))
         })?),
     };
     Ok((position, key))
 }
 
-/// Imports a HawkEx table (`hawk_ex_audit_logs` by default) from a PostgreSQL server,
-/// in keyset batches by `(inserted_at, id)`, which HawkEx's index on `inserted_at`
-/// serves without sorting the table.
-pub(crate) async fn import_table(
-    audit: &Audit,
-    url: &str,
-    table: &str,
-    mut progress: impl FnMut(Progress),
-) -> anyhow::Result<Summary> {
-    let table = Table::parse(table)?;
-    let config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| BadInput(format!("source: not a PostgreSQL URL ({e})")))?;
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .with_context(|| format!("connecting to {}", describe_server(&config)))?;
-    let connection = tokio::spawn(connection);
-    // Times read and compared as UTC, which is what HawkEx's naive timestamps hold.
-    client.batch_execute("SET TIME ZONE 'UTC'").await?;
-    let column_type: String = client
-        .query_opt(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
-             WHERE attrelid = to_regclass($1) AND attname = 'inserted_at' AND NOT attisdropped",
-            &[&table.0],
-        )
-        .await?
-        .map(|row| row.get(0))
-        .ok_or_else(|| {
-            BadInput(format!(
-                "--table: {} has no table {} with an inserted_at column",
-                describe_server(&config),
-                table.0
-            ))
-        })?;
-    let source = format!("{}#{}", describe_server(&config), table.0);
-    let (position, after) = stored_position(audit, &source).await?;
-    let after = after.unwrap_or(Key {
-        micros: i64::MIN,
-        id: i64::MIN,
-    });
-    let after_time = |key: Key| -> String {
-        if key.micros == i64::MIN {
-            "-infinity".to_owned()
-        } else {
-            hawk_audit::format_time(
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(key.micros) * 1000)
-                    .expect("a stored position is a valid time"),
-            )
-        }
-    };
-    // Rows past the position: later times, or the same time and a larger id.
-    let past = format!(
-        "inserted_at >= $1::text::{column_type}
-         AND NOT (inserted_at = $1::text::{column_type} AND id::bigint <= $2)"
-    );
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM {} WHERE {past}", table.0),
-            &[&after_time(after), &after.id],
-        )
-        .await?
-        .get(0);
-    let skipped: i64 = client
-        .query_one(&format!("SELECT count(*) FROM {}", table.0), &[])
-        .await?
-        .get(0);
-    progress(Progress::Total(total as u64));
-    let select = client
-        .prepare(&format!(
-            "SELECT id::bigint, actor_id::text, actor_type::text, action::text,
-                    resource_id::text, resource_type::text, metadata::text,
-                    (extract(epoch FROM inserted_at) * 1000000)::bigint
-             FROM {} WHERE {past}
-             ORDER BY inserted_at, id LIMIT {BATCH}",
-            table.0
-        ))
-        .await?;
-    let mut batches = Batches::new(audit, source.clone(), position);
-    let mut at = after;
-    loop {
-        let rows = client.query(&select, &[&after_time(at), &at.id]).await?;
-        let mut batch = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: i64 = row.get(0);
-            let text = |i: usize| row.get::<_, Option<String>>(i);
-            let mut fields = Map::new();
-            for (name, i) in [
-                ("actor_id", 1),
-                ("actor_type", 2),
-                ("action", 3),
-                ("resource_id", 4),
-                ("resource_type", 5),
-            ] {
-                if let Some(value) = text(i) {
-                    fields.insert(name.to_owned(), Value::String(value));
-                }
-            }
-            if let Some(raw) = text(6) {
-                let metadata: Value = serde_json::from_str(&raw)
-                    .map_err(|e| BadInput(format!("{} id {id}: metadata: {e}", table.0)))?;
-                fields.insert("metadata".to_owned(), metadata);
-            }
-            let micros: i64 = row.get(7);
-            let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-                .map_err(|_| BadInput(format!("{} id {id}: inserted_at: out of range", table.0)))?;
-            fields.insert(
-                "inserted_at".to_owned(),
-                Value::String(hawk_audit::format_time(time)),
-            );
-            fields.insert("id".to_owned(), Value::String(id.to_string()));
-            let record = ndjson_record(fields, 0, id as u64)
-                .map_err(|msg| BadInput(format!("{} id {id}: {msg}", table.0)))?;
-            batch.push(record);
-        }
-        let Some(last) = batch.last() else { break };
-        at = last.key;
-        let n = batches
-            .commit(batch, |id| format!("{} id {id}", table.0))
-            .await?;
-        progress(Progress::Imported(n));
-    }
-    drop(client);
-    let _ = connection.await;
-    Ok(Summary {
-        source,
-        imported: batches.imported,
-        skipped: (skipped - total).max(0) as u64,
-    })
-}
-
-/// A table name, optionally schema-qualified, made of plain identifiers only (it is
-/// spliced into SQL).
-struct Table(String);
-
-impl Table {
-    fn parse(name: &str) -> anyhow::Result<Table> {
-        let plain = |part: &str| {
-            part.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
-        let parts: Vec<&str> = name.split('.').collect();
-        if parts.len() > 2 || !parts.iter().all(|p| plain(p)) {
-            return Err(BadInput(format!(
-                "--table: must be a plain table name, optionally with its schema (letters, digits and _), not {name:?}"
-            ))
-            .into());
-        }
-        Ok(Table(name.to_owned()))
-    }
-}
-
-/// `postgres://HOST:PORT/DB` without the user or password, to name a server.
-fn describe_server(config: &tokio_postgres::Config) -> String {
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
-        None => "localhost".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let db = config
-        .get_dbname()
-        .or(config.get_user())
-        .unwrap_or("postgres");
-    format!("postgres://{host}:{port}/{db}")
-}
-
 /// How an import is getting on.
-pub(crate) enum Progress {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Progress {
+    /// How many records this run imports.
     Total(u64),
+    /// A batch of this many records was written.
     Imported(u64),
 }
 
 /// Tells the format from the first non-blank byte (`{`: NDJSON) and reads a CSV
 /// file's header.
-fn sniff(file: &mut File, path: &Path) -> anyhow::Result<Format> {
+fn sniff(file: &mut File, path: &Path) -> Result<Format> {
     let mut head = [0u8; 4096];
-    let n = file.read(&mut head)?;
+    let n = file.read(&mut head).map_err(read_error)?;
     let first = head[..n].iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'{') {
         return Ok(Format::Ndjson);
     }
-    file.seek(SeekFrom::Start(0))?;
+    file.seek(SeekFrom::Start(0)).map_err(read_error)?;
     let mut reader = csv::Reader::from_reader(BufReader::new(&mut *file));
-    let header = reader
-        .headers()
-        .with_context(|| format!("{}: reading the CSV header", path.display()))?;
+    let header = reader.headers().map_err(reading(|| {
+        format!("{}: reading the CSV header", path.display())
+    }))?;
     let columns: HashMap<String, usize> = header
         .iter()
         .enumerate()
@@ -393,12 +324,11 @@ fn sniff(file: &mut File, path: &Path) -> anyhow::Result<Format> {
         .collect();
     for required in ["action", "inserted_at"] {
         if !columns.contains_key(required) {
-            return Err(BadInput(format!(
+            return Err(ImportError::Invalid(format!(
                 "{}: not an export Hawk can read: a CSV file needs an {required} column \
                  (HawkEx's or Hawk's export), an NDJSON file one JSON object per line",
                 path.display()
-            ))
-            .into());
+            )));
         }
     }
     Ok(Format::Csv(columns))
@@ -410,33 +340,34 @@ fn for_each_record(
     format: &Format,
     path: &Path,
     offset: u64,
-    mut each: impl FnMut(Record) -> anyhow::Result<bool>,
-) -> anyhow::Result<()> {
-    file.seek(SeekFrom::Start(offset))?;
+    mut each: impl FnMut(Record) -> Result<bool>,
+) -> Result<()> {
+    file.seek(SeekFrom::Start(offset)).map_err(read_error)?;
     let reader = BufReader::new(&mut *file);
     match format {
         Format::Ndjson => {
             let mut line_no = 0;
             let mut at = offset;
             for line in reader.split(b'\n') {
-                let line = line.with_context(|| format!("reading {}", path.display()))?;
+                let line = line.map_err(reading(|| format!("reading {}", path.display())))?;
                 let start = at;
                 at += line.len() as u64 + 1;
                 line_no += 1;
                 let text = std::str::from_utf8(&line).map_err(|_| {
-                    BadInput(format!("{} line {line_no}: not UTF-8", path.display()))
+                    ImportError::Invalid(format!("{} line {line_no}: not UTF-8", path.display()))
                 })?;
                 if text.trim().is_empty() {
                     continue;
                 }
                 let fields: Map<String, Value> = serde_json::from_str(text).map_err(|e| {
-                    BadInput(format!(
+                    ImportError::Invalid(format!(
                         "{} line {line_no}: not a JSON object ({e})",
                         path.display()
                     ))
                 })?;
-                let record = ndjson_record(fields, start, line_no)
-                    .map_err(|msg| BadInput(format!("{} line {line_no}: {msg}", path.display())))?;
+                let record = ndjson_record(fields, start, line_no).map_err(|msg| {
+                    ImportError::Invalid(format!("{} line {line_no}: {msg}", path.display()))
+                })?;
                 if !each(record)? {
                     break;
                 }
@@ -450,20 +381,21 @@ fn for_each_record(
             if offset == 0 {
                 reader
                     .headers()
-                    .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+                    .map_err(|e| ImportError::Invalid(format!("{}: {e}", path.display())))?;
             }
             let mut row = csv::StringRecord::new();
             loop {
                 let start = offset + reader.position().byte();
                 let more = reader
                     .read_record(&mut row)
-                    .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+                    .map_err(|e| ImportError::Invalid(format!("{}: {e}", path.display())))?;
                 if !more {
                     break;
                 }
                 let line = row.position().map_or(0, |p| p.line());
-                let record = csv_record(columns, &row, start, line)
-                    .map_err(|msg| BadInput(format!("{} line {line}: {msg}", path.display())))?;
+                let record = csv_record(columns, &row, start, line).map_err(|msg| {
+                    ImportError::Invalid(format!("{} line {line}: {msg}", path.display()))
+                })?;
                 if !each(record)? {
                     break;
                 }
@@ -559,10 +491,34 @@ fn micros(at: OffsetDateTime) -> i64 {
     (at.unix_timestamp_nanos() / 1000) as i64
 }
 
+/// What a CSV cell may not start with as it is: a spreadsheet reads `=`, `+`, `-`
+/// and `@` (and tab or CR before them) as the start of a formula; `'` is what marks
+/// an escaped cell, so a value starting with it is escaped too.
+const CSV_ESCAPED: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
+
+/// A value as a CSV cell of Hawk's export: prefixed with `'` when it starts with a
+/// character a spreadsheet would take for a formula (OWASP's advice against CSV
+/// injection) or with `'` itself, so that [`csv_value`] gives back the value exactly.
+pub fn csv_cell(value: &str) -> Cow<'_, str> {
+    if value.starts_with(CSV_ESCAPED) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// The value a cell of Hawk's CSV export holds: [`csv_cell`] undone.
+pub fn csv_value(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(CSV_ESCAPED) => rest,
+        _ => cell,
+    }
+}
+
 /// RFC 3339, or PostgreSQL's text form of a timestamp (`2025-01-02 03:04:05.123456`,
 /// optionally with `+00`), or a date alone (its midnight); a time without a zone is
 /// UTC, as HawkEx stores it.
-pub(crate) fn parse_time(raw: &str) -> Option<OffsetDateTime> {
+pub fn parse_time(raw: &str) -> Option<OffsetDateTime> {
     let raw = raw.trim();
     if let Ok(t) = OffsetDateTime::parse(raw, &Rfc3339) {
         return Some(t);
@@ -600,6 +556,83 @@ mod tests {
         assert_eq!(utc("yesterday"), None);
         assert_eq!(utc("2025-01-01"), Some((noon - 12 * 3600, 0)));
         assert_eq!(utc("2025-13-01"), None);
+    }
+
+    // Regression: cells starting with `=`, `+`, `-` or `@` were exported as they were,
+    // and a spreadsheet opening the file ran them as formulas.
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_escaped_and_read_back_exactly() {
+        let cases = [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("'=1", "''=1"),
+            ("'quoted", "''quoted"),
+            ("''", "'''"),
+            ("plain", "plain"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ];
+        for (value, cell) in cases {
+            assert_eq!(csv_cell(value), cell, "{value:?}");
+            assert_eq!(csv_value(cell), value, "{cell:?}");
+        }
+        // A quote that escapes nothing was not written by `csv_cell`: it is kept.
+        assert_eq!(csv_value("'plain"), "'plain");
+    }
+
+    #[tokio::test]
+    async fn files_import_oldest_first_once_and_a_bad_record_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("hawk.db").display());
+        let audit = Audit::open(&url).await.unwrap();
+        let csv = dir.path().join("hawk_ex.csv");
+        std::fs::write(
+            &csv,
+            "id,action,inserted_at\n2,b.two,2025-01-01 00:00:01\n1,a.one,2025-01-01 00:00:00\n",
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        let summary = file(&audit, &csv, |p| seen.push(p)).await.unwrap();
+        assert_eq!((summary.imported, summary.skipped), (2, 0));
+        assert_eq!(seen, [Progress::Total(2), Progress::Imported(2)]);
+        let page = audit.recent(crate::Recent::default()).await.unwrap();
+        let actions: Vec<&str> = page.entries.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["b.two", "a.one"]);
+
+        let again = file(&audit, &csv, |_| {}).await.unwrap();
+        assert_eq!((again.imported, again.skipped), (0, 2));
+
+        let ndjson = dir.path().join("bad.ndjson");
+        std::fs::write(
+            &ndjson,
+            "{\"action\":\"c\",\"inserted_at\":\"2025-01-02T00:00:00Z\"}\n\
+             {\"action\":\"d\",\"inserted_at\":\"soon\"}\n",
+        )
+        .unwrap();
+        let err = file(&audit, &ndjson, |_| {}).await.unwrap_err();
+        assert!(err.is_invalid(), "{err}");
+        assert!(
+            err.to_string().ends_with("line 2: inserted_at: not a time: \"soon\" (RFC 3339, or YYYY-MM-DD HH:MM:SS in UTC)"),
+            "{err}"
+        );
+        assert_eq!(audit.head().await.unwrap(), 2);
+
+        // A file that cannot be read is no fault of its records: the cause follows.
+        let missing = dir.path().join("missing.csv");
+        let err = file(&audit, &missing, |_| {}).await.unwrap_err();
+        assert!(!err.is_invalid());
+        assert_eq!(err.to_string(), format!("opening {}", missing.display()));
+        let cause = std::error::Error::source(&err).unwrap();
+        let io = cause.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]
