@@ -1,21 +1,22 @@
 //! The `Audit` handle: the library's one entry point.
 //!
-//! It validates at the edge and hands the store only valid input. The account stream
-//! lives here: ranges of `STREAM_CHUNK` sequence numbers, newest first, below the
-//! account's newest number when it starts, `STREAM_AHEAD` of them read at once, each on
-//! its own read connection, so the next is ready when one is consumed. So do
+//! It validates at the edge and hands the store only valid input. Here too are
 //! `entries_after` (the forward keyset walk behind the live tail and exports) and
 //! `subscribe_head` (a watch of the newest id, moved by the store after each commit).
-//! With `Options::checkpoints`, a background task signs a checkpoint at the `Cadence`
-//! (after N new entries committed here, or T with new entries from any process) and once
-//! at `close`.
+//! The account stream is in `stream`, the checkpoint signing task in `checkpoints`,
+//! and how a log is opened in `options`.
+
+mod checkpoints;
+mod options;
+mod stream;
 
 use std::sync::Arc;
 
-use futures_util::Stream;
 use time::OffsetDateTime;
 
-use crate::checkpoint::{Cadence, SigningKey, StoredCheckpoint};
+use checkpoints::{Checkpointer, sign_head, write_checkpoints};
+
+use crate::checkpoint::{SigningKey, StoredCheckpoint};
 use crate::entry::{Entry, NewEntry, Subject, ValidEntry, micros, parse_account_id};
 use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
@@ -31,83 +32,8 @@ pub const DEFAULT_SEARCH_LIMIT: u64 = 5;
 pub const DEFAULT_ACTIONS_LIMIT: u64 = 10;
 /// Largest batch [`Audit::record_batch`] and [`Audit::import`] take at once.
 pub const MAX_BATCH: usize = 10_000;
-/// Entries fetched per step while streaming an account: enough that a step's fixed
-/// cost (a read transaction, a blocking task) is small beside its entries.
-const STREAM_CHUNK: u64 = 2048;
-/// Steps of an account stream read at once. Beyond the one being consumed, memory
-/// holds at most this many steps.
-const STREAM_AHEAD: usize = 2;
 
-/// How to open an audit log.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct Options {
-    /// A bus whose events the audit listener records as entries.
-    pub events: Option<Events>,
-    /// The most bytes the log's file may grow to through this handle; `None`: no cap.
-    pub max_size_bytes: Option<u64>,
-    /// The key that signs checkpoints, and when to write them.
-    pub checkpoints: Option<(SigningKey, Cadence)>,
-    /// Whether a missing log is created (default `true`); see [`Options::create`].
-    pub create: bool,
-    /// Whether the handle only reads (default `false`); see [`Options::read_only`].
-    pub read_only: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            events: None,
-            max_size_bytes: None,
-            checkpoints: None,
-            create: true,
-            read_only: false,
-        }
-    }
-}
-
-impl Options {
-    /// Record every event of `bus` with the supervised audit listener.
-    pub fn events(mut self, bus: Events) -> Self {
-        self.events = Some(bus);
-        self
-    }
-
-    /// Caps a SQLite file at `bytes` (rounded down to whole pages, never below its
-    /// size when opened; refused for PostgreSQL, whose server owns its space). An append that would grow it further fails with a storage error
-    /// and writes nothing, as on a full disk; appends succeed again once space inside
-    /// the file is freed, without reopening.
-    pub fn max_size_bytes(mut self, bytes: u64) -> Self {
-        self.max_size_bytes = Some(bytes);
-        self
-    }
-
-    /// Write a checkpoint signed by `key` at `cadence` (a background task) and one
-    /// when the log is closed.
-    pub fn checkpoints(mut self, key: SigningKey, cadence: Cadence) -> Self {
-        self.checkpoints = Some((key, cadence));
-        self
-    }
-
-    /// Whether opening may create a log that does not exist yet (default `true`): a
-    /// SQLite file, or Hawk's tables in an empty PostgreSQL database. With `false`,
-    /// a missing log fails with [`Error::NotFound`](crate::Error::NotFound), so a
-    /// mistyped path is not taken for an empty log.
-    pub fn create(mut self, create: bool) -> Self {
-        self.create = create;
-        self
-    }
-
-    /// Open for reading only (default `false`): never creates or migrates the log and
-    /// starts no writer, so a file, directory or database role without write access
-    /// can be read and verified. Every write through the handle fails. A log that
-    /// needs a migration cannot be opened this way: the error says so. Not
-    /// combinable with `events`, `checkpoints` or `max_size_bytes`.
-    pub fn read_only(mut self, read_only: bool) -> Self {
-        self.read_only = read_only;
-        self
-    }
-}
+pub use options::Options;
 
 /// A handle on one audit log. Cheap to clone; all clones share one store.
 #[derive(Clone)]
@@ -156,13 +82,6 @@ pub struct ConsistencyProof {
     pub from_checkpoint: Option<String>,
     /// See `from_checkpoint`.
     pub to_checkpoint: Option<String>,
-}
-
-/// The background task that writes checkpoints.
-struct Checkpointer {
-    key: SigningKey,
-    stop: tokio::sync::watch::Sender<bool>,
-    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Audit {
@@ -522,56 +441,6 @@ impl Audit {
         self.store.page(filter, opts).await
     }
 
-    /// Every entry of `account_id`, newest first, fetched in chunks as it is consumed:
-    /// memory stays constant however large the account. The stream sees the log as it
-    /// was when it started.
-    pub fn for_account_stream(
-        &self,
-        account_id: &str,
-    ) -> impl Stream<Item = Result<Entry>> + Send + 'static {
-        use futures_util::{StreamExt, TryStreamExt, stream};
-        let store = Arc::clone(&self.store);
-        let account = parse_account_id(account_id).map(str::to_owned);
-        // Each account numbers its entries 1, 2, 3 … in id order, so the walk is a
-        // row of sequence-number ranges known from the start, below the newest number
-        // at the start (later entries are numbered above it). Knowing them lets the
-        // next ranges be read while one is consumed, on their own connections.
-        let chunks = async move {
-            let account = account?;
-            let seqs = store.account_seqs(account.clone()).await?;
-            let ranges = seqs.into_iter().flat_map(|(low, high)| {
-                std::iter::successors(Some(high), move |&top| {
-                    top.checked_sub(STREAM_CHUNK).filter(|&next| next >= low)
-                })
-                .map(move |top| (top.saturating_sub(STREAM_CHUNK - 1).max(low), top))
-            });
-            Ok::<_, crate::Error>(
-                stream::iter(ranges)
-                    .map(move |(low, high)| {
-                        let (store, account) = (Arc::clone(&store), account.clone());
-                        async move { store.account_range(account, low, high).await }
-                    })
-                    .buffered(STREAM_AHEAD),
-            )
-        };
-        let mut failed = false;
-        stream::once(chunks)
-            .try_flatten()
-            // The first error ends the stream (checked per chunk, not per entry).
-            .take_while(move |chunk| {
-                let go = !failed;
-                failed = chunk.is_err();
-                std::future::ready(go)
-            })
-            .flat_map(|chunk| {
-                let (entries, failed) = match chunk {
-                    Ok(entries) => (entries, None),
-                    Err(err) => (Vec::new(), Some(Err(err))),
-                };
-                stream::iter(entries.into_iter().map(Ok).chain(failed))
-            })
-    }
-
     /// The newest entry's id (0 for an empty log).
     pub async fn head(&self) -> Result<u64> {
         self.store.head().await
@@ -747,67 +616,6 @@ impl Audit {
         if let Err(err) = self.store.checkpoint_wal().await {
             tracing::warn!(error = %err, "could not checkpoint the write-ahead log");
         }
-    }
-}
-
-/// Signs the stored tree head unless the latest checkpoint already covers it (or,
-/// unless `empty`, the log is empty); returns the latest checkpoint.
-async fn sign_head(
-    store: &Store,
-    key: &SigningKey,
-    empty: bool,
-) -> Result<Option<StoredCheckpoint>> {
-    let latest = store.latest_checkpoint().await?;
-    let frontier = store.frontier().await?;
-    match latest {
-        Some(latest) if latest.size >= frontier.size() => return Ok(Some(latest)),
-        None if frontier.size() == 0 && !empty => return Ok(None),
-        _ => {}
-    }
-    let root = frontier.root();
-    let note = key.sign_checkpoint(frontier.size(), root);
-    store
-        .insert_checkpoint(
-            frontier.size(),
-            root,
-            note,
-            micros(OffsetDateTime::now_utc()),
-        )
-        .await
-        .map(Some)
-}
-
-/// Writes a checkpoint whenever `cadence.entries` new entries past `last` (the latest
-/// checkpoint's size) have been committed through this store (`heads`), or
-/// `cadence.interval` has passed with new entries (from any process); stops when
-/// `stop` turns true.
-async fn write_checkpoints(
-    store: Arc<Store>,
-    key: SigningKey,
-    (cadence, mut last): (Cadence, u64),
-    mut heads: tokio::sync::watch::Receiver<u64>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut due = tokio::time::Instant::now() + cadence.interval;
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            changed = heads.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                let head = *heads.borrow_and_update();
-                if head < last.saturating_add(cadence.entries.max(1)) {
-                    continue;
-                }
-            }
-            () = tokio::time::sleep_until(due) => {}
-        }
-        match sign_head(&store, &key, false).await {
-            Ok(latest) => last = latest.map_or(0, |c| c.size),
-            Err(err) => tracing::warn!(error = %err, "could not write a checkpoint"),
-        }
-        due = tokio::time::Instant::now() + cadence.interval;
     }
 }
 
