@@ -79,8 +79,8 @@ pub(crate) trait DriverError {
     fn into_storage(self) -> Error;
 }
 
-/// No public item names a driver's type: a driver's error does not convert into
-/// [`Error`] outside the crate, though the drivers are in reach:
+/// No public conversion names a driver's type: outside the crate a driver's error
+/// does not convert into [`Error`], though the drivers are in reach:
 ///
 /// ```
 /// fn drivers(_: rusqlite::Error, _: tokio_postgres::Error, _: deadpool_postgres::PoolError) {}
