@@ -117,17 +117,15 @@ pub(super) fn frontier(conn: &Connection) -> Result<Frontier> {
 
 /// The newest id, 0 for an empty log.
 pub(super) fn head(conn: &Connection) -> Result<u64> {
-    Ok(bound(conn, "DESC")?.unwrap_or(0))
+    Ok(bound(conn, "DESC").db()?.unwrap_or(0))
 }
 
-fn bound(conn: &Connection, order: &str) -> Result<Option<u64>> {
+fn bound(conn: &Connection, order: &str) -> rusqlite::Result<Option<u64>> {
     let sql = format!("SELECT id FROM entries ORDER BY id {order} LIMIT 1");
     Ok(conn
-        .prepare_cached(&sql)
-        .db()?
+        .prepare_cached(&sql)?
         .query_row([], |row| row.get::<_, i64>(0))
-        .optional()
-        .db()?
+        .optional()?
         .map(|id| id as u64))
 }
 
@@ -136,19 +134,15 @@ struct DictEntry {
     count: u64,
 }
 
-fn dictionary(conn: &Connection) -> Result<Vec<DictEntry>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT name, count FROM actions")
-        .db()?;
-    let rows = stmt
-        .query_map([], |row| {
-            Ok(DictEntry {
-                name: row.get(0)?,
-                count: row.get::<_, i64>(1)? as u64,
-            })
+fn dictionary(conn: &Connection) -> rusqlite::Result<Vec<DictEntry>> {
+    let mut stmt = conn.prepare_cached("SELECT name, count FROM actions")?;
+    let rows = stmt.query_map([], |row| {
+        Ok(DictEntry {
+            name: row.get(0)?,
+            count: row.get::<_, i64>(1)? as u64,
         })
-        .db()?;
-    rows.collect::<rusqlite::Result<_>>().db()
+    })?;
+    rows.collect::<rusqlite::Result<_>>()
 }
 
 /// One page of entries matching `filter`, newest first, with exact totals.
@@ -165,7 +159,7 @@ pub(super) fn page(
         per_page: opts.per_page,
     };
     // Ids below the oldest were pruned; a pin at or below it sees nothing.
-    let oldest = bound(conn, "ASC")?.unwrap_or(1);
+    let oldest = bound(conn, "ASC").db()?.unwrap_or(1);
     if as_of < oldest {
         return Ok(Page::new(Vec::new(), opts, 0, as_of));
     }
@@ -312,7 +306,7 @@ fn search_page(
         let take = (before + count + 1 - low.max(before + 1)) as usize;
         let first_id = first_block * BLOCK + 1;
         let last_id = ((block + 1) * BLOCK).min(as_of);
-        let newest_first = ids_in_block(conn, present, &wanted, first_id, last_id, take)?;
+        let newest_first = ids_in_block(conn, present, &wanted, first_id, last_id, take).db()?;
         if newest_first.len() != take {
             return Err(Error::storage(format!(
                 "action index out of step with block {block}; reopen the log"
@@ -425,7 +419,7 @@ fn ids_in_block(
     first: u64,
     last: u64,
     take: usize,
-) -> Result<Vec<u64>> {
+) -> rusqlite::Result<Vec<u64>> {
     let range = [first as i64, last as i64];
     if take == 0 {
         return Ok(Vec::new());
@@ -433,16 +427,14 @@ fn ids_in_block(
     let mut ids = Vec::with_capacity(take);
     let seek = present.filter(|actions| actions.len() <= SEEK_LIMIT);
     let Some(actions) = seek else {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, action_id FROM entries WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC",
-            )
-            .db()?;
-        let mut rows = stmt.query(range).db()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, action_id FROM entries WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC",
+        )?;
+        let mut rows = stmt.query(range)?;
         while ids.len() < take {
-            let Some(row) = rows.next().db()? else { break };
-            if wanted.contains(&row.get::<_, i64>(1).db()?) {
-                ids.push(row.get::<_, i64>(0).db()? as u64);
+            let Some(row) = rows.next()? else { break };
+            if wanted.contains(&row.get::<_, i64>(1)?) {
+                ids.push(row.get::<_, i64>(0)? as u64);
             }
         }
         return Ok(ids);
@@ -455,14 +447,12 @@ fn ids_in_block(
          ORDER BY id DESC LIMIT ?3",
         id_list(&actions)
     );
-    let mut stmt = conn.prepare_cached(&sql).db()?;
-    let rows = stmt
-        .query_map([range[0], range[1], take as i64], |row| {
-            row.get::<_, i64>(0)
-        })
-        .db()?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([range[0], range[1], take as i64], |row| {
+        row.get::<_, i64>(0)
+    })?;
     for id in rows {
-        ids.push(id.db()? as u64);
+        ids.push(id? as u64);
     }
     Ok(ids)
 }
@@ -628,7 +618,7 @@ pub(super) fn actions(
     term: Option<&Term>,
     limit: u64,
 ) -> Result<Vec<ActionCount>> {
-    let actions = dictionary(conn)?.into_iter().map(|a| ActionCount {
+    let actions = dictionary(conn).db()?.into_iter().map(|a| ActionCount {
         action: a.name,
         count: a.count,
     });

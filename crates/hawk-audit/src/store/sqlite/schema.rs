@@ -286,10 +286,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .db()?;
         if i + 1 == HASH_MIGRATION {
-            backfill_hashes(&tx)?;
+            backfill_hashes(&tx).db()?;
         }
         if i + 1 == NODES_MIGRATION {
-            backfill_nodes(&tx)?;
+            backfill_nodes(&tx).db()?;
         }
     }
     tx.commit().db()?;
@@ -322,12 +322,12 @@ pub(super) fn check_current(conn: &Connection, path: &std::path::Path) -> Result
 }
 
 /// Stores the perfect subtrees of the tree the stored leaf hashes make.
-fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let mut frontier = Frontier::new();
-    let mut select = tx.prepare("SELECT hash FROM entries ORDER BY id").db()?;
-    let mut rows = select.query([]).db()?;
-    let mut insert = tx.prepare(INSERT_NODE).db()?;
-    while let Some(row) = rows.next().db()? {
+    let mut select = tx.prepare("SELECT hash FROM entries ORDER BY id")?;
+    let mut rows = select.query([])?;
+    let mut insert = tx.prepare(INSERT_NODE)?;
+    while let Some(row) = rows.next()? {
         // A hash that is not 32 bytes was tampered with: stop here rather than refuse
         // to open the log (`verify` must still be able to read it); proofs hash the
         // leaves where no subtree is stored.
@@ -344,7 +344,7 @@ fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
             }
         });
         if let Some(err) = failed {
-            return Err(err.into_storage());
+            return Err(err);
         }
     }
     Ok(())
@@ -356,31 +356,25 @@ pub(super) const INSERT_NODE: &str =
 
 /// Hashes every entry, in id order, as it reads back, and stores the tree they make:
 /// a log written before hashes existed becomes verifiable from here on.
-fn backfill_hashes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+fn backfill_hashes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let mut frontier = Frontier::new();
-    let mut select = tx
-        .prepare(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
-        ))
-        .db()?;
-    let mut update = tx
-        .prepare("UPDATE entries SET hash = ?1 WHERE id = ?2")
-        .db()?;
+    let mut select = tx.prepare(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+    ))?;
+    let mut update = tx.prepare("UPDATE entries SET hash = ?1 WHERE id = ?2")?;
     let mut after = 0i64;
     loop {
         let chunk = select
-            .query_map(params![after, BACKFILL_CHUNK], entry_from_row)
-            .db()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .db()?;
+            .query_map(params![after, BACKFILL_CHUNK], entry_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         let Some(last) = chunk.last() else { break };
         after = last.id as i64;
         for entry in &chunk {
             let leaf = leaf_hash(entry);
-            update.execute(params![&leaf[..], entry.id as i64]).db()?;
+            update.execute(params![&leaf[..], entry.id as i64])?;
             frontier.push(leaf);
         }
     }
-    store_frontier(tx, &frontier).db()?;
+    store_frontier(tx, &frontier)?;
     Ok(())
 }
