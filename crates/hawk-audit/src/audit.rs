@@ -566,7 +566,7 @@ impl Audit {
     /// part of the log: keep a copy of its file apart.
     pub async fn backup(&self, to: &std::path::Path) -> Result<()> {
         if to.exists() {
-            return Err(crate::Error::Storage(format!(
+            return Err(crate::Error::storage(format!(
                 "{} already exists; a backup goes to a new file",
                 to.display()
             )));
@@ -582,8 +582,8 @@ impl Audit {
     /// Refuses a write on a read-only handle, before the store is touched.
     fn writable(&self) -> Result<()> {
         if self.read_only {
-            return Err(crate::Error::Storage(
-                "the log was opened read-only; nothing was written".into(),
+            return Err(crate::Error::storage(
+                "the log was opened read-only; nothing was written",
             ));
         }
         Ok(())

@@ -16,8 +16,14 @@ pub enum Error {
     #[error("not found: {0}")]
     NotFound(String),
     /// The database failed (I/O, disk full, corruption, lock timeout).
-    #[error("storage error: {0}")]
-    Storage(String),
+    #[error("storage error: {message}")]
+    Storage {
+        /// What failed, in words; already says what `source` says.
+        message: String,
+        /// The driver's (or the system's) error beneath it, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The audit log was closed or its writer stopped.
     #[error("the audit log is closed")]
     Closed,
@@ -27,8 +33,34 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn storage(err: impl fmt::Display) -> Self {
-        Error::Storage(err.to_string())
+    /// A storage failure said in `message`, with no error beneath it.
+    pub(crate) fn storage(message: impl fmt::Display) -> Self {
+        Error::Storage {
+            message: message.to_string(),
+            source: None,
+        }
+    }
+
+    /// A storage failure said in `message`, caused by `source`.
+    pub(crate) fn storage_from(
+        message: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Storage {
+            message: message.to_string(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The same failure, its message prefixed with where it happened.
+    pub(crate) fn in_context(self, context: impl fmt::Display) -> Self {
+        match self {
+            Error::Storage { message, source } => Error::Storage {
+                message: format!("{context}: {message}"),
+                source,
+            },
+            other => other,
+        }
     }
 
     /// The validation error, if this is one.
@@ -40,9 +72,49 @@ impl Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(err: rusqlite::Error) -> Self {
-        Error::storage(err)
+/// A driver's error. It becomes [`Error::Storage`] only inside the crate: a `From`
+/// impl would make the driver's type, and so its version, part of the public API.
+pub(crate) trait DriverError {
+    /// The error as the library reports it, keeping `self` as its source.
+    fn into_storage(self) -> Error;
+}
+
+/// No public conversion names a driver's type: outside the crate a driver's error
+/// does not convert into [`Error`], though the drivers are in reach:
+///
+/// ```
+/// fn drivers(_: rusqlite::Error, _: tokio_postgres::Error, _: deadpool_postgres::PoolError) {}
+/// ```
+///
+/// ```compile_fail
+/// fn storage(err: rusqlite::Error) -> hawk_audit::Error {
+///     err.into()
+/// }
+/// ```
+///
+/// ```compile_fail
+/// fn storage(err: tokio_postgres::Error) -> hawk_audit::Error {
+///     err.into()
+/// }
+/// ```
+///
+/// ```compile_fail
+/// fn storage(err: deadpool_postgres::PoolError) -> hawk_audit::Error {
+///     err.into()
+/// }
+/// ```
+#[cfg(doctest)]
+pub struct NoDriverTypes;
+
+/// `?` on a driver's result, as in `conn.execute(..).db()?`.
+pub(crate) trait DbResult<T> {
+    /// The result, its error as [`Error::Storage`].
+    fn db(self) -> Result<T>;
+}
+
+impl<T, E: DriverError> DbResult<T> for std::result::Result<T, E> {
+    fn db(self) -> Result<T> {
+        self.map_err(E::into_storage)
     }
 }
 

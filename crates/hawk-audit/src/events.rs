@@ -455,7 +455,7 @@ mod fault_tests {
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok()
             {
-                return Err(crate::Error::Storage("injected failure".into()));
+                return Err(crate::Error::storage("injected failure"));
             }
             self.store.record(events).await
         }

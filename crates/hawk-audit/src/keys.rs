@@ -114,7 +114,7 @@ pub(crate) fn generate(scope: Scope, account_id: Option<&str>) -> Result<(String
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Storage(format!("no randomness from the system: {e}")))?;
+        .map_err(|e| Error::storage_from(format!("no randomness from the system: {e}"), e))?;
     let key = format!("{KEY_PREFIX}{}", hex(&bytes));
     let new = NewKey {
         hash: hash(&key),

@@ -566,9 +566,24 @@ fn report(message: &str) {
     let _ = writeln!(io::stderr(), "hawk: {message}");
 }
 
-/// The error and its causes on one line.
+/// The error and its causes on one line. A storage error keeps the driver's error as
+/// its source but already says what it says, so the causes end at the library's error.
 fn one_line(err: &anyhow::Error) -> String {
-    format!("{err:#}").replace(['\n', '\r'], " ")
+    let mut line = String::new();
+    for cause in err.chain() {
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&cause.to_string());
+        let says_all = cause.is::<hawk_audit::Error>()
+            || cause
+                .downcast_ref::<import::ImportError>()
+                .is_some_and(|e| matches!(e, import::ImportError::Log(_)));
+        if says_all {
+            break;
+        }
+    }
+    line.replace(['\n', '\r'], " ")
 }
 
 /// Runs the command, then flushes what it printed.

@@ -224,9 +224,10 @@ mod tests {
 
     #[test]
     fn storage_errors_do_not_leak_internals() {
-        let error = ApiError::from(hawk_audit::Error::Storage(
-            "disk I/O error at /secret/path/hawk.db".into(),
-        ));
+        let error = ApiError::from(hawk_audit::Error::Storage {
+            message: "disk I/O error at /secret/path/hawk.db".into(),
+            source: None,
+        });
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let text = body(error).to_string();
         assert!(!text.contains("secret"), "{text}");

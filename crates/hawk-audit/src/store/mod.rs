@@ -137,7 +137,7 @@ impl LeafRun {
 
 /// The error for entry `id` missing, or stored without its leaf hash.
 pub(crate) fn missing_leaf(id: u64) -> Error {
-    Error::Storage(format!(
+    Error::storage(format!(
         "entry {id} is missing or has no leaf hash; run hawk verify"
     ))
 }
@@ -209,7 +209,7 @@ impl Default for Mode {
 /// The error of a read-only store asked to migrate `what` from schema `found` to
 /// `wanted`.
 pub(crate) fn needs_migration(what: &str, found: usize, wanted: usize) -> Error {
-    Error::Storage(format!(
+    Error::storage(format!(
         "{what} has schema version {found} and this Hawk needs {wanted}; a read-only open \
          cannot migrate it: open it once with write access (e.g. hawk track, hawk serve), \
          or read it with the Hawk that wrote it"

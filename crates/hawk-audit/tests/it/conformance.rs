@@ -48,6 +48,7 @@ conformance!(
     idempotency_keys_were_forgotten_on_reopening,
     concurrent_retries_under_one_key_were_stored_twice,
     an_idempotency_key_is_forgotten_after_24_hours,
+    storage_errors_dropped_the_drivers_error,
 );
 
 /// SQLite only: it rewrites the file into what a build before leaf hashes wrote.
@@ -812,7 +813,7 @@ async fn resumable_imports_write_each_batch_once(db: TestDb) {
         .import_from("src", None, "3", again.clone())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    assert!(matches!(err, Error::Storage { .. }), "{err:?}");
     assert_eq!(audit.head().await.unwrap(), 2);
 
     // A bad entry in a batch leaves the position where it was.
@@ -1637,4 +1638,64 @@ async fn an_idempotency_key_is_forgotten_after_24_hours(db: TestDb) {
         .query_integers("SELECT count(*) FROM idempotency_keys")
         .await;
     assert_eq!(keys, vec![vec![2]], "the live keys stay");
+}
+
+async fn storage_errors_dropped_the_drivers_error(db: TestDb) {
+    // A storage error kept only the driver's message: `source()` was `None`, so a
+    // caller could not reach the driver's error (its SQLite or SQLSTATE code).
+    let audit = db.open().await;
+    audit.track(None, "a.b", None).await.unwrap();
+    db.execute_sql("ALTER TABLE entries RENAME TO entries_gone")
+        .await
+        .unwrap();
+    let err = audit.recent(Recent::default()).await.unwrap_err();
+    assert!(matches!(err, Error::Storage { .. }), "{err:?}");
+    let source = std::error::Error::source(&err).expect("the driver's error is the source");
+    if db.is_postgres() {
+        let driver = source
+            .downcast_ref::<tokio_postgres::Error>()
+            .expect("a tokio-postgres error");
+        let server = driver.as_db_error().expect("the server's error");
+        assert_eq!(
+            *server.code(),
+            tokio_postgres::error::SqlState::UNDEFINED_TABLE
+        );
+        // The message is the one printed before the source was kept.
+        assert_eq!(
+            err.to_string(),
+            format!("storage error: {} (42P01)", server.message())
+        );
+    } else {
+        let driver = source
+            .downcast_ref::<rusqlite::Error>()
+            .expect("a rusqlite error");
+        assert!(driver.to_string().contains("no such table"), "{driver}");
+        assert_eq!(err.to_string(), format!("storage error: {driver}"));
+    }
+}
+
+#[tokio::test]
+async fn sqlite_opening_a_file_that_is_not_a_database_dropped_the_drivers_error() {
+    // Opening a file that is not a SQLite database said so, but dropped rusqlite's
+    // error (and with it SQLite's NOTADB code) from the error's source.
+    let db = TestDb::sqlite();
+    std::fs::write(db.path(), vec![b'x'; 4096]).unwrap();
+    let Err(err) = Audit::open(db.url()).await else {
+        panic!("a file of x's opened as a log");
+    };
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "storage error: {}: file is not a database",
+            db.path().display()
+        )
+    );
+    let source = std::error::Error::source(&err).expect("the driver's error is the source");
+    let driver = source
+        .downcast_ref::<rusqlite::Error>()
+        .expect("a rusqlite error");
+    assert_eq!(
+        driver.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase)
+    );
 }

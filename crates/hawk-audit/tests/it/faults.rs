@@ -91,7 +91,7 @@ async fn a_full_disk_fails_appends_loses_nothing_and_recovers_when_space_is_free
         for result in results {
             match result {
                 Ok(stored) => acknowledged.extend(stored),
-                Err(Error::Storage(message)) => {
+                Err(Error::Storage { message, .. }) => {
                     assert!(message.contains("full"), "{message}");
                     failed += 1;
                 }

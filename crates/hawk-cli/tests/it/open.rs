@@ -345,3 +345,37 @@ fn errors_about_the_database_say_what_is_wrong() {
         .to_owned();
     assert_eq!(message, r#"format: must be csv or ndjson, not "xml""#);
 }
+
+#[test]
+fn storage_errors_repeated_the_drivers_message() {
+    // Storage errors keep the driver's error as their source, which the one-line
+    // report walks: the driver's message, already in the error's, came twice.
+    let log = Log::new();
+    let path = log.path("garbage.db");
+    std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+    let db = path.display().to_string();
+    for args in [&["recent"][..], &["track", "a.b"][..]] {
+        let message = failed(&run(&db, args), 1);
+        assert!(message.starts_with("storage error: "), "{message}");
+        assert_eq!(
+            message.matches("file is not a database").count(),
+            1,
+            "{message}"
+        );
+    }
+
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let db = format!("postgres://postgres@127.0.0.1:{port}/hawk");
+    let message = failed(&run(&db, &["recent"]), 1);
+    assert_eq!(message.matches("refused").count(), 1, "{message}");
+
+    // A server error says it once too.
+    let pg = PgDb::create();
+    let Some(pg) = pg else { return };
+    let missing = pg.url().replace(pg.name(), "hawk_no_such_database");
+    let message = failed(&run(&missing, &["recent"]), 1);
+    assert_eq!(message.matches("does not exist").count(), 1, "{message}");
+}

@@ -5,7 +5,7 @@ use time::{OffsetDateTime, UtcOffset};
 use tokio_postgres::Row;
 
 use crate::entry::time_from_micros;
-use crate::error::{Error, Result};
+use crate::error::{DbResult, Error, Result};
 use crate::keys::{KeyInfo, NewKey, Scope};
 
 const KEY_COLUMNS: &str = "id, prefix, scope, account_id, created_at, revoked_at";
@@ -18,7 +18,7 @@ fn key_from_row(row: &Row) -> Result<KeyInfo> {
         prefix: row.get(1),
         scope: scope
             .parse::<Scope>()
-            .map_err(|e| Error::Storage(format!("stored key scope is unreadable: {e}")))?,
+            .map_err(|e| Error::storage_from(format!("stored key scope is unreadable: {e}"), e))?,
         account_id: row.get(3),
         created_at: utc(row.get(4)),
         revoked_at: row.get::<_, Option<OffsetDateTime>>(5).map(utc),
@@ -32,7 +32,8 @@ pub(super) async fn create(client: &Client, key: NewKey, now: i64) -> Result<Key
             "INSERT INTO api_keys (hash, prefix, scope, account_id, created_at)
              VALUES ($1, $2, $3, $4, $5) RETURNING {KEY_COLUMNS}"
         ))
-        .await?;
+        .await
+        .db()?;
     let row = client
         .query_one(
             &stmt,
@@ -44,7 +45,8 @@ pub(super) async fn create(client: &Client, key: NewKey, now: i64) -> Result<Key
                 &time_from_micros(now),
             ],
         )
-        .await?;
+        .await
+        .db()?;
     key_from_row(&row)
 }
 
@@ -59,10 +61,12 @@ pub(super) async fn revoke(client: &Client, id: u64, now: i64) -> Result<Option<
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1
              RETURNING {KEY_COLUMNS}"
         ))
-        .await?;
+        .await
+        .db()?;
     client
         .query_opt(&stmt, &[&id, &time_from_micros(now)])
-        .await?
+        .await
+        .db()?
         .as_ref()
         .map(key_from_row)
         .transpose()
@@ -74,10 +78,12 @@ pub(super) async fn by_hash(client: &Client, hash: &str) -> Result<Option<KeyInf
         .prepare_cached(&format!(
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1 AND revoked_at IS NULL"
         ))
-        .await?;
+        .await
+        .db()?;
     client
         .query_opt(&stmt, &[&hash])
-        .await?
+        .await
+        .db()?
         .as_ref()
         .map(key_from_row)
         .transpose()
@@ -87,18 +93,21 @@ pub(super) async fn by_hash(client: &Client, hash: &str) -> Result<Option<KeyInf
 pub(super) async fn any(client: &Client) -> Result<bool> {
     let stmt = client
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)")
-        .await?;
-    Ok(client.query_one(&stmt, &[]).await?.get(0))
+        .await
+        .db()?;
+    Ok(client.query_one(&stmt, &[]).await.db()?.get(0))
 }
 
 /// Every key, oldest first, revoked ones included.
 pub(super) async fn list(client: &Client) -> Result<Vec<KeyInfo>> {
     let stmt = client
         .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id"))
-        .await?;
+        .await
+        .db()?;
     client
         .query(&stmt, &[])
-        .await?
+        .await
+        .db()?
         .iter()
         .map(key_from_row)
         .collect()

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_postgres::{AsyncMessage, Config, NoTls};
 
 use super::writer::HEAD_CHANNEL;
-use crate::error::{Error, Result};
+use crate::error::{DbResult, Error, Result};
 use crate::store::pending::advance_head;
 
 /// The `application_name` of the listening connection, unless the URL sets one.
@@ -53,13 +53,13 @@ pub(super) fn spawn(
 /// Listens until the connection fails; returns why.
 async fn follow(config: &Config, head: &watch::Sender<u64>) -> Error {
     match listen(config, head).await {
-        Ok(()) => Error::Storage("the notification connection closed".into()),
+        Ok(()) => Error::storage("the notification connection closed"),
         Err(err) => err,
     }
 }
 
 async fn listen(config: &Config, head: &watch::Sender<u64>) -> Result<()> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(NoTls).await.db()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     // The connection delivers notifications only to whoever polls it.
     tokio::spawn(async move {
@@ -78,14 +78,16 @@ async fn listen(config: &Config, head: &watch::Sender<u64>) -> Result<()> {
     });
     client
         .batch_execute(&format!("LISTEN {HEAD_CHANNEL}"))
-        .await?;
+        .await
+        .db()?;
     let newest: i64 = client
         .query_one("SELECT next_id - 1 FROM log_head WHERE id = 1", &[])
-        .await?
+        .await
+        .db()?
         .get(0);
     advance_head(head, newest as u64);
     while let Some(item) = rx.recv().await {
-        if let Ok(id) = item?.parse::<u64>() {
+        if let Ok(id) = item.db()?.parse::<u64>() {
             advance_head(head, id);
         }
     }

@@ -24,7 +24,7 @@ use tokio_postgres::NoTls;
 
 use crate::checkpoint::StoredCheckpoint;
 use crate::entry::{Entry, ValidEntry};
-use crate::error::{Error, Invalid, Result, Rule};
+use crate::error::{DbResult, DriverError, Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
@@ -51,7 +51,10 @@ const SESSION_OPTIONS: &str = "-c jit=off -c max_parallel_workers_per_gather=0";
 /// when the server sent one.
 pub(super) fn pg_error(err: tokio_postgres::Error) -> Error {
     match err.as_db_error() {
-        Some(db) => Error::Storage(format!("{} ({})", db.message(), db.code().code())),
+        Some(db) => {
+            let message = format!("{} ({})", db.message(), db.code().code());
+            Error::storage_from(message, err)
+        }
         None => {
             // tokio-postgres's own message ("error connecting to server") leaves the
             // cause (refused, timed out, unknown host) to its source.
@@ -61,7 +64,7 @@ pub(super) fn pg_error(err: tokio_postgres::Error) -> Error {
                 message.push_str(&format!(": {cause}"));
                 source = cause.source();
             }
-            Error::Storage(message)
+            Error::storage_from(message, err)
         }
     }
 }
@@ -84,26 +87,21 @@ fn connect_error(config: &tokio_postgres::Config, err: PoolError) -> Error {
         [one] => one.clone(),
         many => many.join(","),
     };
-    let cause = match Error::from(err) {
-        Error::Storage(message) => message,
-        other => other.to_string(),
-    };
-    Error::Storage(format!(
-        "cannot connect to PostgreSQL at {host}:{port}: {cause}"
-    ))
+    err.into_storage()
+        .in_context(format!("cannot connect to PostgreSQL at {host}:{port}"))
 }
 
-impl From<tokio_postgres::Error> for Error {
-    fn from(err: tokio_postgres::Error) -> Self {
-        pg_error(err)
+impl DriverError for tokio_postgres::Error {
+    fn into_storage(self) -> Error {
+        pg_error(self)
     }
 }
 
-impl From<PoolError> for Error {
-    fn from(err: PoolError) -> Self {
-        match err {
+impl DriverError for PoolError {
+    fn into_storage(self) -> Error {
+        match self {
             PoolError::Backend(err) => pg_error(err),
-            err => Error::Storage(format!("cannot get a database connection: {err}")),
+            err => Error::storage_from(format!("cannot get a database connection: {err}"), err),
         }
     }
 }
@@ -211,7 +209,7 @@ impl PgStore {
     }
 
     pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         let row = client
             .query_opt("SELECT position FROM imports WHERE source = $1", &[&source])
             .await
@@ -221,7 +219,7 @@ impl PgStore {
 
     /// Removes the entries older than `before` (µs); `None` when none is.
     pub(crate) async fn prune(&self, before: i64) -> Result<Option<Pruned>> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.pool.get().await.db()?;
         let pruned = prune::prune(&mut client, before).await?;
         if let Some(pruned) = &pruned {
             advance_head(&self.head, pruned.entry.id);
@@ -231,7 +229,7 @@ impl PgStore {
 
     /// What a prune before `before` (µs) would remove, from one snapshot.
     pub(crate) async fn prune_plan(&self, before: i64) -> Result<Option<PrunePlan>> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.pool.get().await.db()?;
         let tx = read::snapshot(&mut client).await?;
         prune::plan(&tx, before).await
     }
@@ -250,7 +248,7 @@ impl PgStore {
         if account.as_deref().is_some_and(has_nul) {
             return Ok(Vec::new());
         }
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         read::entries_after(&client, after, limit, account.as_deref()).await
     }
 
@@ -260,22 +258,22 @@ impl PgStore {
             let as_of = opts.as_of.map_or(as_of, |pin| pin.min(as_of));
             return Ok(Page::new(Vec::new(), &opts, 0, as_of));
         }
-        let mut client = self.pool.get().await?;
+        let mut client = self.pool.get().await.db()?;
         read::page(&mut client, &filter, &opts).await
     }
 
     pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         read::actions(&client, term.as_ref(), limit).await
     }
 
     pub(crate) async fn head(&self) -> Result<u64> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         read::head(&client).await
     }
 
     pub(crate) async fn frontier(&self) -> Result<crate::merkle::Frontier> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         read::frontier(&client).await
     }
 
@@ -283,7 +281,7 @@ impl PgStore {
         if has_nul(&account) {
             return Ok(None);
         }
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         read::account_seqs(&client, &account).await
     }
 
@@ -296,7 +294,7 @@ impl PgStore {
         if has_nul(&account) {
             return Ok(Vec::new());
         }
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         read::account_range(&client, &account, low, high).await
     }
 
@@ -307,22 +305,22 @@ impl PgStore {
         note: String,
         now: i64,
     ) -> Result<StoredCheckpoint> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         tree::insert_checkpoint(&client, size, root, &note, now).await
     }
 
     pub(crate) async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         tree::latest_checkpoint(&client).await
     }
 
     pub(crate) async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         tree::checkpoint_at(&client, size).await
     }
 
     pub(crate) async fn inclusion(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>, Hash)> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.pool.get().await.db()?;
         tree::prove(&mut client, |nodes, frontier| {
             prove_inclusion(nodes, frontier, index, size)
         })
@@ -330,7 +328,7 @@ impl PgStore {
     }
 
     pub(crate) async fn consistency(&self, m: u64, n: u64) -> Result<(Vec<Hash>, Hash, Hash)> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.pool.get().await.db()?;
         tree::prove(&mut client, |nodes, frontier| {
             prove_consistency(nodes, frontier, m, n)
         })
@@ -338,7 +336,7 @@ impl PgStore {
     }
 
     pub(crate) async fn scan<S: Scanner>(&self, mut scanner: S) -> Result<S> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.pool.get().await.db()?;
         tree::scan(&mut client, &mut scanner).await?;
         Ok(scanner)
     }
@@ -357,7 +355,7 @@ impl PgStore {
         if has_nul(&account) {
             return Ok(Vec::new());
         }
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         read::account_actions(&client, &account, term.as_ref(), limit).await
     }
 
@@ -365,27 +363,27 @@ impl PgStore {
         if key.account_id.as_deref().is_some_and(has_nul) {
             return Err(nul_refused("account_id").into());
         }
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         keys::create(&client, key, now).await
     }
 
     pub(crate) async fn revoke_key(&self, id: u64, now: i64) -> Result<Option<KeyInfo>> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         keys::revoke(&client, id, now).await
     }
 
     pub(crate) async fn key_by_hash(&self, hash: String) -> Result<Option<KeyInfo>> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         keys::by_hash(&client, &hash).await
     }
 
     pub(crate) async fn has_keys(&self) -> Result<bool> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         keys::any(&client).await
     }
 
     pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
-        let client = self.pool.get().await?;
+        let client = self.pool.get().await.db()?;
         keys::list(&client).await
     }
 }

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use super::writer::append_in;
 use crate::entry::{micros, time_from_micros};
-use crate::error::{Error, Result};
+use crate::error::{DbResult, Error, Result};
 use crate::merkle::{Frontier, Hash};
 use crate::store::pending::{LastOlder, PruneRecord};
 use crate::store::{PrunePlan, Pruned};
@@ -25,11 +25,12 @@ use crate::store::{PrunePlan, Pruned};
 /// Removes every entry older than `before` (µs) and appends the entry that records
 /// it, in one transaction. `None`, writing nothing, when no entry is that old.
 pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pruned>> {
-    let tx = client.transaction().await?;
+    let tx = client.transaction().await.db()?;
     // The lock every writer of every process takes first: nothing is appended while
     // the prune runs, and its record is appended under the same lock.
     tx.execute("SELECT 1 FROM log_head WHERE id = 1 FOR UPDATE", &[])
-        .await?;
+        .await
+        .db()?;
     let Some(plan) = plan(&tx, before).await? else {
         return Ok(None);
     };
@@ -42,7 +43,7 @@ pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pru
         Some(Ok(frontier)) if frontier.size() == (oldest - 1) as u64 => frontier,
         Some(Err(err)) => return Err(err),
         _ => {
-            return Err(Error::Storage(format!(
+            return Err(Error::storage(format!(
                 "entries 1..={} are gone but no prune recorded their tree",
                 oldest - 1
             )));
@@ -53,15 +54,16 @@ pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pru
             "SELECT hash FROM entries WHERE id BETWEEN $1 AND $2 ORDER BY id",
             [oldest, through],
         )
-        .await?;
+        .await
+        .db()?;
     pin_mut!(hashes);
-    while let Some(row) = hashes.try_next().await? {
+    while let Some(row) = hashes.try_next().await.db()? {
         let leaf = Hash::try_from(row.get::<_, &[u8]>(0))
-            .map_err(|_| Error::Storage("an entry's stored hash is not 32 bytes".into()))?;
+            .map_err(|_| Error::storage("an entry's stored hash is not 32 bytes"))?;
         frontier.push(leaf);
     }
     if frontier.size() != through as u64 {
-        return Err(Error::Storage(format!(
+        return Err(Error::storage(format!(
             "ids {oldest}..={through} are not all in the log; run hawk verify"
         )));
     }
@@ -75,7 +77,8 @@ pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pru
          WHERE actions.id = lost.action_id",
         &[&through],
     )
-    .await?;
+    .await
+    .db()?;
     tx.execute(
         "UPDATE accounts SET pruned = accounts.pruned + lost.n
          FROM (SELECT account_id, count(*) AS n FROM entries
@@ -83,7 +86,8 @@ pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pru
          WHERE accounts.account_id = lost.account_id",
         &[&through],
     )
-    .await?;
+    .await
+    .db()?;
     tx.execute(
         "INSERT INTO prunes (through_id, last_time, before, removed, frontier, pruned_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -96,15 +100,17 @@ pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pru
             &OffsetDateTime::now_utc(),
         ],
     )
-    .await?;
+    .await
+    .db()?;
     // The delete trigger lets this transaction remove exactly the ids `prunes` covers.
-    tx.batch_execute("SET LOCAL hawk.prune = 'on'").await?;
+    tx.batch_execute("SET LOCAL hawk.prune = 'on'").await.db()?;
     tx.execute("DELETE FROM entries WHERE id <= $1", &[&through])
-        .await?;
+        .await
+        .db()?;
 
     let mut record = PruneRecord::new(before, oldest as u64, through as u64, root)?;
     append_in(&tx, std::slice::from_mut(&mut record.job)).await?;
-    tx.commit().await?;
+    tx.commit().await.db()?;
     Ok(Some(record.into_pruned()))
 }
 
@@ -114,24 +120,26 @@ pub(super) async fn prune(client: &mut Client, before: i64) -> Result<Option<Pru
 pub(super) async fn plan<C: GenericClient>(client: &C, before: i64) -> Result<Option<PrunePlan>> {
     let bounds = client
         .query_one("SELECT min(id), max(id) FROM entries", &[])
-        .await?;
+        .await
+        .db()?;
     let (Some(oldest), Some(newest)) = (bounds.get::<_, Option<i64>>(0), bounds.get(1)) else {
         return Ok(None);
     };
     let time_of = client
         .prepare_cached("SELECT inserted_at FROM entries WHERE id = $1")
-        .await?;
+        .await
+        .db()?;
     let mut search = LastOlder::new(oldest, newest);
     while let Some(id) = search.probe() {
-        let at: OffsetDateTime = client.query_one(&time_of, &[&id]).await?.get(0);
+        let at: OffsetDateTime = client.query_one(&time_of, &[&id]).await.db()?.get(0);
         search.answer(id, micros(at) < before);
     }
     let through = search.found();
     if through < oldest {
         return Ok(None);
     }
-    let oldest_time: OffsetDateTime = client.query_one(&time_of, &[&oldest]).await?.get(0);
-    let newest_time: OffsetDateTime = client.query_one(&time_of, &[&through]).await?.get(0);
+    let oldest_time: OffsetDateTime = client.query_one(&time_of, &[&oldest]).await.db()?.get(0);
+    let newest_time: OffsetDateTime = client.query_one(&time_of, &[&through]).await.db()?.get(0);
     Ok(Some(PrunePlan {
         removed: (through - oldest + 1) as u64,
         first_id: oldest as u64,
@@ -151,9 +159,10 @@ pub(super) async fn pruned_frontier<C: GenericClient>(
             "SELECT frontier FROM prunes ORDER BY through_id DESC LIMIT 1",
             &[],
         )
-        .await?;
+        .await
+        .db()?;
     Ok(row.map(|row| {
         Frontier::from_bytes(row.get(0))
-            .map_err(|e| Error::Storage(format!("the stored tree of pruned entries: {e}")))
+            .map_err(|e| Error::storage_from(format!("the stored tree of pruned entries: {e}"), e))
     }))
 }

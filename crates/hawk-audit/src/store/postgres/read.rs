@@ -28,7 +28,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::entry::{Entry, metadata_from_json};
-use crate::error::{Error, Result};
+use crate::error::{DbResult, Error, Result};
 use crate::merkle::{Frontier, to_hex};
 use crate::query::{ActionCount, Page, Recent, Term, suggestions};
 use crate::store::Filter;
@@ -63,7 +63,7 @@ pub(super) fn entry_with_hash(row: &Row, hash: String) -> Result<Entry> {
         resource_id: row.get(6),
         account_id: row.get(7),
         metadata: metadata_from_json(metadata)
-            .map_err(|e| Error::Storage(format!("stored metadata is unreadable: {e}")))?,
+            .map_err(|e| Error::storage_from(format!("stored metadata is unreadable: {e}"), e))?,
         hash,
     })
 }
@@ -73,10 +73,11 @@ async fn select<C: GenericClient>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Entry>> {
-    let stmt = client.prepare_cached(sql).await?;
+    let stmt = client.prepare_cached(sql).await.db()?;
     client
         .query(&stmt, params)
-        .await?
+        .await
+        .db()?
         .iter()
         .map(entry_from_row)
         .collect()
@@ -86,18 +87,20 @@ async fn select<C: GenericClient>(
 pub(super) async fn head<C: GenericClient>(client: &C) -> Result<u64> {
     let stmt = client
         .prepare_cached("SELECT next_id - 1 FROM log_head WHERE id = 1")
-        .await?;
-    Ok(client.query_one(&stmt, &[]).await?.get::<_, i64>(0) as u64)
+        .await
+        .db()?;
+    Ok(client.query_one(&stmt, &[]).await.db()?.get::<_, i64>(0) as u64)
 }
 
 /// The stored tree frontier.
 pub(super) async fn frontier<C: GenericClient>(client: &C) -> Result<Frontier> {
     let stmt = client
         .prepare_cached("SELECT frontier FROM log_head WHERE id = 1")
-        .await?;
-    let row = client.query_one(&stmt, &[]).await?;
+        .await
+        .db()?;
+    let row = client.query_one(&stmt, &[]).await.db()?;
     Frontier::from_bytes(row.get(0))
-        .map_err(|e| Error::Storage(format!("the stored tree frontier is unreadable: {e}")))
+        .map_err(|e| Error::storage_from(format!("the stored tree frontier is unreadable: {e}"), e))
 }
 
 /// One action of the dictionary.
@@ -114,10 +117,12 @@ struct DictEntry {
 async fn dictionary<C: GenericClient>(client: &C) -> Result<Vec<DictEntry>> {
     let stmt = client
         .prepare_cached("SELECT id, name, count - pruned, pruned FROM actions")
-        .await?;
+        .await
+        .db()?;
     Ok(client
         .query(&stmt, &[])
-        .await?
+        .await
+        .db()?
         .iter()
         .map(|row| DictEntry {
             id: row.get(0),
@@ -131,12 +136,13 @@ async fn dictionary<C: GenericClient>(client: &C) -> Result<Vec<DictEntry>> {
 /// A read-only `REPEATABLE READ` transaction: every statement in it sees the log as
 /// of its first, whatever other processes append or prune meanwhile.
 pub(super) async fn snapshot(client: &mut Client) -> Result<Transaction<'_>> {
-    Ok(client
+    client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
-        .await?)
+        .await
+        .db()
 }
 
 /// One page of entries matching `filter`, newest first, with exact totals.
@@ -151,10 +157,14 @@ pub(super) async fn page(client: &mut Client, filter: &Filter, opts: &Recent) ->
     let (total, entries) = match (&filter.account, &filter.term) {
         (None, None) => {
             // Ids are dense above the oldest one, so the page is an id range.
-            let stmt = tx.prepare_cached("SELECT min(id) FROM entries").await?;
+            let stmt = tx
+                .prepare_cached("SELECT min(id) FROM entries")
+                .await
+                .db()?;
             let oldest = tx
                 .query_one(&stmt, &[])
-                .await?
+                .await
+                .db()?
                 .get::<_, Option<i64>>(0)
                 .map_or(1, |id| id as u64);
             let total = (as_of + 1).saturating_sub(oldest);
@@ -199,7 +209,7 @@ pub(super) async fn page(client: &mut Client, filter: &Filter, opts: &Recent) ->
             account_search_page(&tx, account, &matching, as_of, window).await?
         }
     };
-    tx.commit().await?;
+    tx.commit().await.db()?;
     Ok(Page::new(entries, opts, total, as_of))
 }
 
@@ -298,10 +308,12 @@ async fn counts_at<C: GenericClient>(client: &C, actions: &[i32], at: &[i64]) ->
              FROM unnest($2::bigint[]) WITH ORDINALITY AS x(at, n)
              ORDER BY x.n",
         )
-        .await?;
+        .await
+        .db()?;
     Ok(client
         .query(&stmt, &[&actions, &at])
-        .await?
+        .await
+        .db()?
         .iter()
         .map(|row| row.get::<_, i64>(0) as u64)
         .collect())
@@ -317,10 +329,14 @@ async fn id_of_rank<C: GenericClient>(
     as_of: u64,
     rank: u64,
 ) -> Result<u64> {
-    let stmt = client.prepare_cached("SELECT min(id) FROM entries").await?;
+    let stmt = client
+        .prepare_cached("SELECT min(id) FROM entries")
+        .await
+        .db()?;
     let oldest = client
         .query_one(&stmt, &[])
-        .await?
+        .await
+        .db()?
         .get::<_, Option<i64>>(0)
         .map_or(1, |id| id as u64);
     let by_others = matching.others.len() < matching.ids.len();
@@ -406,10 +422,12 @@ async fn account_page<C: GenericClient>(
     // Sequence numbers count pruned entries too (the oldest ones): `pruned` of them.
     let stmt = client
         .prepare_cached("SELECT count, pruned FROM accounts WHERE account_id = $1")
-        .await?;
+        .await
+        .db()?;
     let (count, pruned): (i64, i64) = client
         .query_opt(&stmt, &[&account])
-        .await?
+        .await
+        .db()?
         .map_or((0, 0), |r| (r.get(0), r.get(1)));
     let newest_seq: Option<i64> = if as_of == head {
         Some(count)
@@ -419,10 +437,12 @@ async fn account_page<C: GenericClient>(
                 "SELECT account_seq FROM entries WHERE account_id = $1 AND id <= $2
                  ORDER BY id DESC LIMIT 1",
             )
-            .await?;
+            .await
+            .db()?;
         client
             .query_opt(&stmt, &[&account, &(as_of as i64)])
-            .await?
+            .await
+            .db()?
             .map(|r| r.get(0))
     };
     let total = newest_seq.map_or(0, |seq| (seq - pruned).max(0)) as u64;
@@ -442,8 +462,9 @@ pub(super) async fn account_seqs(client: &Client, account: &str) -> Result<Optio
         .prepare_cached(
             "SELECT min(account_seq), max(account_seq) FROM entries WHERE account_id = $1",
         )
-        .await?;
-    let row = client.query_one(&stmt, &[&account]).await?;
+        .await
+        .db()?;
+    let row = client.query_one(&stmt, &[&account]).await.db()?;
     let (low, high): (Option<i64>, Option<i64>) = (row.get(0), row.get(1));
     Ok(low.zip(high).map(|(low, high)| (low as u64, high as u64)))
 }
@@ -485,10 +506,12 @@ async fn account_search_page<C: GenericClient>(
     let cond = "e.account_id = $1 AND e.id <= $2 AND e.action_id = ANY($3)";
     let stmt = client
         .prepare_cached(&format!("SELECT count(*) FROM entries e WHERE {cond}"))
-        .await?;
+        .await
+        .db()?;
     let total = client
         .query_one(&stmt, &[&account, &(as_of as i64), &matching])
-        .await?
+        .await
+        .db()?
         .get::<_, i64>(0) as u64;
     if window.offset >= total {
         return Ok((total, Vec::new()));
@@ -539,10 +562,12 @@ pub(super) async fn account_actions(
                  WHERE account_id = $1 GROUP BY action_id
              ) c JOIN actions a ON a.id = c.action_id",
         )
-        .await?;
+        .await
+        .db()?;
     let actions = client
         .query(&stmt, &[&account])
-        .await?
+        .await
+        .db()?
         .iter()
         .map(|row| ActionCount {
             action: row.get(0),

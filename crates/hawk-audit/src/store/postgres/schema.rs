@@ -272,7 +272,7 @@ async fn backfill_nodes(tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
 const BACKFILL_CHUNK: i32 = 10_000;
 
 fn too_new(version: usize) -> Error {
-    Error::Storage(format!(
+    Error::storage(format!(
         "the database has schema version {version}, newer than this Hawk knows \
          ({SCHEMA_VERSION}); upgrade Hawk"
     ))

@@ -18,7 +18,7 @@ use tokio_postgres::Row;
 use super::read;
 use crate::checkpoint::StoredCheckpoint;
 use crate::entry::time_from_micros;
-use crate::error::{Error, Result};
+use crate::error::{DbResult, Error, Result};
 use crate::merkle::{EMPTY_ROOT, Frontier, Hash, NodeSource, subtree_from_perfect};
 use crate::store::{LeafRun, NODE_LEVEL, ScanItem, ScannedEntry, Scanner, missing_leaf};
 
@@ -87,16 +87,18 @@ pub(super) async fn insert_checkpoint(
             "INSERT INTO checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (size) DO NOTHING",
         )
-        .await?;
+        .await
+        .db()?;
     client
         .execute(
             &insert,
             &[&(size as i64), &&root[..], &note, &time_from_micros(now)],
         )
-        .await?;
+        .await
+        .db()?;
     checkpoint_at(client, size)
         .await?
-        .ok_or_else(|| Error::Storage(format!("the checkpoint of size {size} was not stored")))
+        .ok_or_else(|| Error::storage(format!("the checkpoint of size {size} was not stored")))
 }
 
 /// The checkpoint of the largest tree.
@@ -105,10 +107,12 @@ pub(super) async fn latest_checkpoint(client: &Client) -> Result<Option<StoredCh
         .prepare_cached(&format!(
             "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY size DESC LIMIT 1"
         ))
-        .await?;
+        .await
+        .db()?;
     Ok(client
         .query_opt(&stmt, &[])
-        .await?
+        .await
+        .db()?
         .as_ref()
         .map(checkpoint_from_row))
 }
@@ -119,10 +123,12 @@ pub(super) async fn checkpoint_at(client: &Client, size: u64) -> Result<Option<S
         .prepare_cached(&format!(
             "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE size = $1"
         ))
-        .await?;
+        .await
+        .db()?;
     Ok(client
         .query_opt(&stmt, &[&(size as i64)])
-        .await?
+        .await
+        .db()?
         .as_ref()
         .map(checkpoint_from_row))
 }
@@ -181,7 +187,7 @@ pub(super) async fn prove<T>(
         wanted: None,
     };
     let proof = prove(&nodes, &frontier);
-    tx.commit().await?;
+    tx.commit().await.db()?;
     proof
 }
 
@@ -202,9 +208,10 @@ async fn fetch(
              JOIN unnest($1::integer[], $2::bigint[]) AS w(level, idx)
                ON n.level = w.level AND n.idx = w.idx",
         )
-        .await?;
+        .await
+        .db()?;
     let mut known = HashMap::new();
-    for row in tx.query(&stored, &[&levels, &indexes]).await? {
+    for row in tx.query(&stored, &[&levels, &indexes]).await.db()? {
         let hash: &[u8] = row.get(2);
         if let Ok(hash) = Hash::try_from(hash) {
             known.insert(
@@ -215,7 +222,8 @@ async fn fetch(
     }
     let leaves = tx
         .prepare_cached("SELECT id, hash FROM entries WHERE id > $1 AND id <= $2 ORDER BY id")
-        .await?;
+        .await
+        .db()?;
     let unstored: Vec<(u32, u64)> = wanted
         .into_iter()
         .filter(|node| !known.contains_key(node))
@@ -225,7 +233,10 @@ async fn fetch(
         let (start, end) = (index << level, (index + 1) << level);
         let leaves = &leaves;
         async move {
-            let rows = tx.query(leaves, &[&(start as i64), &(end as i64)]).await?;
+            let rows = tx
+                .query(leaves, &[&(start as i64), &(end as i64)])
+                .await
+                .db()?;
             hash_leaves(start, end, &rows)
         }
     }))
@@ -263,14 +274,16 @@ pub(super) async fn scan<S: Scanner>(client: &mut Client, scanner: &mut S) -> Re
         .prepare(&format!(
             "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY size"
         ))
-        .await?;
+        .await
+        .db()?;
     let mut checkpoints = Cursor::open(&tx, &checkpoints).await?;
     let entries = tx
         .prepare(&format!(
             "SELECT {} FROM entries e ORDER BY e.id",
             read::ENTRY_COLUMNS
         ))
-        .await?;
+        .await
+        .db()?;
     let mut entries = Cursor::open(&tx, &entries).await?;
     let mut next_checkpoint = checkpoints
         .next(&tx)
@@ -305,7 +318,7 @@ pub(super) async fn scan<S: Scanner>(client: &mut Client, scanner: &mut S) -> Re
             .await?
             .map(|r| checkpoint_from_row(&r));
     }
-    tx.commit().await?;
+    tx.commit().await.db()?;
     Ok(())
 }
 
@@ -333,7 +346,7 @@ struct Cursor {
 impl Cursor {
     async fn open(tx: &Transaction<'_>, stmt: &tokio_postgres::Statement) -> Result<Cursor> {
         Ok(Cursor {
-            portal: tx.bind(stmt, &[]).await?,
+            portal: tx.bind(stmt, &[]).await.db()?,
             rows: Vec::new().into_iter(),
             done: false,
         })
@@ -346,7 +359,7 @@ impl Cursor {
         if self.done {
             return Ok(None);
         }
-        let rows = tx.query_portal(&self.portal, SCAN_CHUNK).await?;
+        let rows = tx.query_portal(&self.portal, SCAN_CHUNK).await.db()?;
         self.done = rows.len() < SCAN_CHUNK as usize;
         self.rows = rows.into_iter();
         Ok(self.rows.next())

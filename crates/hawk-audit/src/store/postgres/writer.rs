@@ -24,7 +24,7 @@ use tokio_postgres::types::ToSql;
 use super::pg_error;
 use super::tree::TreeNodes;
 use crate::entry::{micros, time_from_micros};
-use crate::error::{Error, Invalid, Result, Rule};
+use crate::error::{DriverError, Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
 use crate::store::ImportMark;
 use crate::store::idempotency::{self, Decision, StoredKey, Sweep};
@@ -139,7 +139,10 @@ struct Rows<'a> {
 /// Commits every job in one transaction, completing its entries in place: id, time
 /// and leaf hash, the values that are stored and hashed.
 async fn commit(pool: &Pool, jobs: &mut [Job], sweep: &mut Sweep) -> Result<(), CommitError> {
-    let mut client = pool.get().await.map_err(|e| CommitError::Other(e.into()))?;
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| CommitError::Other(e.into_storage()))?;
     let tx = client.transaction().await?;
     append_in(&tx, jobs).await?;
     if let Some(expired) = sweep.due(jobs, micros(OffsetDateTime::now_utc())) {
@@ -177,8 +180,8 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
         .collect();
     if idempotency::repeated_within(keys.iter().copied()) {
         // The group is committed again one append at a time (see `commit_group`).
-        return Err(CommitError::Other(Error::Storage(
-            "one idempotency key twice in a group".into(),
+        return Err(CommitError::Other(Error::storage(
+            "one idempotency key twice in a group",
         )));
     }
     let names = distinct(
@@ -222,12 +225,12 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
     let next_id: i64 = head.get(0);
     let last_time: Option<OffsetDateTime> = head.get(1);
     let mut frontier = Frontier::from_bytes(head.get(2)).map_err(|e| {
-        CommitError::Other(Error::Storage(format!(
+        CommitError::Other(Error::storage(format!(
             "the stored tree frontier is unreadable: {e}"
         )))
     })?;
     if frontier.size() != (next_id - 1) as u64 {
-        return Err(CommitError::Other(Error::Storage(format!(
+        return Err(CommitError::Other(Error::storage(format!(
             "the stored tree covers {} entries but the log holds {}",
             frontier.size(),
             next_id - 1
@@ -437,7 +440,7 @@ async fn advance_import(tx: &Transaction<'_>, mark: &ImportMark) -> Result<(), C
         .await?
         .map(|row| row.get(0));
     if current != mark.from {
-        return Err(CommitError::Other(Error::Storage(format!(
+        return Err(CommitError::Other(Error::storage(format!(
             "another import of {} committed since this one read its position; run it again",
             mark.source
         ))));

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::Connection;
 
 use super::schema::BLOCK;
-use crate::error::Result;
+use crate::error::{DbResult, Result};
 
 /// One action's running totals, at the blocks where it occurs.
 #[derive(Debug, Default)]
@@ -74,19 +74,24 @@ impl ActionIndex {
     /// Whether every action name in `conn`'s snapshot is loaded (ids only grow).
     pub(super) fn has_names(&self, conn: &Connection) -> Result<bool> {
         let newest: i64 = conn
-            .prepare_cached("SELECT coalesce(max(id), 0) FROM actions")?
-            .query_row([], |row| row.get(0))?;
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM actions")
+            .db()?
+            .query_row([], |row| row.get(0))
+            .db()?;
         Ok(newest <= self.names.last().map_or(0, |a| a.id))
     }
 
     /// Loads the action names committed since the last refresh.
     pub(super) fn refresh_names(&mut self, conn: &Connection) -> Result<()> {
         let known = self.names.last().map_or(0, |a| a.id);
-        let mut stmt =
-            conn.prepare_cached("SELECT id, name FROM actions WHERE id > ?1 ORDER BY id")?;
-        let rows = stmt.query_map([known], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id, name FROM actions WHERE id > ?1 ORDER BY id")
+            .db()?;
+        let rows = stmt
+            .query_map([known], |row| Ok((row.get(0)?, row.get(1)?)))
+            .db()?;
         for row in rows {
-            let (id, name): (i64, String) = row?;
+            let (id, name): (i64, String) = row.db()?;
             let lower = name.to_lowercase();
             self.names.push(ActionName { id, name, lower });
         }
@@ -98,19 +103,23 @@ impl ActionIndex {
         self.refresh_names(conn)?;
         let want = head / BLOCK;
         if want > self.complete {
-            let mut stmt = conn.prepare_cached(
-                "SELECT block, action_id, count FROM action_blocks
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT block, action_id, count FROM action_blocks
                  WHERE block >= ?1 AND block < ?2 ORDER BY block",
-            )?;
-            let rows = stmt.query_map([self.complete as i64, want as i64], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, i64>(2)?,
-                ))
-            })?;
+                )
+                .db()?;
+            let rows = stmt
+                .query_map([self.complete as i64, want as i64], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                })
+                .db()?;
             for row in rows {
-                let (block, action_id, count) = row?;
+                let (block, action_id, count) = row.db()?;
                 let series = self.series.entry(action_id).or_default();
                 let before = series.cum.last().copied().unwrap_or(0);
                 series.blocks.push(block as u32);

@@ -25,7 +25,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use self::index::ActionIndex;
 use crate::checkpoint::StoredCheckpoint;
 use crate::entry::{Entry, ValidEntry};
-use crate::error::{Error, Result};
+use crate::error::{DbResult, DriverError, Error, Result};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
@@ -48,13 +48,19 @@ pub(crate) struct SqliteStore {
     head: watch::Sender<u64>,
 }
 
+impl DriverError for rusqlite::Error {
+    fn into_storage(self) -> Error {
+        Error::storage_from(self.to_string(), self)
+    }
+}
+
 impl SqliteStore {
     /// Opens the file in `mode`: creating it if missing (when allowed) and migrating
     /// it, with a writer thread that never grows it beyond `max_size_bytes`; or, read
     /// only, without either. Blocking.
     pub(crate) fn open(path: &Path, max_size_bytes: Option<u64>, mode: Mode) -> Result<Self> {
         if path.is_dir() {
-            return Err(Error::Storage(format!(
+            return Err(Error::storage(format!(
                 "{} is a directory, not a log file (give a file path, e.g. {})",
                 path.display(),
                 path.join("hawk.db").display()
@@ -69,16 +75,13 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.is_dir()
         {
-            return Err(Error::Storage(format!(
+            return Err(Error::storage(format!(
                 "cannot create {}: directory {} does not exist",
                 path.display(),
                 dir.display()
             )));
         }
-        let in_file = |e: Error| match e {
-            Error::Storage(msg) => Error::Storage(format!("{}: {msg}", path.display())),
-            other => other,
-        };
+        let in_file = |e: Error| e.in_context(path.display());
         let (writer, opener, head) = if mode.read_only {
             let opener = Opener::read_only(path).map_err(in_file)?;
             let conn = opener.connect().map_err(in_file)?;
@@ -88,8 +91,9 @@ impl SqliteStore {
             let (tx, _) = mpsc::channel(1);
             (tx, opener, read::head(&conn).map_err(in_file)?)
         } else {
-            let mut conn = Connection::open(path)
-                .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
+            let mut conn = Connection::open(path).map_err(|e| {
+                Error::storage_from(format!("cannot open {}: {e}", path.display()), e)
+            })?;
             schema::configure(&conn)?;
             schema::migrate(&mut conn).map_err(in_file)?;
             schema::configure_writer(&conn)?;
@@ -133,7 +137,7 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let conn = readers.opener.connect()?;
             conn.execute("VACUUM INTO ?1", [to.to_string_lossy().as_ref()])
-                .map_err(|e| Error::Storage(format!("writing {}: {e}", to.display())))?;
+                .map_err(|e| Error::storage_from(format!("writing {}: {e}", to.display()), e))?;
             Ok(())
         })
         .await
@@ -275,7 +279,7 @@ impl SqliteStore {
 
     pub(crate) async fn prune_plan(&self, before: i64) -> Result<Option<PrunePlan>> {
         self.readers
-            .read(move |conn, _| Ok(writer::plan(conn, before)?))
+            .read(move |conn, _| writer::plan(conn, before).db())
             .await
     }
 
@@ -383,7 +387,7 @@ impl Readers {
 
     fn connect(&self) -> Result<Connection> {
         let conn = self.opener.connect()?;
-        conn.pragma_update(None, "query_only", "ON")?;
+        conn.pragma_update(None, "query_only", "ON").db()?;
         Ok(conn)
     }
 }
@@ -420,13 +424,13 @@ impl Opener {
         match opener.open().and_then(|conn| probe(&conn)) {
             Ok(()) => return Ok(opener),
             Err(err) if !is_read_only_error(&err) => {
-                return Err(Error::Storage(format!("cannot read it: {err}")));
+                return Err(Error::storage_from(format!("cannot read it: {err}"), err));
             }
             Err(_) => {}
         }
         let wal = sidecar(path, "-wal");
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
-            return Err(Error::Storage(format!(
+            return Err(Error::storage(format!(
                 "cannot read it without write access: its write-ahead log {} holds \
                  commits, and SQLite needs to create {} to read them (copy both files \
                  to a directory you can write, or open the log once with write access)",
@@ -438,7 +442,7 @@ impl Opener {
         opener
             .open()
             .and_then(|conn| probe(&conn))
-            .map_err(|e| Error::Storage(format!("cannot read it: {e}")))?;
+            .map_err(|e| Error::storage_from(format!("cannot read it: {e}"), e))?;
         Ok(opener)
     }
 
@@ -458,7 +462,7 @@ impl Opener {
     }
 
     fn connect(&self) -> Result<Connection> {
-        let conn = self.open()?;
+        let conn = self.open().db()?;
         schema::configure(&conn)?;
         Ok(conn)
     }
@@ -503,8 +507,8 @@ fn in_read_transaction<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
-    conn.execute_batch("BEGIN")?;
+    conn.execute_batch("BEGIN").db()?;
     let result = f(conn);
-    conn.execute_batch("COMMIT")?;
+    conn.execute_batch("COMMIT").db()?;
     result
 }

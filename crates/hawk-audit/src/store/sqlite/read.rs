@@ -32,7 +32,7 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql};
 use super::index::{ActionIndex, ActionSet};
 use super::schema::BLOCK;
 use crate::entry::{Entry, metadata_from_json, time_from_micros};
-use crate::error::{Error, Result};
+use crate::error::{DbResult, Error, Result};
 use crate::merkle::{Frontier, to_hex};
 use crate::query::{ActionCount, Page, Recent, Term, suggestions};
 use crate::store::Filter;
@@ -102,22 +102,25 @@ fn entry_with_action(row: &Row<'_>, action: String) -> rusqlite::Result<Entry> {
 /// The stored tree frontier (the empty tree when none is stored).
 pub(super) fn frontier(conn: &Connection) -> Result<Frontier> {
     let bytes: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT bytes FROM tree_frontier WHERE id = 1")?
+        .prepare_cached("SELECT bytes FROM tree_frontier WHERE id = 1")
+        .db()?
         .query_row([], |row| row.get(0))
-        .optional()?;
+        .optional()
+        .db()?;
     match bytes {
         None => Ok(Frontier::new()),
-        Some(bytes) => Frontier::from_bytes(&bytes)
-            .map_err(|e| Error::Storage(format!("the stored tree frontier is unreadable: {e}"))),
+        Some(bytes) => Frontier::from_bytes(&bytes).map_err(|e| {
+            Error::storage_from(format!("the stored tree frontier is unreadable: {e}"), e)
+        }),
     }
 }
 
 /// The newest id, 0 for an empty log.
 pub(super) fn head(conn: &Connection) -> Result<u64> {
-    Ok(bound(conn, "DESC")?.unwrap_or(0))
+    Ok(bound(conn, "DESC").db()?.unwrap_or(0))
 }
 
-fn bound(conn: &Connection, order: &str) -> Result<Option<u64>> {
+fn bound(conn: &Connection, order: &str) -> rusqlite::Result<Option<u64>> {
     let sql = format!("SELECT id FROM entries ORDER BY id {order} LIMIT 1");
     Ok(conn
         .prepare_cached(&sql)?
@@ -131,7 +134,7 @@ struct DictEntry {
     count: u64,
 }
 
-fn dictionary(conn: &Connection) -> Result<Vec<DictEntry>> {
+fn dictionary(conn: &Connection) -> rusqlite::Result<Vec<DictEntry>> {
     let mut stmt = conn.prepare_cached("SELECT name, count FROM actions")?;
     let rows = stmt.query_map([], |row| {
         Ok(DictEntry {
@@ -139,7 +142,7 @@ fn dictionary(conn: &Connection) -> Result<Vec<DictEntry>> {
             count: row.get::<_, i64>(1)? as u64,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<rusqlite::Result<_>>()
 }
 
 /// One page of entries matching `filter`, newest first, with exact totals.
@@ -156,7 +159,7 @@ pub(super) fn page(
         per_page: opts.per_page,
     };
     // Ids below the oldest were pruned; a pin at or below it sees nothing.
-    let oldest = bound(conn, "ASC")?.unwrap_or(1);
+    let oldest = bound(conn, "ASC").db()?.unwrap_or(1);
     if as_of < oldest {
         return Ok(Page::new(Vec::new(), opts, 0, as_of));
     }
@@ -303,9 +306,9 @@ fn search_page(
         let take = (before + count + 1 - low.max(before + 1)) as usize;
         let first_id = first_block * BLOCK + 1;
         let last_id = ((block + 1) * BLOCK).min(as_of);
-        let newest_first = ids_in_block(conn, present, &wanted, first_id, last_id, take)?;
+        let newest_first = ids_in_block(conn, present, &wanted, first_id, last_id, take).db()?;
         if newest_first.len() != take {
-            return Err(Error::Storage(format!(
+            return Err(Error::storage(format!(
                 "action index out of step with block {block}; reopen the log"
             )));
         }
@@ -324,14 +327,16 @@ fn pruned_count(conn: &Connection, set: &ActionSet, oldest: u64) -> Result<u64> 
         ActionSet::Only(actions) => (actions, false),
         ActionSet::AllBut(others) => (others, true),
     };
-    let listed: i64 = conn.query_row(
-        &format!(
-            "SELECT coalesce(sum(count), 0) FROM pruned_actions WHERE action_id IN ({})",
-            id_list(actions)
-        ),
-        [],
-        |row| row.get(0),
-    )?;
+    let listed: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT coalesce(sum(count), 0) FROM pruned_actions WHERE action_id IN ({})",
+                id_list(actions)
+            ),
+            [],
+            |row| row.get(0),
+        )
+        .db()?;
     Ok(if complement {
         oldest - 1 - listed as u64
     } else {
@@ -393,11 +398,13 @@ fn tail_counts(
 }
 
 fn pairs(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<(i64, u64)>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let rows = stmt
+        .query_map(params, |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64))
+        })
+        .db()?;
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 /// The newest `take` ids in `first..=last` (one block) of entries with a `wanted`
@@ -412,7 +419,7 @@ fn ids_in_block(
     first: u64,
     last: u64,
     take: usize,
-) -> Result<Vec<u64>> {
+) -> rusqlite::Result<Vec<u64>> {
     let range = [first as i64, last as i64];
     if take == 0 {
         return Ok(Vec::new());
@@ -456,9 +463,9 @@ const SEEK_LIMIT: usize = 8;
 /// The entries with these ids, in the order given (one cached point lookup each).
 fn entries_by_ids(conn: &Connection, ids: &[u64]) -> Result<Vec<Entry>> {
     let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id = ?1");
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql).db()?;
     ids.iter()
-        .map(|&id| Ok(stmt.query_row([id as i64], entry_from_row)?))
+        .map(|&id| stmt.query_row([id as i64], entry_from_row).db())
         .collect()
 }
 
@@ -479,11 +486,13 @@ fn account_page(
         conn.prepare_cached(
             "SELECT account_seq FROM entries WHERE account_id = ?1 AND id <= ?2
              ORDER BY id DESC LIMIT 1",
-        )?
+        )
+        .db()?
         .query_row(rusqlite::params![account, as_of as i64], |row| {
             row.get::<_, i64>(0)
         })
-        .optional()?
+        .optional()
+        .db()?
         .map(|seq| seq as u64)
     };
     let total = newest_seq.map_or(0, |seq| seq.saturating_sub(pruned));
@@ -498,9 +507,11 @@ fn account_page(
 /// them were pruned (the oldest ones: sequence numbers count them too).
 fn account_counts(conn: &Connection, account: &str) -> Result<(u64, u64)> {
     let counts: Option<(i64, i64)> = conn
-        .prepare_cached("SELECT count, pruned FROM accounts WHERE account_id = ?1")?
+        .prepare_cached("SELECT count, pruned FROM accounts WHERE account_id = ?1")
+        .db()?
         .query_row([account], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?;
+        .optional()
+        .db()?;
     let (count, pruned) = counts.unwrap_or((0, 0));
     Ok((count as u64, pruned as u64))
 }
@@ -526,17 +537,19 @@ pub(super) fn account_range(
          WHERE e.account_id = ?1 AND e.account_seq BETWEEN ?2 AND ?3
          ORDER BY e.account_seq DESC"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(rusqlite::params![
-        account,
-        low.min(i64::MAX as u64) as i64,
-        high.min(i64::MAX as u64) as i64
-    ])?;
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut rows = stmt
+        .query(rusqlite::params![
+            account,
+            low.min(i64::MAX as u64) as i64,
+            high.min(i64::MAX as u64) as i64
+        ])
+        .db()?;
     // Sized up front: growing a vector of a few thousand entries copies it, and
     // allocations that large go back and forth to the system.
     let mut entries = Vec::with_capacity((high.saturating_sub(low) + 1).min(MAX_RANGE) as usize);
-    while let Some(row) = rows.next()? {
-        entries.push(entry_from_row_named(row, &names)?);
+    while let Some(row) = rows.next().db()? {
+        entries.push(entry_from_row_named(row, &names).db()?);
     }
     Ok(entries)
 }
@@ -559,11 +572,13 @@ fn account_search_page(
         "e.account_id = ?1 AND e.id <= ?2 AND e.action_id IN ({})",
         id_list(matching)
     );
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM entries e WHERE {cond}"),
-        rusqlite::params![account, as_of as i64],
-        |row| row.get(0),
-    )?;
+    let total: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM entries e WHERE {cond}"),
+            rusqlite::params![account, as_of as i64],
+            |row| row.get(0),
+        )
+        .db()?;
     let total = total as u64;
     if window.offset >= total {
         return Ok((total, Vec::new()));
@@ -592,9 +607,9 @@ fn id_list(ids: &[i64]) -> String {
 }
 
 fn select(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Entry>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, entry_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let rows = stmt.query_map(params, entry_from_row).db()?;
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 /// Distinct matching actions with their counts, ranked for a typeahead.
@@ -603,7 +618,7 @@ pub(super) fn actions(
     term: Option<&Term>,
     limit: u64,
 ) -> Result<Vec<ActionCount>> {
-    let actions = dictionary(conn)?.into_iter().map(|a| ActionCount {
+    let actions = dictionary(conn).db()?.into_iter().map(|a| ActionCount {
         action: a.name,
         count: a.count,
     });
@@ -618,19 +633,23 @@ pub(super) fn account_actions(
     term: Option<&Term>,
     limit: u64,
 ) -> Result<Vec<ActionCount>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT a.name, c.n FROM (
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT a.name, c.n FROM (
              SELECT action_id, count(*) AS n FROM entries
              WHERE account_id = ?1 GROUP BY action_id
          ) c JOIN actions a ON a.id = c.action_id",
-    )?;
-    let rows = stmt.query_map([account], |row| {
-        Ok(ActionCount {
-            action: row.get(0)?,
-            count: row.get::<_, i64>(1)? as u64,
+        )
+        .db()?;
+    let rows = stmt
+        .query_map([account], |row| {
+            Ok(ActionCount {
+                action: row.get(0)?,
+                count: row.get::<_, i64>(1)? as u64,
+            })
         })
-    })?;
-    let actions = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        .db()?;
+    let actions = rows.collect::<rusqlite::Result<Vec<_>>>().db()?;
     Ok(suggestions(term, actions, limit))
 }
 
@@ -663,8 +682,9 @@ pub(super) fn entries_after(
 
 /// Where the import of `source` stopped, if it ever ran.
 pub(super) fn import_position(conn: &Connection, source: &str) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT position FROM imports WHERE source = ?1")?
+    conn.prepare_cached("SELECT position FROM imports WHERE source = ?1")
+        .db()?
         .query_row([source], |row| row.get(0))
-        .optional()?)
+        .optional()
+        .db()
 }

@@ -12,7 +12,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 
 use super::read::{ENTRY_COLUMNS, entry_from_row};
 use super::writer::store_frontier;
-use crate::error::{Error, Result};
+use crate::error::{DbResult, DriverError, Error, Result};
 use crate::merkle::{Frontier, leaf_hash};
 
 /// How long a connection waits for another process's write lock before SQLite gives
@@ -185,8 +185,8 @@ pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// Settings every connection gets, reader or writer.
 pub(super) fn configure(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    conn.pragma_update(None, "foreign_keys", "ON").db()?;
     Ok(())
 }
 
@@ -201,7 +201,8 @@ const WAL_AUTOCHECKPOINT: i64 = 10_000;
 
 /// Settings of the writer's connection only.
 pub(super) fn configure_writer(conn: &Connection) -> Result<()> {
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)
+        .db()?;
     Ok(())
 }
 
@@ -211,11 +212,14 @@ pub(super) fn configure_writer(conn: &Connection) -> Result<()> {
 /// the file are reused, so writes resume once there is room, without reopening.
 /// SQLite never sets the cap below the file's current size.
 pub(super) fn limit_size(conn: &Connection, bytes: u64) -> Result<()> {
-    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .db()?;
     let pages = i64::try_from(bytes / page_size.max(1) as u64)
         .unwrap_or(i64::MAX)
         .max(1);
-    conn.pragma_update_and_check(None, "max_page_count", pages, |row| row.get::<_, i64>(0))?;
+    conn.pragma_update_and_check(None, "max_page_count", pages, |row| row.get::<_, i64>(0))
+        .db()?;
     Ok(())
 }
 
@@ -238,7 +242,7 @@ fn enable_wal(conn: &Connection) -> Result<()> {
         match result {
             Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
             Ok(mode) => {
-                return Err(Error::Storage(format!(
+                return Err(Error::storage(format!(
                     "cannot put the database in WAL mode (it stays in {mode} mode)"
                 )));
             }
@@ -246,7 +250,7 @@ fn enable_wal(conn: &Connection) -> Result<()> {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(200));
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(err.into_storage()),
         }
     }
 }
@@ -263,27 +267,32 @@ pub(super) fn is_busy(err: &rusqlite::Error) -> bool {
 /// all under the write lock so that processes opening one file at once agree.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     enable_wal(conn)?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    conn.pragma_update(None, "synchronous", "FULL").db()?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .db()?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > SCHEMA_VERSION {
-        return Err(Error::Storage(format!(
+        return Err(Error::storage(format!(
             "the database has schema version {version}, newer than this Hawk knows \
              ({SCHEMA_VERSION}); upgrade Hawk"
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.execute_batch(sql).db()?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .db()?;
         if i + 1 == HASH_MIGRATION {
-            backfill_hashes(&tx)?;
+            backfill_hashes(&tx).db()?;
         }
         if i + 1 == NODES_MIGRATION {
-            backfill_nodes(&tx)?;
+            backfill_nodes(&tx).db()?;
         }
     }
-    tx.commit()?;
+    tx.commit().db()?;
     Ok(())
 }
 
@@ -292,14 +301,14 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
 pub(super) fn check_current(conn: &Connection, path: &std::path::Path) -> Result<()> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(|e| Error::Storage(format!("{}: cannot read it: {e}", path.display())))?;
+        .map_err(|e| Error::storage_from(format!("{}: cannot read it: {e}", path.display()), e))?;
     match usize::try_from(version).unwrap_or(usize::MAX) {
         SCHEMA_VERSION => Ok(()),
         0 => Err(Error::NotFound(format!(
             "no log in {} (a database without Hawk's tables)",
             path.display()
         ))),
-        version if version > SCHEMA_VERSION => Err(Error::Storage(format!(
+        version if version > SCHEMA_VERSION => Err(Error::storage(format!(
             "{} has schema version {version}, newer than this Hawk knows \
              ({SCHEMA_VERSION}); upgrade Hawk",
             path.display()
@@ -313,7 +322,7 @@ pub(super) fn check_current(conn: &Connection, path: &std::path::Path) -> Result
 }
 
 /// Stores the perfect subtrees of the tree the stored leaf hashes make.
-fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let mut frontier = Frontier::new();
     let mut select = tx.prepare("SELECT hash FROM entries ORDER BY id")?;
     let mut rows = select.query([])?;
@@ -335,7 +344,7 @@ fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
             }
         });
         if let Some(err) = failed {
-            return Err(err.into());
+            return Err(err);
         }
     }
     Ok(())
@@ -347,7 +356,7 @@ pub(super) const INSERT_NODE: &str =
 
 /// Hashes every entry, in id order, as it reads back, and stores the tree they make:
 /// a log written before hashes existed becomes verifiable from here on.
-fn backfill_hashes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+fn backfill_hashes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let mut frontier = Frontier::new();
     let mut select = tx.prepare(&format!(
         "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"

@@ -16,7 +16,7 @@ use super::read::{ENTRY_COLUMNS, entry_from_row};
 use super::schema;
 use crate::checkpoint::StoredCheckpoint;
 use crate::entry::time_from_micros;
-use crate::error::{Error, Result};
+use crate::error::{DbResult, Error, Result};
 use crate::merkle::{Frontier, Hash, NodeSource};
 use crate::store::{LeafRun, ScanItem, ScannedEntry, Scanner};
 
@@ -42,40 +42,47 @@ pub(super) fn insert_checkpoint(
     note: &str,
     now: i64,
 ) -> Result<StoredCheckpoint> {
-    let mut conn = Connection::open(path)?;
+    let mut conn = Connection::open(path).db()?;
     schema::configure(&conn)?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    conn.pragma_update(None, "synchronous", "FULL").db()?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
     tx.execute(
         "INSERT INTO checkpoints (size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (size) DO NOTHING",
         params![size as i64, &root[..], note, now],
-    )?;
-    let stored = tx.query_row(
-        &format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE size = ?1"),
-        [size as i64],
-        checkpoint_from_row,
-    )?;
-    tx.commit()?;
+    )
+    .db()?;
+    let stored = tx
+        .query_row(
+            &format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE size = ?1"),
+            [size as i64],
+            checkpoint_from_row,
+        )
+        .db()?;
+    tx.commit().db()?;
     Ok(stored)
 }
 
 /// The checkpoint of the largest tree.
 pub(super) fn latest_checkpoint(conn: &Connection) -> Result<Option<StoredCheckpoint>> {
     let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY size DESC LIMIT 1");
-    Ok(conn
-        .prepare_cached(&sql)?
+    conn.prepare_cached(&sql)
+        .db()?
         .query_row([], checkpoint_from_row)
-        .optional()?)
+        .optional()
+        .db()
 }
 
 /// The checkpoint of the tree of `size` entries, if one was stored.
 pub(super) fn checkpoint_at(conn: &Connection, size: u64) -> Result<Option<StoredCheckpoint>> {
     let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE size = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
+    conn.prepare_cached(&sql)
+        .db()?
         .query_row([size as i64], checkpoint_from_row)
-        .optional()?)
+        .optional()
+        .db()
 }
 
 /// The tree as stored: leaf `i` is the `hash` of entry `i + 1`. Subtrees are hashed
@@ -102,14 +109,15 @@ impl<'c> Leaves<'c> {
 impl Leaves<'_> {
     /// `MTH` of leaves `start..end`, hashed from the stored leaf hashes.
     fn hash_leaves(&self, start: u64, end: u64) -> Result<Hash> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, hash FROM entries WHERE id > ?1 AND id <= ?2 ORDER BY id",
-        )?;
-        let mut rows = stmt.query(params![start as i64, end as i64])?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, hash FROM entries WHERE id > ?1 AND id <= ?2 ORDER BY id")
+            .db()?;
+        let mut rows = stmt.query(params![start as i64, end as i64]).db()?;
         let mut run = LeafRun::new(start, end);
-        while let Some(row) = rows.next()? {
-            let hash: Option<Vec<u8>> = row.get(1)?;
-            run.push(row.get::<_, i64>(0)? as u64, hash.as_deref())?;
+        while let Some(row) = rows.next().db()? {
+            let hash: Option<Vec<u8>> = row.get(1).db()?;
+            run.push(row.get::<_, i64>(0).db()? as u64, hash.as_deref())?;
         }
         run.root()
     }
@@ -120,9 +128,11 @@ impl Leaves<'_> {
         if level >= schema::NODE_LEVEL {
             let stored: Option<Vec<u8>> = self
                 .conn
-                .prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")?
+                .prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")
+                .db()?
                 .query_row(params![level, index as i64], |row| row.get(0))
-                .optional()?;
+                .optional()
+                .db()?;
             if let Some(hash) = stored.and_then(|h| Hash::try_from(h.as_slice()).ok()) {
                 return Ok(hash);
             }
@@ -147,9 +157,9 @@ impl NodeSource for Leaves<'_> {
 /// `scanner` the stored tree first, then each entry, each stored checkpoint right
 /// after the entry whose id is its size. Memory stays constant. Blocking.
 pub(super) fn scan<S: Scanner>(conn: &Connection, scanner: &mut S) -> Result<()> {
-    conn.execute_batch("BEGIN")?;
+    conn.execute_batch("BEGIN").db()?;
     let result = scan_in(conn, scanner);
-    conn.execute_batch("COMMIT")?;
+    conn.execute_batch("COMMIT").db()?;
     result
 }
 
@@ -162,17 +172,21 @@ fn scan_in<S: Scanner>(conn: &Connection, scanner: &mut S) -> Result<()> {
     {
         return Ok(());
     }
-    let mut checkpoints = conn.prepare(&format!(
-        "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY size"
-    ))?;
-    let mut checkpoints = checkpoints.query([])?;
+    let mut checkpoints = conn
+        .prepare(&format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY size"
+        ))
+        .db()?;
+    let mut checkpoints = checkpoints.query([]).db()?;
     let mut next_checkpoint = next_stored(&mut checkpoints)?;
-    let mut entries = conn.prepare(&format!(
-        "SELECT {ENTRY_COLUMNS}, typeof(e.hash) FROM entries e ORDER BY e.id"
-    ))?;
-    let mut rows = entries.query([])?;
-    while let Some(row) = rows.next()? {
-        let id = row.get::<_, i64>(0)?;
+    let mut entries = conn
+        .prepare(&format!(
+            "SELECT {ENTRY_COLUMNS}, typeof(e.hash) FROM entries e ORDER BY e.id"
+        ))
+        .db()?;
+    let mut rows = entries.query([]).db()?;
+    while let Some(row) = rows.next().db()? {
+        let id = row.get::<_, i64>(0).db()?;
         while let Some(stored) = next_checkpoint.take() {
             if (stored.size as i64) < id {
                 if scanner.visit(ScanItem::Checkpoint(stored)).is_break() {
@@ -185,8 +199,8 @@ fn scan_in<S: Scanner>(conn: &Connection, scanner: &mut S) -> Result<()> {
             }
         }
         // A hash that is not a blob (tampered with from SQL) is read as no hash.
-        let hash = match row.get::<_, String>(10)?.as_str() {
-            "blob" => row.get::<_, Option<Vec<u8>>>(9)?,
+        let hash = match row.get::<_, String>(10).db()?.as_str() {
+            "blob" => row.get::<_, Option<Vec<u8>>>(9).db()?,
             _ => None,
         };
         let entry = if hash.is_some() {
@@ -220,10 +234,11 @@ fn pruned_frontier(conn: &Connection) -> Result<Option<Result<Frontier>>> {
             [],
             |row| row.get(0),
         )
-        .optional()?;
+        .optional()
+        .db()?;
     Ok(bytes.map(|bytes| {
         Frontier::from_bytes(&bytes)
-            .map_err(|e| Error::Storage(format!("the stored tree of pruned entries: {e}")))
+            .map_err(|e| Error::storage_from(format!("the stored tree of pruned entries: {e}"), e))
     }))
 }
 
@@ -247,8 +262,8 @@ fn entry_without_hash(row: &Row<'_>) -> rusqlite::Result<crate::entry::Entry> {
 }
 
 fn next_stored(rows: &mut rusqlite::Rows<'_>) -> Result<Option<StoredCheckpoint>> {
-    Ok(match rows.next()? {
-        Some(row) => Some(checkpoint_from_row(row)?),
+    Ok(match rows.next().db()? {
+        Some(row) => Some(checkpoint_from_row(row).db()?),
         None => None,
     })
 }

@@ -30,7 +30,7 @@ use super::schema::{BLOCK, INSERT_NODE, NODE_LEVEL, is_busy};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::entry::{micros, time_from_micros};
-use crate::error::{Error, Invalid, Result, Rule};
+use crate::error::{DbResult, DriverError, Error, Invalid, Result, Rule};
 use crate::merkle::{Frontier, leaf_hash, to_hex};
 use crate::store::idempotency::{self, Decision, StoredKey, Sweep};
 use crate::store::pending::{Append, Job, LastOlder, PruneRecord};
@@ -149,16 +149,16 @@ impl Writer {
     /// `wal_checkpoint(TRUNCATE)`: every committed page reaches the file and the WAL
     /// is emptied. It waits (up to the busy timeout) for readers of older snapshots.
     fn checkpoint(&mut self) -> Result<()> {
-        let (busy, _, _): (i64, i64, i64) =
-            self.conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })?;
+        let (busy, _, _): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .db()?;
         if busy != 0 {
-            return Err(Error::Storage(
+            return Err(Error::storage(
                 "the write-ahead log could not be checkpointed: another connection \
-                 kept it busy"
-                    .into(),
+                 kept it busy",
             ));
         }
         Ok(())
@@ -256,9 +256,7 @@ impl Writer {
             while let Some(row) = rows.next()? {
                 let hash: Vec<u8> = row.get(0)?;
                 let leaf = hash.try_into().map_err(|_| {
-                    CommitError::Other(Error::Storage(
-                        "an entry's stored hash is not 32 bytes".into(),
-                    ))
+                    CommitError::Other(Error::storage("an entry's stored hash is not 32 bytes"))
                 })?;
                 frontier.push(leaf);
             }
@@ -375,12 +373,12 @@ fn pruned_frontier(tx: &rusqlite::Transaction<'_>, size: i64) -> Result<Frontier
         )
         .optional()?
         .ok_or_else(|| {
-            CommitError::Other(Error::Storage(format!(
+            CommitError::Other(Error::storage(format!(
                 "entries 1..={size} are gone but no prune recorded their tree"
             )))
         })?;
     Frontier::from_bytes(&bytes).map_err(|e| {
-        CommitError::Other(Error::Storage(format!(
+        CommitError::Other(Error::storage(format!(
             "a stored prune frontier is unreadable: {e}"
         )))
     })
@@ -532,8 +530,8 @@ fn settle_keys(
     let keys = jobs.iter().filter_map(|job| job.key.as_ref());
     if idempotency::repeated_within(keys.map(|keyed| keyed.key.as_str())) {
         // The group is committed again one append at a time (see `commit_group`).
-        return Err(CommitError::Other(Error::Storage(
-            "one idempotency key twice in a group".into(),
+        return Err(CommitError::Other(Error::storage(
+            "one idempotency key twice in a group",
         )));
     }
     for job in jobs.iter_mut() {
@@ -567,7 +565,7 @@ fn settle_keys(
 fn load_frontier(tx: &rusqlite::Transaction<'_>, size: u64) -> Result<Frontier, CommitError> {
     let frontier = super::read::frontier(tx).map_err(CommitError::Other)?;
     if frontier.size() != size {
-        return Err(CommitError::Other(Error::Storage(format!(
+        return Err(CommitError::Other(Error::storage(format!(
             "the stored tree covers {} entries but the log holds {size}",
             frontier.size()
         ))));
@@ -596,7 +594,7 @@ fn advance_import(tx: &rusqlite::Transaction<'_>, mark: &ImportMark) -> Result<(
         .query_row([&mark.source], |row| row.get(0))
         .optional()?;
     if current != mark.from {
-        return Err(CommitError::Other(Error::Storage(format!(
+        return Err(CommitError::Other(Error::storage(format!(
             "another import of {} committed since this one read its position; run it again",
             mark.source
         ))));
@@ -715,7 +713,7 @@ impl From<rusqlite::Error> for CommitError {
 impl From<CommitError> for Error {
     fn from(err: CommitError) -> Self {
         match err {
-            CommitError::Sqlite(err) => err.into(),
+            CommitError::Sqlite(err) => err.into_storage(),
             CommitError::Invalid(invalid) => invalid.into(),
             CommitError::Other(err) => err,
         }
