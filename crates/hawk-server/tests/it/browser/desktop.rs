@@ -6,7 +6,9 @@ use fantoccini::{Client, Locator};
 use hawk_audit::NewEntry;
 use serde_json::{Value, json};
 
-use super::{DESKTOP, PATIENCE, browser, open_browser, seed, start_driver, text, wait_until};
+use super::{
+    DESKTOP, PATIENCE, browser, click, open_browser, seed, start_driver, text, wait_until,
+};
 use crate::helpers::{Running, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,13 +87,7 @@ async fn walk_through(app: &TestApp, base: &str, browser: &Client) {
     assert!(actions.iter().all(|a| a == "invoice.paid"), "{actions:?}");
 
     // Page forward.
-    browser
-        .find(Locator::Id("next"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "#next").await;
     wait_until(
         browser,
         "page 2",
@@ -129,22 +125,10 @@ async fn walk_through(app: &TestApp, base: &str, browser: &Client) {
         .unwrap();
     assert_eq!(parsed, Value::Object(entry.metadata.clone()));
     assert!(metadata.contains("\n  \"amount\": "), "pretty: {metadata}");
-    browser
-        .find(Locator::Id("detail-close"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "#detail-close").await;
 
     // Live tail: back to page 1, then a new entry appears on top, highlighted.
-    browser
-        .find(Locator::Css("label.live"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "label.live").await;
     wait_until(
         browser,
         "page 1 with the live tail on",

@@ -4,7 +4,7 @@ use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;
 
-use super::{DESKTOP, PATIENCE, Session, eval, seed, wait_until};
+use super::{DESKTOP, PATIENCE, Session, click, eval, seed, wait_until};
 use crate::helpers::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,25 +32,13 @@ async fn browser_back_left_the_dashboard() {
         };
         shows("every entry", "/ | All entries | Page 1 of 3 |".into()).await;
 
-        browser
-            .find(Locator::Css("#entries tbody [data-account=acme]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(browser, "#entries tbody [data-account=acme]").await;
         shows(
             "acme's entries",
             "/ | All entries›Account acme | Page 1 of 2 |".into(),
         )
         .await;
-        browser
-            .find(Locator::Id("next"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(browser, "#next").await;
         shows(
             "acme's page 2",
             "/ | All entries›Account acme | Page 2 of 2 |".into(),

@@ -256,6 +256,17 @@ async fn wait_until(browser: &Client, what: &str, expr: &str) -> Value {
     }
 }
 
+/// Clicks the element `css`; fails naming it when it is not on the page.
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn text(browser: &Client, css: &str) -> String {
     browser
         .find(Locator::Css(css))
@@ -385,13 +396,7 @@ async fn assert_no_horizontal_scroll(browser: &Client, what: &str) {
 
 /// Clicks the first row's id and waits for its details.
 async fn open_first_entry(browser: &Client) {
-    browser
-        .find(Locator::Css("#entries tbody tr:first-child td.col-id"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "#entries tbody tr:first-child td.col-id").await;
     wait_until(
         browser,
         "the detail panel",

@@ -1,11 +1,10 @@
 //! The layout on a phone-sized window.
 
-use fantoccini::Locator;
 use serde_json::json;
 
 use super::{
     DESKTOP, PATIENCE, PHONE, Session, assert_accessible, assert_no_horizontal_scroll,
-    assert_wholly_visible, axe_script, eval, open_first_entry, record_long_action, seed,
+    assert_wholly_visible, axe_script, click, eval, open_first_entry, record_long_action, seed,
     wait_until,
 };
 use crate::helpers::TestApp;
@@ -89,13 +88,7 @@ async fn dashboard_overflowed_a_phone_screen() {
             "a full-screen sheet"
         );
         assert_accessible(browser, axe.as_deref(), "an entry's details at 390 px").await;
-        browser
-            .find(Locator::Id("detail-close"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(browser, "#detail-close").await;
         wait_until(
             browser,
             "the detail panel closed",
