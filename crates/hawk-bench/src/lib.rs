@@ -219,8 +219,8 @@ fn random() -> u64 {
     hasher.finish()
 }
 
-/// `server` with its database replaced by `name`.
-fn database_url(server: &str, name: &str) -> String {
+/// `server` with its database replaced by `name`, its query kept.
+pub fn database_url(server: &str, name: &str) -> String {
     let (base, query) = match server.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (server, None),
@@ -690,5 +690,13 @@ mod tests {
             "postgres://u@h:5432/b?sslmode=disable"
         );
         assert_eq!(database_url("postgres://u@h", "b"), "postgres://u@h/b");
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            database_url("postgres://u@h/db?sslmode=disable", "t2"),
+            "postgres://u@h/t2?sslmode=disable"
+        );
     }
 }

@@ -25,8 +25,7 @@ pub const CSV_HEADER: [&str; 10] = [
     "hash",
 ];
 
-/// Cells escaped as Hawk's import reads them back.
-pub use hawk_audit::import::{csv_cell, csv_value};
+use hawk_audit::import::csv_cell;
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]

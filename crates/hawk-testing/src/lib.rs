@@ -120,23 +120,8 @@ pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres
     Ok(client)
 }
 
-/// `admin` with its database replaced by `name`.
-pub fn database_url(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{name}", &base[..host_end]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
-}
+/// `admin` with its database replaced by `name` (the bench makes its databases so too).
+pub use hawk_bench::database_url;
 
 /// Every entry of the log in id order, after asserting that the log is intact: ids
 /// are 1..=head, each stored leaf hash recomputes from its entry, and the stored tree
@@ -163,22 +148,4 @@ pub async fn assert_intact(audit: &Audit) -> Vec<Entry> {
     assert_eq!(size, entries.len() as u64, "the stored tree covers the log");
     assert_eq!(root, to_hex(&frontier.root()), "the stored root");
     entries
-}
-
-#[cfg(test)]
-mod tests {
-    use super::database_url;
-
-    #[test]
-    fn database_urls_keep_the_server_and_query() {
-        assert_eq!(
-            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            database_url("postgres://u@h/db?sslmode=disable", "t2"),
-            "postgres://u@h/t2?sslmode=disable"
-        );
-        assert_eq!(database_url("postgres://u@h", "t3"), "postgres://u@h/t3");
-    }
 }
