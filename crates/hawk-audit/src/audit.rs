@@ -8,6 +8,7 @@
 
 mod checkpoints;
 mod options;
+mod sealer;
 mod stream;
 
 use std::sync::Arc;
@@ -15,14 +16,17 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use checkpoints::{Checkpointer, sign_head, write_checkpoints};
+use sealer::Sealer;
 
 use crate::checkpoint::{SigningKey, StoredCheckpoint};
-use crate::entry::{Entry, NewEntry, Subject, ValidEntry, micros, parse_account_id};
+use crate::entry::{Entry, NewEntry, Subject, ValidEntry, micros};
 use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
+use crate::filter::Filter;
 use crate::keys::{self, KeyInfo, Scope};
-use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
-use crate::store::{Filter, ImportMark, Keyed, Location, Mode, PrunePlan, Pruned, Store};
+use crate::postings::index::{CHUNK_BITS, Index};
+use crate::query::{ActionCount, Page, Recent};
+use crate::store::{ImportMark, Keyed, Location, Mode, PrunePlan, Pruned, Store};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";
@@ -39,6 +43,9 @@ pub use options::Options;
 #[derive(Clone)]
 pub struct Audit {
     store: Arc<Store>,
+    index: Arc<Index>,
+    /// Seals complete chunks of the filter index (writable handles only).
+    sealer: Option<Arc<Sealer>>,
     read_only: bool,
     listener: Option<Arc<Listener>>,
     checkpointer: Option<Arc<Checkpointer>>,
@@ -147,8 +154,13 @@ impl Audit {
                 }))
             }
         };
+        let bits = options.filter_chunk_bits.unwrap_or(CHUNK_BITS);
+        let index = Arc::new(Index::new(bits));
+        let sealer = (!options.read_only).then(|| Sealer::start(&store, &index));
         Ok(Audit {
             store,
+            index,
+            sealer,
             read_only: options.read_only,
             listener,
             checkpointer,
@@ -364,30 +376,18 @@ impl Audit {
 
     /// A page of entries, newest first, with exact totals.
     pub async fn recent(&self, opts: Recent) -> Result<Page> {
-        opts.validate()?;
-        let filter = Filter {
-            account: None,
-            term: Term::parse(opts.search.as_deref()),
-        };
-        self.store.page(filter, opts).await
+        self.filtered(Filter::new()).recent(opts).await
     }
 
     /// Typeahead: the newest `limit` (1–100) entries whose action contains `query`.
     pub async fn search(&self, query: &str, limit: u64) -> Result<Vec<Entry>> {
-        check_range("limit", limit, MAX_LIMIT)?;
-        let filter = Filter {
-            account: None,
-            term: Term::parse(Some(query)),
-        };
-        let page = self.store.page(filter, Recent::page(1, limit)).await?;
-        Ok(page.entries)
+        self.filtered(Filter::new()).search(query, limit).await
     }
 
     /// Suggestions: distinct actions containing `query` with their entry counts,
     /// prefix matches first, then by count; at most `limit` (1–100).
     pub async fn actions(&self, query: &str, limit: u64) -> Result<Vec<ActionCount>> {
-        check_range("limit", limit, MAX_LIMIT)?;
-        self.store.actions(Term::parse(Some(query)), limit).await
+        self.filtered(Filter::new()).actions(query, limit).await
     }
 
     /// Typeahead within one account: the newest `limit` (1–100) entries of
@@ -398,13 +398,9 @@ impl Audit {
         query: &str,
         limit: u64,
     ) -> Result<Vec<Entry>> {
-        check_range("limit", limit, MAX_LIMIT)?;
-        let filter = Filter {
-            account: Some(parse_account_id(account_id)?.to_owned()),
-            term: Term::parse(Some(query)),
-        };
-        let page = self.store.page(filter, Recent::page(1, limit)).await?;
-        Ok(page.entries)
+        self.for_account_filter(account_id)?
+            .search(query, limit)
+            .await
     }
 
     /// Suggestions within one account: the distinct actions of `account_id`'s entries
@@ -417,10 +413,8 @@ impl Audit {
         query: &str,
         limit: u64,
     ) -> Result<Vec<ActionCount>> {
-        check_range("limit", limit, MAX_LIMIT)?;
-        let account = parse_account_id(account_id)?.to_owned();
-        self.store
-            .account_actions(account, Term::parse(Some(query)), limit)
+        self.for_account_filter(account_id)?
+            .actions(query, limit)
             .await
     }
 
@@ -433,12 +427,7 @@ impl Audit {
 
     /// One page of `account_id`'s entries, newest first (`search` filters by action).
     pub async fn for_account_page(&self, account_id: &str, opts: Recent) -> Result<Page> {
-        opts.validate()?;
-        let filter = Filter {
-            account: Some(parse_account_id(account_id)?.to_owned()),
-            term: Term::parse(opts.search.as_deref()),
-        };
-        self.store.page(filter, opts).await
+        self.for_account_filter(account_id)?.recent(opts).await
     }
 
     /// The newest entry's id (0 for an empty log).
@@ -456,19 +445,33 @@ impl Audit {
 
     /// Up to `limit` (1–10,000) entries with ids above `after`, oldest first; with
     /// `account`, only that account's. Walk forward by passing the last id back as
-    /// `after` (live tail, export).
+    /// `after` (live tail, export); [`Audit::filtered`] walks under any filter.
     pub async fn entries_after(
         &self,
         after: u64,
         limit: u64,
         account: Option<&str>,
     ) -> Result<Vec<Entry>> {
-        check_range("limit", limit, MAX_BATCH as u64)?;
-        let account = match account {
-            Some(account) => Some(parse_account_id(account)?.to_owned()),
-            None => None,
-        };
-        self.store.entries_after(after, limit, account).await
+        match account {
+            Some(account) => self.for_account_filter(account)?,
+            None => self.filtered(Filter::new()),
+        }
+        .entries_after(after, limit)
+        .await
+    }
+
+    /// Seals every complete chunk of the filter index now, rather than in the
+    /// background as the head passes chunk ends: for tests and benchmarks that need
+    /// a settled index.
+    #[doc(hidden)]
+    pub async fn seal_filter_index(&self) -> Result<()> {
+        self.writable()?;
+        self.index.seal_ready(&self.store).await.map(drop)
+    }
+
+    /// The filter index, for the queries of other modules.
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
     }
 
     /// Watches the newest committed id. It changes at once when this process (any
@@ -598,6 +601,9 @@ impl Audit {
         if let Some(listener) = &self.listener {
             listener.flush().await;
             listener.stop();
+        }
+        if let Some(sealer) = &self.sealer {
+            sealer.stop();
         }
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.stop.send_replace(true);

@@ -43,15 +43,13 @@ mod entry;
 mod error;
 mod events;
 mod filter;
+mod filtered;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod import;
 mod keys;
-// The filters' index, checked against a scan of the log; the stores answer from it
-// once filter queries are wired in, until then only its tests compile it.
 pub mod merkle;
-#[cfg(test)]
 mod postings;
 mod query;
 mod store;
@@ -69,6 +67,7 @@ pub use entry::{
 pub use error::{Error, Invalid, PhraseProblem, Result, Rule};
 pub use events::{Event, Events, ListenerStats, Subscription};
 pub use filter::{Clause, Filter, MAX_CLAUSES, Predicate, TimeRange, parse_time_bound};
+pub use filtered::{AccountCount, Filtered, SubjectCount};
 pub use keys::{KEY_PREFIX, KeyInfo, Scope};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
 pub use store::{PrunePlan, Pruned};

@@ -19,6 +19,7 @@
 //! the total. Ids are dense, so "every entry in the window" is a range and needs no
 //! bitmap.
 
+pub(crate) mod index;
 mod memory;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use crate::error::Result;
 use crate::filter::{Filter, Predicate};
 use crate::query::Term;
 
+#[cfg(test)]
 pub(crate) use memory::MemoryPostings;
 
 /// The value a dimension holds for an entry without an actor (or resource): no
@@ -293,6 +295,48 @@ impl<'a, S: Postings> Eval<'a, S> {
             }
         }
         Ok(eval)
+    }
+
+    /// Every value of a small dimension the source holds.
+    pub(crate) fn values(&self, dim: Dim) -> Result<Vec<String>> {
+        self.source.values(dim)
+    }
+
+    /// For each of `keys` of `dim`: how many matching entries hold it. Reads only
+    /// the chunks where both the key and a match occur; a chunk wholly inside an
+    /// unfiltered window is counted from the key's directory alone.
+    pub(crate) fn tally(&self, dim: Dim, keys: &[String]) -> Result<Vec<u64>> {
+        let mut counts = vec![0; keys.len()];
+        if self.plan.is_empty() {
+            return Ok(counts);
+        }
+        let window_only = self.plan.include.is_empty() && self.plan.exclude.is_empty();
+        let candidates: BTreeMap<u64, u64> = self.counts.iter().copied().collect();
+        let chunks = (self.plan.lo >> self.bits)..=(self.plan.hi >> self.bits);
+        let mut matches: BTreeMap<u64, RoaringBitmap> = BTreeMap::new();
+        for (count, key) in counts.iter_mut().zip(keys) {
+            for (chunk, n) in self.source.directory(dim, key, chunks.clone())? {
+                if !candidates.contains_key(&chunk) {
+                    continue;
+                }
+                let (lo, hi) = self.window_in(chunk);
+                if window_only && lo == 0 && hi == (1 << self.bits) - 1 {
+                    *count += n;
+                    continue;
+                }
+                let Some(bitmap) = self.source.bitmap(dim, key, chunk)? else {
+                    continue;
+                };
+                let here = match matches.entry(chunk) {
+                    std::collections::btree_map::Entry::Occupied(found) => found.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(self.matches_in(chunk)?)
+                    }
+                };
+                *count += bitmap.intersection_len(here);
+            }
+        }
+        Ok(counts)
     }
 
     /// The exact number of matching entries.

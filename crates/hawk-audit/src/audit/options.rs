@@ -17,6 +17,8 @@ pub struct Options {
     pub create: bool,
     /// Whether the handle only reads (default `false`); see [`Options::read_only`].
     pub read_only: bool,
+    /// `log2` of the ids per chunk of the filter index of a new log (tests only).
+    pub(crate) filter_chunk_bits: Option<u32>,
 }
 
 impl Default for Options {
@@ -27,11 +29,21 @@ impl Default for Options {
             checkpoints: None,
             create: true,
             read_only: false,
+            filter_chunk_bits: None,
         }
     }
 }
 
 impl Options {
+    /// Chunks of `2^bits` ids (4–20) for the filter index instead of 2^16, so that
+    /// tests reach sealed chunks with a few hundred entries. A log keeps the size it
+    /// was first sealed with: opening it with another fails.
+    #[doc(hidden)]
+    pub fn filter_chunk_bits(mut self, bits: u32) -> Self {
+        self.filter_chunk_bits = Some(bits.clamp(4, 20));
+        self
+    }
+
     /// Record every event of `bus` with the supervised audit listener.
     pub fn events(mut self, bus: Events) -> Self {
         self.events = Some(bus);

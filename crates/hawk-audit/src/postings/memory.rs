@@ -45,6 +45,31 @@ impl MemoryPostings {
     }
 }
 
+impl MemoryPostings {
+    /// Forgets every chunk below `chunk` (sealed into the store since).
+    pub(crate) fn drop_below(&mut self, chunk: u64) {
+        for values in self.values.values_mut() {
+            values.retain(|_, bitmaps| {
+                *bitmaps = bitmaps.split_off(&chunk);
+                !bitmaps.is_empty()
+            });
+        }
+    }
+
+    /// Every value's bitmap in `chunk`.
+    pub(crate) fn chunk(&self, chunk: u64) -> Vec<(Dim, &str, &RoaringBitmap)> {
+        let mut out = Vec::new();
+        for (dim, values) in &self.values {
+            for (key, bitmaps) in values {
+                if let Some(bitmap) = bitmaps.get(&chunk) {
+                    out.push((*dim, key.as_str(), &**bitmap));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The value `entry` holds in each dimension.
 pub(crate) fn keys(entry: &Entry) -> [(Dim, String); 6] {
     let pair = |kind: &Option<String>, id: &Option<String>| match (kind, id) {

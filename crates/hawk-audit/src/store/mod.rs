@@ -1,6 +1,7 @@
 //! The stores behind an [`Audit`](crate::Audit) handle. Only this module speaks SQL.
 
 mod idempotency;
+pub(crate) mod index_ops;
 mod pending;
 
 pub(crate) use idempotency::Keyed;
@@ -338,6 +339,14 @@ impl Store {
 }
 
 impl Store {
+    /// A read or write of the filter index's tables.
+    pub(crate) async fn index(&self, op: index_ops::IndexOp) -> Result<index_ops::IndexAnswer> {
+        match self {
+            Store::Sqlite(s) => s.index(op).await,
+            Store::Postgres(s) => s.index(op).await,
+        }
+    }
+
     /// Entries with ids above `after`, oldest first, at most `limit`.
     pub(crate) async fn entries_after(
         &self,

@@ -6,6 +6,7 @@ mod checkpoint;
 mod conformance;
 mod fast_paths;
 mod faults;
+mod filters;
 mod model;
 mod postgres;
 mod prune;

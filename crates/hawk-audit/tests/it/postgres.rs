@@ -190,6 +190,9 @@ async fn a_role_with_select_and_insert_only_appends_and_reads() {
         format!("GRANT INSERT ON entries, tree_nodes, checkpoints TO {role}"),
         format!("GRANT INSERT, UPDATE ON actions, accounts, log_head TO {role}"),
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO {role}"),
+        format!(
+            "GRANT SELECT, INSERT, UPDATE ON filter_chunks, filter_postings, filter_totals TO {role}"
+        ),
         format!("GRANT INSERT, UPDATE ON api_keys TO {role}"),
         format!("GRANT USAGE ON SEQUENCE api_keys_id_seq TO {role}"),
     ] {

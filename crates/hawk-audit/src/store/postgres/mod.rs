@@ -7,6 +7,7 @@
 //! dedicated connection listens for the new heads that writers of every process
 //! announce with `NOTIFY` (see `listen`).
 
+mod filter_index;
 mod keys;
 mod listen;
 mod prune;
@@ -28,6 +29,7 @@ use crate::error::{DbResult, DriverError, Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
+use crate::store::index_ops::{IndexAnswer, IndexOp};
 use crate::store::pending::{Append, advance_head};
 use crate::store::{
     Filter, ImportMark, Keyed, Mode, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
@@ -206,6 +208,12 @@ impl PgStore {
             key,
         )
         .await
+    }
+
+    /// A read or write of the filter index's tables.
+    pub(crate) async fn index(&self, op: IndexOp) -> Result<IndexAnswer> {
+        let mut client = self.pool.get().await.db()?;
+        filter_index::answer(&mut client, op).await
     }
 
     pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {

@@ -41,7 +41,7 @@ pub(super) const ENTRY_COLUMNS: &str = "e.id, e.inserted_at, e.actor_type, e.act
     (SELECT name FROM actions WHERE id = e.action_id), e.resource_type, e.resource_id,
     e.account_id, e.metadata::text, e.hash";
 
-fn entry_from_row(row: &Row) -> Result<Entry> {
+pub(super) fn entry_from_row(row: &Row) -> Result<Entry> {
     // Never null as Hawk writes it; one removed behind its back reads as no hash
     // (`verify` reports it), not as a panic.
     let hash: Option<&[u8]> = row.get(9);

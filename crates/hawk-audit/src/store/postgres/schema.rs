@@ -158,6 +158,34 @@ const MIGRATIONS: &[&str] = &[
          created_at timestamptz NOT NULL
      );
      CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);",
+    // 7: the filter index (`crate::postings::index`), as in the SQLite file: per sealed
+    // chunk of 2^`bits` ids its entries' coded times (µs) and first id, and per
+    // dimension, value and chunk a count and a roaring bitmap; `filter_totals` sums
+    // each value's counts for suggestions by prefix. Keys are bytes (a type/id pair is
+    // joined by U+0000, which `text` cannot hold). Written by seals, after the appends;
+    // the chunk row is written first, so two processes never seal one chunk twice.
+    "CREATE TABLE filter_chunks (
+         chunk      bigint PRIMARY KEY,
+         bits       integer NOT NULL,
+         first_id   bigint,
+         first_time bigint,
+         last_time  bigint,
+         times      bytea NOT NULL
+     );
+     CREATE TABLE filter_postings (
+         dim   smallint NOT NULL,
+         key   bytea NOT NULL,
+         chunk bigint NOT NULL,
+         count bigint NOT NULL,
+         bits  bytea NOT NULL,
+         PRIMARY KEY (dim, key, chunk)
+     );
+     CREATE TABLE filter_totals (
+         dim   smallint NOT NULL,
+         key   bytea NOT NULL,
+         count bigint NOT NULL,
+         PRIMARY KEY (dim, key)
+     );",
 ];
 
 /// The migration that adds stored subtrees; older logs get theirs from their hashes.

@@ -26,7 +26,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyInfo> {
     })
 }
 
-fn write_connection(path: &Path) -> Result<Connection> {
+pub(super) fn write_connection(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).db()?;
     schema::configure(&conn)?;
     conn.pragma_update(None, "synchronous", "FULL").db()?;

@@ -9,6 +9,7 @@
 //! the file alone is the whole log; a backup is `VACUUM INTO` on a read connection (one
 //! snapshot, safe while others append).
 
+mod filter_index;
 mod index;
 mod keys;
 mod read;
@@ -33,6 +34,7 @@ use crate::store::{
     Filter, ImportMark, Keyed, Mode, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
 };
 
+use crate::store::index_ops::{IndexAnswer, IndexOp};
 use crate::store::pending::{Append, advance_head};
 use writer::{Prune, Work};
 
@@ -287,6 +289,24 @@ impl SqliteStore {
         self.readers
             .read(move |conn, _| read::import_position(conn, &source))
             .await
+    }
+
+    /// A read or write of the filter index's tables.
+    pub(crate) async fn index(&self, op: IndexOp) -> Result<IndexAnswer> {
+        match op {
+            IndexOp::Seal(sealed) => {
+                let path = self.readers.path.clone();
+                tokio::task::spawn_blocking(move || filter_index::seal(&path, &sealed))
+                    .await
+                    .map_err(Error::storage)?
+                    .map(IndexAnswer::Sealed)
+            }
+            op => {
+                self.readers
+                    .read(move |conn, _| filter_index::answer(conn, op))
+                    .await
+            }
+        }
     }
 }
 

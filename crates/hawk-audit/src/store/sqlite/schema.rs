@@ -164,6 +164,35 @@ const MIGRATIONS: &[&str] = &[
          created_at INTEGER NOT NULL
      ) WITHOUT ROWID;
      CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);",
+    // 11: the filter index (`crate::postings::index`). Each sealed chunk of
+    // 2^`bits` ids has a row in `filter_chunks` (the times of its entries, coded, and
+    // their first id) and, per dimension and value, one row in `filter_postings`: how
+    // many of the chunk's entries hold the value, and which (a roaring bitmap). Keys
+    // are bytes, since a type/id pair is joined by U+0000. `filter_totals` sums each
+    // value's counts, for suggestions by prefix. Written by seals, after the appends,
+    // never in their transaction.
+    "CREATE TABLE filter_chunks (
+         chunk      INTEGER PRIMARY KEY,
+         bits       INTEGER NOT NULL,
+         first_id   INTEGER,
+         first_time INTEGER,
+         last_time  INTEGER,
+         times      BLOB NOT NULL
+     );
+     CREATE TABLE filter_postings (
+         dim   INTEGER NOT NULL,
+         key   BLOB NOT NULL,
+         chunk INTEGER NOT NULL,
+         count INTEGER NOT NULL,
+         bits  BLOB NOT NULL
+     );
+     CREATE UNIQUE INDEX filter_postings_by_key ON filter_postings (dim, key, chunk, count);
+     CREATE TABLE filter_totals (
+         dim   INTEGER NOT NULL,
+         key   BLOB NOT NULL,
+         count INTEGER NOT NULL,
+         PRIMARY KEY (dim, key)
+     ) WITHOUT ROWID;",
 ];
 
 /// The migration that adds leaf hashes; entries older than it are hashed in Rust.
