@@ -35,6 +35,62 @@ pub(crate) struct Dialect {
     pub(crate) like: &'static str,
     /// The current time as HawkEx stores it.
     pub(crate) now: &'static str,
+    /// What follows a parameter holding a time as text to compare it with
+    /// `inserted_at`.
+    pub(crate) time_cast: &'static str,
+}
+
+/// One condition of a filtered listing on HawkEx's columns, as a careful user writes
+/// it (each an indexed column where HawkEx has an index).
+#[derive(Debug, Clone)]
+pub(crate) enum Cond {
+    /// `actor_type = $ AND actor_id = $`.
+    Actor(String, String),
+    /// `actor_id IS NULL`: system entries.
+    System,
+    /// `resource_type = $`.
+    ResourceType(String),
+    /// `resource_type = $ AND resource_id = $`.
+    Resource(String, String),
+    /// `resource_id = $`: how HawkEx finds an account's entries.
+    Account(String),
+    /// `action LIKE '%term%'`.
+    Term(String),
+    /// `action NOT LIKE '%term%'`.
+    NotTerm(String),
+    /// `inserted_at >= $` (text `YYYY-MM-DDTHH:MM:SS`, as HawkEx stores times).
+    Since(String),
+    /// `inserted_at < $`.
+    Until(String),
+}
+
+impl Cond {
+    /// The SQL of the condition with its parameters numbered from `next`.
+    fn sql(&self, d: &Dialect, params: &mut Vec<Param>) -> String {
+        let mut param = |value: &str| {
+            params.push(Param::Text(value.to_owned()));
+            format!("${}", params.len())
+        };
+        match self {
+            Cond::Actor(kind, id) => {
+                format!("actor_type = {} AND actor_id = {}", param(kind), param(id))
+            }
+            Cond::System => "actor_id IS NULL".to_owned(),
+            Cond::ResourceType(kind) => format!("resource_type = {}", param(kind)),
+            Cond::Resource(kind, id) => format!(
+                "resource_type = {} AND resource_id = {}",
+                param(kind),
+                param(id)
+            ),
+            Cond::Account(id) => format!("resource_id = {}", param(id)),
+            Cond::Term(term) => format!("action {} {}", d.like, param(&format!("%{term}%"))),
+            Cond::NotTerm(term) => {
+                format!("action NOT {} {}", d.like, param(&format!("%{term}%")))
+            }
+            Cond::Since(at) => format!("inserted_at >= {}{}", param(at), d.time_cast),
+            Cond::Until(at) => format!("inserted_at < {}{}", param(at), d.time_cast),
+        }
+    }
 }
 
 /// One HawkEx operation, as the dashboard and the application call it.
@@ -54,6 +110,12 @@ pub(crate) enum Op {
     AccountPage { account: String, per_page: u64 },
     /// `for_account/1`: every entry of the account, newest first.
     AccountAll { account: String },
+    /// A filtered listing: a count, then a page by OFFSET, newest first.
+    Filtered {
+        conds: Vec<Cond>,
+        page: u64,
+        per_page: u64,
+    },
     /// `track/3`: one row per transaction, as an Ecto insert does.
     Track { action: String },
 }
@@ -146,6 +208,32 @@ impl Op {
                 ),
                 vec![Text(account.clone())],
             )],
+            Op::Filtered {
+                conds,
+                page,
+                per_page,
+            } => {
+                let mut params = Vec::new();
+                let wheres: Vec<String> = conds.iter().map(|c| c.sql(d, &mut params)).collect();
+                let wheres = wheres.join(" AND ");
+                let count = Count(
+                    format!("SELECT count(id) FROM hawk_ex_audit_logs WHERE {wheres}"),
+                    params.clone(),
+                );
+                let n = params.len();
+                params.push(Int(*per_page as i64));
+                params.push(Int(((page - 1) * per_page) as i64));
+                let rows = Rows(
+                    format!(
+                        "SELECT {COLUMNS} FROM hawk_ex_audit_logs WHERE {wheres}
+                         ORDER BY inserted_at DESC LIMIT ${} OFFSET ${}",
+                        n + 1,
+                        n + 2
+                    ),
+                    params,
+                );
+                vec![count, rows]
+            }
             Op::Track { action } => vec![Execute(
                 format!(
                     "INSERT INTO hawk_ex_audit_logs (actor_id, actor_type, action, inserted_at)

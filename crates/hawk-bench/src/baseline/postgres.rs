@@ -13,6 +13,7 @@ use crate::BoxError;
 pub(super) const DIALECT: Dialect = Dialect {
     like: "ILIKE",
     now: "(now() AT TIME ZONE 'UTC')",
+    time_cast: "::text::timestamp",
 };
 
 /// A HawkEx table filled from Hawk's tables in the same PostgreSQL database, queried

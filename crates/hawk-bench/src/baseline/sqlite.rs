@@ -11,6 +11,7 @@ use crate::BoxError;
 pub(super) const DIALECT: Dialect = Dialect {
     like: "LIKE",
     now: "strftime('%Y-%m-%dT%H:%M:%S', 'now')",
+    time_cast: "",
 };
 
 /// A HawkEx table filled from a Hawk SQLite file.
