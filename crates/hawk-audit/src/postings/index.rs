@@ -72,13 +72,27 @@ pub(crate) struct Posting {
     pub(crate) bits: Vec<u8>,
 }
 
-/// What one seal writes.
+/// The chunk's own row, which marks it sealed.
 pub(crate) struct SealedChunk {
     pub(crate) info: ChunkInfo,
     /// The times of ids `first_id..`, coded by [`code_times`].
     pub(crate) times: Vec<u8>,
-    pub(crate) postings: Vec<Posting>,
 }
+
+/// One transaction of a seal. A chunk is sealed in parts of at most [`SEAL_PART`]
+/// postings, so that no seal holds the write lock long (on SQLite appends wait for
+/// it); the last part also writes the chunk's row, and until then readers take the
+/// chunk from the entries. Every part can be written again (after a crash, or by
+/// another process sealing the same chunk) without changing what is stored.
+pub(crate) struct SealPart {
+    pub(crate) chunk: u64,
+    pub(crate) postings: Vec<Posting>,
+    /// With the last part: the chunk's row.
+    pub(crate) sealed: Option<SealedChunk>,
+}
+
+/// Most postings one seal transaction writes.
+const SEAL_PART: usize = 2048;
 
 impl Dim {
     /// The dimension's number in the stored rows. Never renumber one.
@@ -404,11 +418,18 @@ impl Index {
                     last_time: times.last().copied(),
                 },
                 times: code_times(&times),
-                postings: rows,
             };
-            if let IndexAnswer::Sealed(false) = store.index(IndexOp::Seal(Box::new(sealed))).await?
-            {
-                tracing::debug!(chunk = next, "another handle sealed this chunk first");
+            let mut rows = rows.into_iter().peekable();
+            let mut sealed = Some(sealed);
+            while sealed.is_some() {
+                let postings: Vec<Posting> = rows.by_ref().take(SEAL_PART).collect();
+                let last = rows.peek().is_none();
+                let part = SealPart {
+                    chunk: next,
+                    postings,
+                    sealed: if last { sealed.take() } else { None },
+                };
+                store.index(IndexOp::Seal(Box::new(part))).await?;
             }
         }
     }

@@ -2,7 +2,7 @@
 //! that both engines answer with their own SQL, so the index itself is written once.
 
 use crate::entry::Entry;
-use crate::postings::index::{ChunkInfo, SealedChunk};
+use crate::postings::index::{ChunkInfo, SealPart};
 
 /// A directory row: key, chunk, how many entries of the chunk hold the key.
 pub(crate) type DirectoryRow = (Vec<u8>, u64, u64);
@@ -34,8 +34,8 @@ pub(crate) enum IndexOp {
         prefix: Vec<u8>,
         limit: u64,
     },
-    /// Writes a sealed chunk unless it is sealed already.
-    Seal(Box<SealedChunk>),
+    /// Writes one part of a chunk's seal (see [`SealPart`]).
+    Seal(Box<SealPart>),
     /// The entries with these ids still in the log, in the order given.
     Entries { ids: Vec<u64> },
 }
@@ -48,6 +48,6 @@ pub(crate) enum IndexAnswer {
     Bitmaps(Vec<BitmapRow>),
     Values(Vec<Vec<u8>>),
     Totals(Vec<(Vec<u8>, u64)>),
-    Sealed(bool),
+    Sealed,
     Entries(Vec<Entry>),
 }

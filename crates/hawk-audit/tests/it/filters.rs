@@ -203,7 +203,11 @@ async fn filters_agree_with_a_scan(db: TestDb) {
     let seed = 0x5eed_f11e;
     let mut rng = Rng(seed);
     audit.import(entries(&mut rng, 300, start())).await.unwrap();
-    audit.seal_filter_index().await.unwrap();
+    // Two handles (two processes) seal at once: each chunk is stored once.
+    let other = db.open_with(Options::default().filter_chunk_bits(4)).await;
+    let (a, b) = tokio::join!(audit.seal_filter_index(), other.seal_filter_index());
+    a.unwrap();
+    b.unwrap();
     // Entries after the seal stay in the tail (the last chunk is not complete).
     let last = all(&audit).await.last().unwrap().inserted_at;
     audit.import(entries(&mut rng, 9, last)).await.unwrap();
@@ -211,8 +215,7 @@ async fn filters_agree_with_a_scan(db: TestDb) {
     for round in 0..150 {
         check(&audit, &everything, &filter(&mut rng), seed + round).await;
     }
-    // A second handle (another process) reads the sealed chunks from the store.
-    let other = db.open_with(Options::default().filter_chunk_bits(4)).await;
+    // The other handle reads the sealed chunks from the store.
     for round in 0..30 {
         check(&other, &everything, &filter(&mut rng), seed + 1000 + round).await;
     }

@@ -10,7 +10,7 @@ use super::pg_error;
 use super::read::{ENTRY_COLUMNS, entry_from_row};
 use crate::entry::Entry;
 use crate::error::{DbResult, Result};
-use crate::postings::index::{ChunkInfo, SealedChunk};
+use crate::postings::index::{ChunkInfo, SealPart};
 use crate::store::index_ops::{BitmapRow, DirectoryRow, IndexAnswer, IndexOp};
 
 fn info_from_row(row: &Row) -> ChunkInfo {
@@ -131,16 +131,42 @@ pub(super) async fn totals(
         .collect())
 }
 
-/// Writes a sealed chunk, unless it is sealed already; whether it wrote.
-pub(super) async fn seal(client: &mut Client, sealed: &SealedChunk) -> Result<bool> {
+/// Writes one part of a seal in one transaction: its postings (kept where another
+/// process or a retry already wrote them), its values' totals (each chunk counted
+/// once), and, for the last part, the chunk's row that marks it sealed.
+pub(super) async fn seal(client: &mut Client, part: &SealPart) -> Result<()> {
     let tx = client.transaction().await.db()?;
-    let info = &sealed.info;
-    let inserted = tx
-        .execute(
+    let chunk = part.chunk as i64;
+    let dims: Vec<i16> = part.postings.iter().map(|p| p.dim).collect();
+    let keys: Vec<&[u8]> = part.postings.iter().map(|p| p.key.as_slice()).collect();
+    let counts: Vec<i64> = part.postings.iter().map(|p| p.count as i64).collect();
+    let bits: Vec<&[u8]> = part.postings.iter().map(|p| p.bits.as_slice()).collect();
+    tx.execute(
+        "INSERT INTO filter_postings (dim, key, chunk, count, bits)
+         SELECT d, k, $5, c, b FROM unnest($1::smallint[], $2::bytea[], $3::bigint[], $4::bytea[])
+             AS p(d, k, c, b)
+         ON CONFLICT DO NOTHING",
+        &[&dims, &keys, &counts, &bits, &chunk],
+    )
+    .await
+    .map_err(pg_error)?;
+    tx.execute(
+        "INSERT INTO filter_totals (dim, key, count, through)
+         SELECT d, k, c, $4 FROM unnest($1::smallint[], $2::bytea[], $3::bigint[]) AS p(d, k, c)
+         ON CONFLICT (dim, key) DO UPDATE SET count = filter_totals.count + excluded.count,
+             through = excluded.through
+         WHERE filter_totals.through < excluded.through",
+        &[&dims, &keys, &counts, &chunk],
+    )
+    .await
+    .map_err(pg_error)?;
+    if let Some(sealed) = &part.sealed {
+        let info = &sealed.info;
+        tx.execute(
             "INSERT INTO filter_chunks (chunk, bits, first_id, first_time, last_time, times)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chunk) DO NOTHING",
             &[
-                &(info.chunk as i64),
+                &chunk,
                 &(info.bits as i32),
                 &info.first_id.map(|id| id as i64),
                 &info.first_time,
@@ -150,31 +176,8 @@ pub(super) async fn seal(client: &mut Client, sealed: &SealedChunk) -> Result<bo
         )
         .await
         .map_err(pg_error)?;
-    if inserted == 0 {
-        return Ok(false);
     }
-    let dims: Vec<i16> = sealed.postings.iter().map(|p| p.dim).collect();
-    let keys: Vec<&[u8]> = sealed.postings.iter().map(|p| p.key.as_slice()).collect();
-    let counts: Vec<i64> = sealed.postings.iter().map(|p| p.count as i64).collect();
-    let bits: Vec<&[u8]> = sealed.postings.iter().map(|p| p.bits.as_slice()).collect();
-    tx.execute(
-        "INSERT INTO filter_postings (dim, key, chunk, count, bits)
-         SELECT d, k, $5, c, b FROM unnest($1::smallint[], $2::bytea[], $3::bigint[], $4::bytea[])
-             AS p(d, k, c, b)",
-        &[&dims, &keys, &counts, &bits, &(info.chunk as i64)],
-    )
-    .await
-    .map_err(pg_error)?;
-    tx.execute(
-        "INSERT INTO filter_totals (dim, key, count)
-         SELECT d, k, c FROM unnest($1::smallint[], $2::bytea[], $3::bigint[]) AS p(d, k, c)
-         ON CONFLICT (dim, key) DO UPDATE SET count = filter_totals.count + excluded.count",
-        &[&dims, &keys, &counts],
-    )
-    .await
-    .map_err(pg_error)?;
-    tx.commit().await.map_err(pg_error)?;
-    Ok(true)
+    tx.commit().await.map_err(pg_error)
 }
 
 /// The entries with these ids that are still in the log, in the order given.
@@ -211,6 +214,9 @@ pub(super) async fn answer(client: &mut Client, op: IndexOp) -> Result<IndexAnsw
             IndexAnswer::Totals(totals(client, dim, &prefix, limit).await?)
         }
         IndexOp::Entries { ids } => IndexAnswer::Entries(entries(&*client, &ids).await?),
-        IndexOp::Seal(sealed) => IndexAnswer::Sealed(seal(client, &sealed).await?),
+        IndexOp::Seal(part) => {
+            seal(client, &part).await?;
+            IndexAnswer::Sealed
+        }
     })
 }

@@ -161,9 +161,10 @@ const MIGRATIONS: &[&str] = &[
     // 7: the filter index (`crate::postings::index`), as in the SQLite file: per sealed
     // chunk of 2^`bits` ids its entries' coded times (µs) and first id, and per
     // dimension, value and chunk a count and a roaring bitmap; `filter_totals` sums
-    // each value's counts for suggestions by prefix. Keys are bytes (a type/id pair is
-    // joined by U+0000, which `text` cannot hold). Written by seals, after the appends;
-    // the chunk row is written first, so two processes never seal one chunk twice.
+    // each value's counts for suggestions by prefix (`through`: the last chunk counted,
+    // so a seal done twice, by a retry or by two processes, counts a chunk once). Keys
+    // are bytes (a type/id pair is joined by U+0000, which `text` cannot hold). Written
+    // by seals in short transactions after the appends; the chunk's row last.
     "CREATE TABLE filter_chunks (
          chunk      bigint PRIMARY KEY,
          bits       integer NOT NULL,
@@ -181,9 +182,10 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (dim, key, chunk)
      );
      CREATE TABLE filter_totals (
-         dim   smallint NOT NULL,
-         key   bytea NOT NULL,
-         count bigint NOT NULL,
+         dim     smallint NOT NULL,
+         key     bytea NOT NULL,
+         count   bigint NOT NULL,
+         through bigint NOT NULL,
          PRIMARY KEY (dim, key)
      );",
 ];

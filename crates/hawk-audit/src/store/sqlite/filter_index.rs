@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::{keys, read};
 use crate::entry::Entry;
 use crate::error::{DbResult, Result};
-use crate::postings::index::{ChunkInfo, SealedChunk};
+use crate::postings::index::{ChunkInfo, SealPart};
 use crate::store::index_ops::{BitmapRow, DirectoryRow, IndexAnswer, IndexOp};
 
 fn info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChunkInfo> {
@@ -130,14 +130,41 @@ pub(super) fn totals(
     rows.collect::<rusqlite::Result<_>>().db()
 }
 
-/// Writes a sealed chunk, unless it is sealed already; whether it wrote. Blocking.
-pub(super) fn seal(path: &Path, sealed: &SealedChunk) -> Result<bool> {
+/// Writes one part of a seal in one transaction: its postings (kept where a retry
+/// already wrote them), its values' totals (each chunk counted once), and, for the
+/// last part, the chunk's row that marks it sealed. Blocking.
+pub(super) fn seal(path: &Path, part: &SealPart) -> Result<()> {
     let mut conn = keys::write_connection(path)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .db()?;
-    let inserted = tx
-        .execute(
+    {
+        let mut posting = tx
+            .prepare_cached(
+                "INSERT INTO filter_postings (dim, key, chunk, count, bits)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            )
+            .db()?;
+        let mut total = tx
+            .prepare_cached(
+                "INSERT INTO filter_totals (dim, key, count, through) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (dim, key) DO UPDATE SET count = count + excluded.count,
+                     through = excluded.through
+                 WHERE through < excluded.through",
+            )
+            .db()?;
+        let chunk = part.chunk as i64;
+        for p in &part.postings {
+            posting
+                .execute(params![p.dim, p.key, chunk, p.count as i64, p.bits])
+                .db()?;
+            total
+                .execute(params![p.dim, p.key, p.count as i64, chunk])
+                .db()?;
+        }
+    }
+    if let Some(sealed) = &part.sealed {
+        tx.execute(
             "INSERT INTO filter_chunks (chunk, bits, first_id, first_time, last_time, times)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (chunk) DO NOTHING",
             params![
@@ -150,37 +177,8 @@ pub(super) fn seal(path: &Path, sealed: &SealedChunk) -> Result<bool> {
             ],
         )
         .db()?;
-    if inserted == 0 {
-        return Ok(false);
     }
-    {
-        let mut posting = tx
-            .prepare_cached(
-                "INSERT INTO filter_postings (dim, key, chunk, count, bits)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .db()?;
-        let mut total = tx
-            .prepare_cached(
-                "INSERT INTO filter_totals (dim, key, count) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (dim, key) DO UPDATE SET count = count + excluded.count",
-            )
-            .db()?;
-        for p in &sealed.postings {
-            posting
-                .execute(params![
-                    p.dim,
-                    p.key,
-                    sealed.info.chunk as i64,
-                    p.count as i64,
-                    p.bits
-                ])
-                .db()?;
-            total.execute(params![p.dim, p.key, p.count as i64]).db()?;
-        }
-    }
-    tx.commit().db()?;
-    Ok(true)
+    tx.commit().db()
 }
 
 /// The entries with these ids that are still in the log, in the order given.

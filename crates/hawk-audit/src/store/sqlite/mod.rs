@@ -294,12 +294,12 @@ impl SqliteStore {
     /// A read or write of the filter index's tables.
     pub(crate) async fn index(&self, op: IndexOp) -> Result<IndexAnswer> {
         match op {
-            IndexOp::Seal(sealed) => {
+            IndexOp::Seal(part) => {
                 let path = self.readers.path.clone();
-                tokio::task::spawn_blocking(move || filter_index::seal(&path, &sealed))
+                tokio::task::spawn_blocking(move || filter_index::seal(&path, &part))
                     .await
-                    .map_err(Error::storage)?
-                    .map(IndexAnswer::Sealed)
+                    .map_err(Error::storage)??;
+                Ok(IndexAnswer::Sealed)
             }
             op => {
                 self.readers

@@ -169,8 +169,9 @@ const MIGRATIONS: &[&str] = &[
     // their first id) and, per dimension and value, one row in `filter_postings`: how
     // many of the chunk's entries hold the value, and which (a roaring bitmap). Keys
     // are bytes, since a type/id pair is joined by U+0000. `filter_totals` sums each
-    // value's counts, for suggestions by prefix. Written by seals, after the appends,
-    // never in their transaction.
+    // value's counts, for suggestions by prefix (`through`: the last chunk counted, so
+    // a seal interrupted and done again counts no chunk twice). Written by seals, in
+    // short transactions after the appends, never in theirs; the chunk's row last.
     "CREATE TABLE filter_chunks (
          chunk      INTEGER PRIMARY KEY,
          bits       INTEGER NOT NULL,
@@ -188,9 +189,10 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE UNIQUE INDEX filter_postings_by_key ON filter_postings (dim, key, chunk, count);
      CREATE TABLE filter_totals (
-         dim   INTEGER NOT NULL,
-         key   BLOB NOT NULL,
-         count INTEGER NOT NULL,
+         dim     INTEGER NOT NULL,
+         key     BLOB NOT NULL,
+         count   INTEGER NOT NULL,
+         through INTEGER NOT NULL,
          PRIMARY KEY (dim, key)
      ) WITHOUT ROWID;",
 ];
