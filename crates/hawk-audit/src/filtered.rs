@@ -15,7 +15,8 @@ use crate::audit::{Audit, MAX_BATCH};
 use crate::entry::Entry;
 use crate::error::{Invalid, Result, Rule};
 use crate::filter::{Filter, Predicate};
-use crate::postings::{Dim, NONE, pair_key};
+use crate::postings::index::Snapshot;
+use crate::postings::{Dim, Eval, NONE, pair_key};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range, suggestions};
 use crate::store;
 use crate::store::index_ops::{IndexAnswer, IndexOp};
@@ -124,19 +125,13 @@ impl Filtered<'_> {
         if let Some(simple) = simple(&filter) {
             return store.page(simple, opts).await;
         }
-        let head = store.head().await?;
-        let as_of = opts.as_of.map_or(head, |a| a.min(head));
-        let Some(first) = first_id(store).await? else {
-            return Ok(Page::new(Vec::new(), &opts, 0, as_of));
-        };
         let (offset, limit) = (opts.offset(), opts.per_page);
-        let (total, ids) = self
-            .audit
-            .index()
-            .evaluate(store, &filter, first, as_of, |eval| {
+        let (as_of, answer) = self
+            .evaluate(&filter, 0, opts.as_of, |eval| {
                 Ok((eval.total(), eval.page(offset, limit)?))
             })
             .await?;
+        let (total, ids) = answer.unwrap_or_default();
         let entries = entries(store, ids).await?;
         Ok(Page::new(entries, &opts, total, as_of))
     }
@@ -168,14 +163,8 @@ impl Filtered<'_> {
             }) => return store.account_actions(account, term, limit).await,
             _ => {}
         }
-        let head = store.head().await?;
-        let Some(first) = first_id(store).await? else {
-            return Ok(Vec::new());
-        };
-        let counts = self
-            .audit
-            .index()
-            .evaluate(store, &self.filter, first, head, |eval| {
+        let (_, counts) = self
+            .evaluate(&self.filter, 0, None, |eval| {
                 let actions: Vec<String> = eval
                     .values(Dim::Action)?
                     .into_iter()
@@ -186,6 +175,7 @@ impl Filtered<'_> {
             })
             .await?;
         let actions = counts
+            .unwrap_or_default()
             .into_iter()
             .map(|(action, count)| ActionCount { action, count });
         Ok(suggestions(term.as_ref(), actions, limit))
@@ -204,21 +194,10 @@ impl Filtered<'_> {
         {
             return store.entries_after(after, limit, account).await;
         }
-        let head = store.head().await?;
-        let Some(first) = first_id(store).await? else {
-            return Ok(Vec::new());
-        };
-        let lo = first.max(after.saturating_add(1));
-        if lo > head {
-            return Ok(Vec::new());
-        }
-        let ids = self
-            .audit
-            .index()
-            .evaluate(store, &self.filter, lo, head, |eval| {
-                eval.after(after, limit)
-            })
+        let (_, ids) = self
+            .evaluate(&self.filter, after, None, |eval| eval.after(after, limit))
             .await?;
+        let ids = ids.unwrap_or_default();
         entries(store, ids).await
     }
 
@@ -315,18 +294,10 @@ impl Filtered<'_> {
     /// most first (then by key), at most `limit`.
     async fn count(&self, dim: Dim, keys: Vec<String>, limit: u64) -> Result<Vec<(String, u64)>> {
         self.validate(&self.filter)?;
-        let store = self.audit.store();
-        let head = store.head().await?;
-        let Some(first) = first_id(store).await? else {
-            return Ok(Vec::new());
-        };
-        let counts = self
-            .audit
-            .index()
-            .evaluate(store, &self.filter, first, head, |eval| {
-                eval.tally(dim, &keys)
-            })
+        let (_, counts) = self
+            .evaluate(&self.filter, 0, None, |eval| eval.tally(dim, &keys))
             .await?;
+        let counts = counts.unwrap_or_else(|| vec![0; keys.len()]);
         let mut counted: Vec<(String, u64)> = keys
             .iter()
             .cloned()
@@ -336,6 +307,40 @@ impl Filtered<'_> {
         counted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         counted.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(counted)
+    }
+}
+
+impl Filtered<'_> {
+    /// Runs `run` on the filter index's evaluation of `filter` over the live ids
+    /// above `after` up to `as_of` (default and at most: the head). Gives the `as_of`
+    /// used, and `None` for the answer when no live id is in that range.
+    async fn evaluate<R>(
+        &self,
+        filter: &Filter,
+        after: u64,
+        as_of: Option<u64>,
+        run: impl Fn(&Eval<'_, Snapshot<'_>>) -> Result<R>,
+    ) -> Result<(u64, Option<R>)> {
+        let store = self.audit.store();
+        let head = store.head().await?;
+        let as_of = as_of.map_or(head, |a| a.min(head));
+        let Some(first) = store
+            .entries_after(after, 1, None)
+            .await?
+            .first()
+            .map(|e| e.id)
+        else {
+            return Ok((as_of, None));
+        };
+        if first > as_of {
+            return Ok((as_of, None));
+        }
+        let answer = self
+            .audit
+            .index()
+            .evaluate(store, filter, first, as_of, run)
+            .await?;
+        Ok((as_of, Some(answer)))
     }
 }
 
@@ -374,11 +379,6 @@ fn check_prefix(prefix: &str) -> Result<(), Invalid> {
         return Err(Invalid::new("q", Rule::Malformed("must not hold U+0000")));
     }
     Ok(())
-}
-
-/// The oldest id still in the log (`None`: the log is empty).
-async fn first_id(store: &store::Store) -> Result<Option<u64>> {
-    Ok(store.entries_after(0, 1, None).await?.first().map(|e| e.id))
 }
 
 async fn entries(store: &store::Store, ids: Vec<u64>) -> Result<Vec<Entry>> {
