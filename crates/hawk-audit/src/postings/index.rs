@@ -428,6 +428,8 @@ impl Index {
             prefix: prefix.as_bytes().to_vec(),
             limit,
         };
+        let head = store.head().await?;
+        self.follow(store, head).await?;
         let IndexAnswer::Totals(rows) = store.index(op).await? else {
             return Err(mismatch());
         };
