@@ -603,7 +603,7 @@ impl Audit {
             listener.stop();
         }
         if let Some(sealer) = &self.sealer {
-            sealer.stop();
+            sealer.stop().await;
         }
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.stop.send_replace(true);

@@ -5,6 +5,7 @@
 //! line on stderr, `hawk: <message>`.
 
 mod commands;
+mod filter;
 mod output;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use hawk_audit::import;
 use crate::commands::{
     Context, KeyConfig, checkpoint, demo, entries, keys, prune, serve, transfer, verify,
 };
+use crate::filter::FilterArgs;
 use crate::output::Out;
 
 /// Reading a log builds every entry from a dozen small allocations on a reader thread
@@ -83,15 +85,40 @@ const HIDDEN_GLOBALS: [(&str, &[&str]); 4] = [
     (
         "key_file",
         &[
-            "track", "recent", "search", "actions", "account", "prove", "keys", "export", "import",
-            "demo", "bench",
+            "track",
+            "recent",
+            "search",
+            "actions",
+            "account",
+            "actors",
+            "resources",
+            "accounts",
+            "prove",
+            "keys",
+            "export",
+            "import",
+            "demo",
+            "bench",
         ],
     ),
     (
         "origin",
         &[
-            "track", "recent", "search", "actions", "account", "verify", "prove", "keys", "export",
-            "import", "demo", "bench",
+            "track",
+            "recent",
+            "search",
+            "actions",
+            "account",
+            "actors",
+            "resources",
+            "accounts",
+            "verify",
+            "prove",
+            "keys",
+            "export",
+            "import",
+            "demo",
+            "bench",
         ],
     ),
 ];
@@ -105,17 +132,48 @@ enum Command {
     )]
     Track(TrackArgs),
     /// List entries, newest first, a page at a time.
-    #[command(after_help = "Example:\n  hawk recent --search invoice --per-page 20 --page 2")]
+    #[command(after_help = filter::help!(
+        "Examples:\n  hawk recent --search invoice --per-page 20 --page 2\n  \
+         hawk recent -q 'actor:user:42 created:>=2026-10-01 -action:login'\n  \
+         hawk recent --resource-type project --since 2026-10-01 --until 2026-11-01"
+    ))]
     Recent(RecentArgs),
     /// The newest entries whose action contains QUERY.
-    #[command(after_help = "Example:\n  hawk search inv --limit 10")]
+    #[command(after_help = filter::help!(
+        "Examples:\n  hawk search inv --limit 10\n  \
+         hawk search inv -q 'account:acme created:2026-10-05'"
+    ))]
     Search(SearchArgs),
     /// Actions containing QUERY with their counts, as a typeahead suggests them.
-    #[command(after_help = "Example:\n  hawk actions inv --limit 5")]
+    #[command(after_help = filter::help!(
+        "Examples:\n  hawk actions inv --limit 5\n  \
+         hawk actions --actor-type user -q 'created:>=2026-10-01'"
+    ))]
     Actions(ActionsArgs),
     /// One account's entries, newest first: every entry, or one page of them.
-    #[command(after_help = "Example:\n  hawk account acme --page 1 --per-page 20")]
+    #[command(after_help = filter::help!(
+        "Examples:\n  hawk account acme --page 1 --per-page 20\n  \
+         hawk account acme -q 'actor:user:42 -action:login'"
+    ))]
     Account(AccountArgs),
+    /// Actors whose TYPE:ID or id begins with PREFIX, with their counts, most first.
+    #[command(after_help = filter::help!(
+        "Examples:\n  hawk actors user:4 --limit 5\n  \
+         hawk actors -q 'account:acme created:>=2026-10-01'"
+    ))]
+    Actors(SuggestArgs),
+    /// Resources whose TYPE:ID or id begins with PREFIX, with their counts, most first.
+    #[command(after_help = filter::help!(
+        "Examples:\n  hawk resources project: --limit 5\n  \
+         hawk resources -q 'actor:user:42 -is:system'"
+    ))]
+    Resources(SuggestArgs),
+    /// Accounts whose id begins with PREFIX, with their counts, most first.
+    #[command(after_help = filter::help!(
+        "Examples:\n  hawk accounts ac\n  \
+         hawk accounts -q 'action:invoice.paid created:2026-10-05'"
+    ))]
+    Accounts(SuggestArgs),
     /// Serve the HTTP API and the dashboard until SIGINT or SIGTERM.
     #[command(after_help = "Example:\n  hawk serve --listen 127.0.0.1:7433")]
     Serve(ServeArgs),
@@ -139,8 +197,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Write every entry (or one account's), oldest first, as CSV or NDJSON.
-    #[command(after_help = "Example:\n  hawk export --format csv --output log.csv")]
+    /// Write every entry (or the matching ones), oldest first, as CSV or NDJSON.
+    #[command(after_help = filter::help!(
+        "Examples:\n  hawk export --format csv --output log.csv\n  \
+         hawk export --format ndjson -q 'account:acme created:2026-10-01..2026-10-31'"
+    ))]
     Export(ExportArgs),
     /// Import HawkEx's table or its CSV, or a Hawk export; nothing is imported twice.
     #[command(
@@ -207,12 +268,11 @@ pub(crate) struct RecentArgs {
     /// Entries per page, 1-1000.
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub(crate) per_page: u64,
-    /// Only actions containing TERM (case-insensitive, literal).
-    #[arg(long, value_name = "TERM")]
-    pub(crate) search: Option<String>,
     /// Page the log as it was at entry ID (every page prints its as_of).
     #[arg(long, value_name = "ID")]
     pub(crate) as_of: Option<u64>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -222,6 +282,8 @@ pub(crate) struct SearchArgs {
     /// How many entries, 1-100.
     #[arg(long, default_value_t = hawk_audit::DEFAULT_SEARCH_LIMIT, value_name = "N")]
     pub(crate) limit: u64,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -231,6 +293,19 @@ pub(crate) struct ActionsArgs {
     /// How many actions, 1-100.
     #[arg(long, default_value_t = hawk_audit::DEFAULT_ACTIONS_LIMIT, value_name = "N")]
     pub(crate) limit: u64,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SuggestArgs {
+    /// The beginning of `TYPE:ID` or of the id (case-sensitive; none: every one).
+    pub(crate) prefix: Option<String>,
+    /// How many, 1-100.
+    #[arg(long, default_value_t = hawk_audit::DEFAULT_ACTIONS_LIMIT, value_name = "N")]
+    pub(crate) limit: u64,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -243,6 +318,8 @@ pub(crate) struct AccountArgs {
     /// Entries per page, 1-1000 (implies paging).
     #[arg(long, value_name = "N")]
     pub(crate) per_page: Option<u64>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -315,12 +392,11 @@ pub(crate) struct ExportArgs {
     /// csv (with a header row) or ndjson (one entry per line).
     #[arg(long, value_parser = ["csv", "ndjson"], value_name = "FORMAT")]
     pub(crate) format: String,
-    /// Only this account's entries.
-    #[arg(long, value_name = "ID")]
-    pub(crate) account: Option<String>,
     /// Write to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -604,6 +680,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => success(entries::search(&cx, &mut out, args).await)?,
         Command::Actions(args) => success(entries::actions(&cx, &mut out, args).await)?,
         Command::Account(args) => success(entries::account(&cx, &mut out, args).await)?,
+        Command::Actors(args) => success(entries::actors(&cx, &mut out, args).await)?,
+        Command::Resources(args) => success(entries::resources(&cx, &mut out, args).await)?,
+        Command::Accounts(args) => success(entries::accounts(&cx, &mut out, args).await)?,
         Command::Serve(args) => success(serve::serve(&cx, args).await)?,
         Command::Verify(args) => verify::run(&cx, &mut out, args).await?,
         Command::Checkpoint { command } => match command {

@@ -16,7 +16,9 @@ use hawk_audit::checkpoint::StoredCheckpoint;
 use hawk_audit::import;
 use hawk_audit::merkle::to_hex;
 use hawk_audit::time::{OffsetDateTime, UtcOffset};
-use hawk_audit::{ActionCount, Entry, KeyInfo, Page, PrunePlan, Report, format_time};
+use hawk_audit::{
+    AccountCount, ActionCount, Entry, KeyInfo, Page, PrunePlan, Report, SubjectCount, format_time,
+};
 use hawk_server::proof::{ConsistencyBody, InclusionBody};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -110,6 +112,46 @@ impl Out {
             self.w,
             "{}",
             count(actions.len() as u64, "action", "actions")
+        )
+    }
+
+    /// Actor or resource suggestions (`actors`, `resources`): `TYPE:ID` and count.
+    pub(crate) fn subjects(&mut self, what: Subjects, found: &[SubjectCount]) -> io::Result<()> {
+        if self.json {
+            return match what {
+                Subjects::Actors => self.json_line(&Actors { actors: found }),
+                Subjects::Resources => self.json_line(&Resources { resources: found }),
+            };
+        }
+        let rows: Vec<_> = found
+            .iter()
+            .map(|s| {
+                let pair = format!("{}:{}", visible(&s.kind), visible(&s.id));
+                [pair, grouped(s.count)]
+            })
+            .collect();
+        let (columns, one, many) = match what {
+            Subjects::Actors => (&ACTOR_COLUMNS, "actor", "actors"),
+            Subjects::Resources => (&RESOURCE_COLUMNS, "resource", "resources"),
+        };
+        self.table(columns, &rows)?;
+        writeln!(self.w, "{}", count(found.len() as u64, one, many))
+    }
+
+    /// Account suggestions (`accounts`).
+    pub(crate) fn accounts(&mut self, accounts: &[AccountCount]) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&Accounts { accounts });
+        }
+        let rows: Vec<_> = accounts
+            .iter()
+            .map(|a| [visible(&a.account_id).into_owned(), grouped(a.count)])
+            .collect();
+        self.table(&ACCOUNT_COLUMNS, &rows)?;
+        writeln!(
+            self.w,
+            "{}",
+            count(accounts.len() as u64, "account", "accounts")
         )
     }
 
@@ -469,6 +511,29 @@ struct Actions<'a> {
     actions: &'a [ActionCount],
 }
 
+/// Which suggestions [`Out::subjects`] prints.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Subjects {
+    Actors,
+    Resources,
+}
+
+/// `hawk actors --json`: the suggestions under `actors`, as `actions` are.
+#[derive(Serialize)]
+struct Actors<'a> {
+    actors: &'a [SubjectCount],
+}
+
+#[derive(Serialize)]
+struct Resources<'a> {
+    resources: &'a [SubjectCount],
+}
+
+#[derive(Serialize)]
+struct Accounts<'a> {
+    accounts: &'a [AccountCount],
+}
+
 #[derive(Serialize)]
 struct NewKey<'a> {
     key: &'a str,
@@ -604,6 +669,9 @@ const ENTRY_COLUMNS: [Column; 6] = [
     col("account", false, 2),
 ];
 const ACTION_COLUMNS: [Column; 2] = [col("action", false, 1), col("count", true, 0)];
+const ACTOR_COLUMNS: [Column; 2] = [col("actor", false, 1), col("count", true, 0)];
+const RESOURCE_COLUMNS: [Column; 2] = [col("resource", false, 1), col("count", true, 0)];
+const ACCOUNT_COLUMNS: [Column; 2] = [col("account", false, 1), col("count", true, 0)];
 const KEY_COLUMNS: [Column; 6] = [
     col("id", true, 0),
     col("prefix", false, 0),

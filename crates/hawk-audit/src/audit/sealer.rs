@@ -13,7 +13,7 @@ const RETRY_AFTER: u64 = 4096;
 
 /// The running task; it stops when the last handle is dropped or closed.
 pub(super) struct Sealer {
-    task: tokio::task::JoinHandle<()>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Sealer {
@@ -40,17 +40,30 @@ impl Sealer {
                 }
             }
         });
-        Arc::new(Sealer { task })
+        Arc::new(Sealer {
+            task: std::sync::Mutex::new(Some(task)),
+        })
     }
 
-    /// Stops the task; a seal in flight is rolled back or completes whole.
-    pub(super) fn stop(&self) {
-        self.task.abort();
+    fn take(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.task.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Stops the task and waits until it has ended, so that it is not polled again
+    /// while the runtime shuts down; a seal in flight is rolled back or completes
+    /// whole.
+    pub(super) async fn stop(&self) {
+        if let Some(task) = self.take() {
+            task.abort();
+            let _ = task.await;
+        }
     }
 }
 
 impl Drop for Sealer {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = self.take() {
+            task.abort();
+        }
     }
 }

@@ -1,12 +1,12 @@
 //! `track`, and the queries that print entries: `recent`, `search`, `actions`,
-//! `account`.
+//! `account`, and the suggestions `actors`, `resources`, `accounts`.
 
 use futures_util::TryStreamExt as _;
-use hawk_audit::{NewEntry, Recent};
+use hawk_audit::{Filter, Filtered, NewEntry, Recent};
 
 use super::{Access, Context, open};
-use crate::output::Out;
-use crate::{AccountArgs, ActionsArgs, BadInput, RecentArgs, SearchArgs, TrackArgs};
+use crate::output::{Out, Subjects};
+use crate::{AccountArgs, ActionsArgs, BadInput, RecentArgs, SearchArgs, SuggestArgs, TrackArgs};
 
 /// `hawk track`: records one entry, its metadata given as JSON text.
 pub(crate) async fn track(cx: &Context, out: &mut Out, args: TrackArgs) -> anyhow::Result<()> {
@@ -35,50 +35,100 @@ pub(crate) async fn recent(cx: &Context, out: &mut Out, args: RecentArgs) -> any
     let RecentArgs {
         page,
         per_page,
-        search,
         as_of,
+        filter,
     } = args;
+    let filter = filter.filter()?;
     let opts = Recent {
         page,
         per_page,
-        search,
+        search: None,
         as_of,
     };
     let audit = open(&cx.db, Access::Read).await?;
-    out.page(&audit.recent(opts).await?)?;
+    out.page(&audit.filtered(filter).recent(opts).await?)?;
     Ok(())
 }
 
 /// `hawk search`.
 pub(crate) async fn search(cx: &Context, out: &mut Out, args: SearchArgs) -> anyhow::Result<()> {
+    let filter = args.filter.filter()?;
     let audit = open(&cx.db, Access::Read).await?;
-    out.entries(&audit.search(&args.query, args.limit).await?)?;
+    let found = audit
+        .filtered(filter)
+        .search(&args.query, args.limit)
+        .await?;
+    out.entries(&found)?;
     Ok(())
 }
 
-/// `hawk actions`.
+/// `hawk actions`: counted within the filter.
 pub(crate) async fn actions(cx: &Context, out: &mut Out, args: ActionsArgs) -> anyhow::Result<()> {
+    let filter = args.filter.filter()?;
     let audit = open(&cx.db, Access::Read).await?;
     let query = args.query.as_deref().unwrap_or("");
-    out.actions(&audit.actions(query, args.limit).await?)?;
+    out.actions(&audit.filtered(filter).actions(query, args.limit).await?)?;
+    Ok(())
+}
+
+/// `hawk actors`.
+pub(crate) async fn actors(cx: &Context, out: &mut Out, args: SuggestArgs) -> anyhow::Result<()> {
+    let filter = args.filter.filter()?;
+    let audit = open(&cx.db, Access::Read).await?;
+    let prefix = args.prefix.as_deref().unwrap_or("");
+    let found = audit.filtered(filter).actors(prefix, args.limit).await?;
+    out.subjects(Subjects::Actors, &found)?;
+    Ok(())
+}
+
+/// `hawk resources`.
+pub(crate) async fn resources(
+    cx: &Context,
+    out: &mut Out,
+    args: SuggestArgs,
+) -> anyhow::Result<()> {
+    let filter = args.filter.filter()?;
+    let audit = open(&cx.db, Access::Read).await?;
+    let prefix = args.prefix.as_deref().unwrap_or("");
+    let found = audit.filtered(filter).resources(prefix, args.limit).await?;
+    out.subjects(Subjects::Resources, &found)?;
+    Ok(())
+}
+
+/// `hawk accounts`.
+pub(crate) async fn accounts(cx: &Context, out: &mut Out, args: SuggestArgs) -> anyhow::Result<()> {
+    let filter = args.filter.filter()?;
+    let audit = open(&cx.db, Access::Read).await?;
+    let prefix = args.prefix.as_deref().unwrap_or("");
+    out.accounts(&audit.filtered(filter).accounts(prefix, args.limit).await?)?;
     Ok(())
 }
 
 /// `hawk account`: one page when either paging option is given, else every entry,
-/// streamed.
+/// streamed. Filters narrow the account's entries further.
 pub(crate) async fn account(cx: &Context, out: &mut Out, args: AccountArgs) -> anyhow::Result<()> {
     let AccountArgs {
         account_id,
         page,
         per_page,
+        filter,
     } = args;
+    let filter = filter.filter()?;
     let audit = open(&cx.db, Access::Read).await?;
-    if page.is_some() || per_page.is_some() {
-        let defaults = Recent::default();
-        let opts = Recent::page(
-            page.unwrap_or(defaults.page),
-            per_page.unwrap_or(defaults.per_page),
-        );
+    let paged = page.is_some() || per_page.is_some();
+    let defaults = Recent::default();
+    let opts = Recent::page(
+        page.unwrap_or(defaults.page),
+        per_page.unwrap_or(defaults.per_page),
+    );
+    if !filter.is_empty() {
+        let view = audit.filtered(Filter::new().account(account_id).and(filter));
+        if paged {
+            return Ok(out.page(&view.recent(opts).await?)?);
+        }
+        return stream_pages(out, &view).await;
+    }
+    if paged {
         let page = audit.for_account_page(&account_id, opts).await?;
         return Ok(out.page(&page)?);
     }
@@ -91,6 +141,30 @@ pub(crate) async fn account(cx: &Context, out: &mut Out, args: AccountArgs) -> a
         while let Some(entry) = stream.try_next().await? {
             listing.entry(&entry)?;
         }
+    }
+    listing.finish()?;
+    Ok(())
+}
+
+/// Prints every entry of `view`, newest first, as `account` streams: page after
+/// page of the log pinned at the first page's `as_of`, so none repeats or is skipped.
+async fn stream_pages(out: &mut Out, view: &Filtered<'_>) -> anyhow::Result<()> {
+    let per_page = hawk_audit::MAX_PER_PAGE;
+    // The first page also checks the filter before anything is printed.
+    let mut page = view.recent(Recent::page(1, per_page)).await?;
+    let mut listing = out.start_stream()?;
+    loop {
+        for entry in &page.entries {
+            listing.entry(entry)?;
+        }
+        if page.page >= page.total_pages {
+            break;
+        }
+        let next = Recent {
+            as_of: Some(page.as_of),
+            ..Recent::page(page.page + 1, per_page)
+        };
+        page = view.recent(next).await?;
     }
     listing.finish()?;
     Ok(())

@@ -46,14 +46,14 @@ pub(crate) async fn serve(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
         options = options.max_size_bytes(bytes);
     }
     let audit = Audit::open_with(url, options).await?;
-
-    let keys = audit.has_keys().await?;
-    if !keys {
-        hawk_server::require_loopback(&addr).map_err(BadInput)?;
-    }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
+    let (listener, keys) = match bind(&audit, addr).await {
+        Ok(bound) => bound,
+        Err(err) => {
+            // Closed before the runtime ends: its background tasks stop quietly.
+            audit.close().await;
+            return Err(err);
+        }
+    };
     let local = listener.local_addr().context("reading the bound address")?;
     let url = redact_password(url);
     if keys {
@@ -88,6 +88,22 @@ pub(crate) async fn serve(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
         .context("serving HTTP")?;
     tracing::info!("stopped; every accepted entry and event is recorded");
     Ok(())
+}
+
+/// Binds `addr`, refusing an address other than loopback while the log holds no API
+/// keys; returns the listener and whether keys exist.
+async fn bind(
+    audit: &Audit,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<(tokio::net::TcpListener, bool)> {
+    let keys = audit.has_keys().await?;
+    if !keys {
+        hawk_server::require_loopback(&addr).map_err(BadInput)?;
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    Ok((listener, keys))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

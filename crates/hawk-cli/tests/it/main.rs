@@ -5,6 +5,7 @@ mod crash;
 mod demo;
 mod errors;
 mod export;
+mod filters;
 mod flags;
 mod helpers;
 mod import;
