@@ -4,7 +4,7 @@
 //! with the empty filter, and an account's history is the view of `account:ID`: there
 //! is one way to narrow any query, and an account-bound caller narrows with it.
 //!
-//! A filter that only names an account and at most one search term is answered by the
+//! A filter that names only an account or only one search term is answered by the
 //! stores' own numbering (an account's sequence, the action blocks), as before filters
 //! existed; any other filter by the filter index (`postings::index`), which holds a
 //! bitmap of ids per value and chunk. Both answer exactly, at any page.
@@ -344,8 +344,8 @@ impl Filtered<'_> {
     }
 }
 
-/// The store-level filter of a filter that only names an account and at most one
-/// search term, which the stores answer without the filter index.
+/// The store-level filter of a filter that names at most an account or one search
+/// term, which the stores answer without the filter index.
 fn simple(filter: &Filter) -> Option<store::Filter> {
     let mut simple = store::Filter::default();
     for clause in filter.clauses() {
@@ -361,6 +361,11 @@ fn simple(filter: &Filter) -> Option<store::Filter> {
             }
             _ => return None,
         }
+    }
+    // Both together the stores count over the account's entries, one by one; the
+    // index intersects two bitmaps per chunk instead.
+    if simple.account.is_some() && simple.term.is_some() {
+        return None;
     }
     Some(simple)
 }

@@ -396,8 +396,11 @@ impl Index {
                     after = entry.id;
                 }
             }
+            let mut values = postings.chunk(next);
+            // In key order: each part's rows go into the tables' indexes in order.
+            values.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
             let mut rows = Vec::new();
-            for (dim, key, bitmap) in postings.chunk(next) {
+            for (dim, key, bitmap) in values {
                 let mut bits = Vec::with_capacity(bitmap.serialized_size());
                 bitmap
                     .serialize_into(&mut bits)

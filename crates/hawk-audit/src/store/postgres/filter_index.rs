@@ -131,11 +131,19 @@ pub(super) async fn totals(
         .collect())
 }
 
+/// The advisory lock key that serializes seals ("hawkseal" in ASCII).
+const SEAL_LOCK: i64 = 0x6861_776b_7365_616c;
+
 /// Writes one part of a seal in one transaction: its postings (kept where another
 /// process or a retry already wrote them), its values' totals (each chunk counted
 /// once), and, for the last part, the chunk's row that marks it sealed.
 pub(super) async fn seal(client: &mut Client, part: &SealPart) -> Result<()> {
     let tx = client.transaction().await.db()?;
+    // One seal writes at a time, whichever process: two sealing the same chunk would
+    // otherwise lock the same rows in different orders and deadlock.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEAL_LOCK])
+        .await
+        .map_err(pg_error)?;
     let chunk = part.chunk as i64;
     let dims: Vec<i16> = part.postings.iter().map(|p| p.dim).collect();
     let keys: Vec<&[u8]> = part.postings.iter().map(|p| p.key.as_slice()).collect();
