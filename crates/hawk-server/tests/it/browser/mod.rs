@@ -1,8 +1,10 @@
 //! The dashboard in a real browser: headless Chromium driven over WebDriver
 //! (`chromedriver`). Opens the dashboard on a seeded log, picks a search suggestion
-//! with the keyboard, pages forward, opens an entry, and watches the live tail; checks
-//! the layout on a phone-sized window, the keyboard path to an entry's details,
-//! Back and Forward, and audits the page with axe-core.
+//! with the keyboard, pages forward, opens an entry, and watches the live tail; filters
+//! with the query phrase, its suggestions, chips from the rows and the time range, and
+//! checks that the address, the export and the live tail keep them; checks the layout
+//! on phone-sized windows, the keyboard path to an entry's details, Back and Forward,
+//! and audits the page with axe-core.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them) and
 //! axe-core (`npm ci` in `tests/browser`, also run by `.ci/run`). Without them the tests
