@@ -410,7 +410,8 @@
       const said = key + " " + verb + " " + value;
       const not = el("button", {
         type: "button", className: "chip-not", "data-index": index,
-        "aria-label": (c.negated ? "Include " : "Exclude ") + key + " " + value, title: c.negated ? "Include instead" : "Exclude instead",
+        "aria-label": `${verb}: ${c.negated ? "include" : "exclude"} ${key} ${value} instead`,
+        title: c.negated ? "Include instead" : "Exclude instead",
       }, verb);
       const remove = el("button", {
         type: "button", className: "chip-remove", "data-index": index, "aria-label": "Remove filter: " + said, title: "Remove",

@@ -449,7 +449,7 @@ async fn an_address_with_filters_shows_the_same_view() {
         .await;
         assert_eq!(
             inputs,
-            json!(["custom", false, &since[..19], "2100-01-01T00:00:00"])
+            json!(["custom", false, &since[..19], "2100-01-01T00:00"])
         );
 
         // An address from before the query phrase.
@@ -565,19 +565,17 @@ async fn the_export_and_the_live_tail_follow_the_filters() {
     let walk = async {
         let browser = &session.browser;
         session.open("/#q=account:globex", 25).await;
-        let href = browser
-            .find(Locator::Id("export-csv"))
-            .await
-            .unwrap()
-            .attr("href")
-            .await
-            .unwrap()
-            .unwrap();
+        let href = eval(
+            browser,
+            "return document.getElementById('export-csv').href;",
+        )
+        .await;
+        let href = href.as_str().unwrap();
         assert!(
             href.ends_with("/v1/export?format=csv&q=account%3Aglobex"),
             "{href}"
         );
-        let csv = reqwest::get(&href).await.unwrap().text().await.unwrap();
+        let csv = reqwest::get(href).await.unwrap().text().await.unwrap();
         assert_eq!(csv.lines().count(), 1 + 25, "a header and globex's entries");
 
         click(browser, "label.live").await;
