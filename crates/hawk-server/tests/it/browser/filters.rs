@@ -48,10 +48,12 @@ async fn chips(browser: &Client) -> Vec<String> {
     serde_json::from_value(value).unwrap()
 }
 
-/// An RFC 3339 time `days` days before now, to the second.
+/// An RFC 3339 time about `days` days before now, at 30 seconds past the minute (a
+/// datetime-local input leaves out seconds that are zero).
 fn days_ago(days: i64) -> String {
     let t = time::OffsetDateTime::now_utc() - time::Duration::days(days);
-    t.replace_nanosecond(0).unwrap().format(&Rfc3339).unwrap()
+    let t = t.replace_nanosecond(0).unwrap().replace_second(30).unwrap();
+    t.format(&Rfc3339).unwrap()
 }
 
 /// Sets a datetime-local input as a user would, then lets the page know.
