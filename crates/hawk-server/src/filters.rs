@@ -33,6 +33,24 @@ impl Phrase {
             Phrase::Filter => "filter",
         }
     }
+
+    /// Its key under `components/parameters`, where `q` alone would be ambiguous.
+    fn component(self) -> &'static str {
+        match self {
+            Phrase::Q => "q_phrase",
+            Phrase::Filter => "filter_phrase",
+        }
+    }
+
+    fn description(self) -> String {
+        let what = match self {
+            Phrase::Q => "A query phrase narrowing the listing.",
+            Phrase::Filter => {
+                "A query phrase narrowing what is searched and counted (`q` is what is typed)."
+            }
+        };
+        format!("{what} {PHRASE}{ONCE}")
+    }
 }
 
 /// The routes that take the filter parameters: their phrase parameter, and whether
@@ -96,11 +114,10 @@ fn within(
     phrase: Phrase,
 ) -> Result<Filter, ApiError> {
     for param in PARAMS {
-        let value = if param.name == "system" {
-            // A boolean has no empty spelling: `system=` is refused, not ignored.
-            params.once_raw(param.name)?
-        } else {
+        let value = if param.empty_is_none {
             params.once(param.name)?
+        } else {
+            params.once_raw(param.name)?
         };
         if let Some(value) = value {
             let clause = (param.read)(value)?;
@@ -117,6 +134,8 @@ fn within(
         filter = filter.and(parsed);
     }
     if let Some(own) = access.account() {
+        // Asked for already (the path, or `account_id` naming it): a second equal
+        // clause would only cost the stores' own numbering of an account.
         let scoped = filter
             .clauses()
             .iter()
@@ -169,6 +188,9 @@ fn boolean(raw: &str) -> Result<bool, ApiError> {
 struct Param {
     name: &'static str,
     read: fn(&str) -> Result<Filter, ApiError>,
+    /// An empty value is no filter, as an empty form field; a boolean has no empty
+    /// spelling, so `system=` is refused rather than ignored.
+    empty_is_none: bool,
     description: &'static str,
     schema: fn() -> Schema,
 }
@@ -179,18 +201,21 @@ const PARAMS: &[Param] = &[
     Param {
         name: "actor_type",
         read: |raw| Ok(Filter::new().actor_type(raw)),
+        empty_is_none: true,
         description: "Only entries by actors of this type, e.g. `user`.",
         schema: field,
     },
     Param {
         name: "actor_id",
         read: |raw| Ok(Filter::new().actor_id(raw)),
+        empty_is_none: true,
         description: "Only entries by actors with this id, of any type.",
         schema: field,
     },
     Param {
         name: "system",
         read: |raw| boolean(raw).map(|system| Filter::new().system(system)),
+        empty_is_none: false,
         description: "`true`: only system actions (no actor); `false`: only actions with an \
                       actor.",
         schema: || ObjectBuilder::new().schema_type(Type::Boolean).into(),
@@ -198,18 +223,21 @@ const PARAMS: &[Param] = &[
     Param {
         name: "resource_type",
         read: |raw| Ok(Filter::new().resource_type(raw)),
+        empty_is_none: true,
         description: "Only entries on resources of this type.",
         schema: field,
     },
     Param {
         name: "resource_id",
         read: |raw| Ok(Filter::new().resource_id(raw)),
+        empty_is_none: true,
         description: "Only entries on resources with this id, of any type.",
         schema: field,
     },
     Param {
         name: "account_id",
         read: |raw| Ok(account(raw)),
+        empty_is_none: true,
         description: "Only this account's entries. An id with a control character, which no \
                       entry holds, finds nothing. A key bound to an account sees only that \
                       account's entries whatever this says.",
@@ -223,6 +251,7 @@ const PARAMS: &[Param] = &[
     Param {
         name: "action",
         read: |raw| Ok(Filter::new().action(raw)),
+        empty_is_none: true,
         description: "Only entries with exactly this action (case-sensitive; white space \
                       around it is trimmed).",
         schema: || {
@@ -250,6 +279,7 @@ const PHRASE: &str = "ANDed with the other filter parameters. Qualifiers: `actor
      most 2048 characters and 32 conditions; a malformed phrase is 422 naming this \
      parameter, with the character `position` of the problem.";
 const ONCE: &str = " Empty: no filter. At most once (else 422).";
+const ONCE_NOT_EMPTY: &str = " At most once (else 422).";
 
 /// Up to 255 characters without control characters, or empty.
 fn field() -> Schema {
@@ -279,7 +309,7 @@ fn time() -> Schema {
         .into()
 }
 
-fn phrase() -> Schema {
+fn phrase_schema() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .max_length(Some(2048))
@@ -289,28 +319,34 @@ fn phrase() -> Schema {
 /// Describes the filter parameters under `components/parameters` and refers to them
 /// from each route of [`ROUTES`], after the route's own parameters.
 pub(crate) fn document(doc: &mut Document) {
-    let q_phrase = format!("A query phrase narrowing the listing. {PHRASE}{ONCE}");
-    let filter_phrase = format!(
-        "A query phrase narrowing what is searched and counted (`q` is what is typed). \
-         {PHRASE}{ONCE}"
-    );
-    let mut described: Vec<(&str, String, Schema)> = PARAMS
+    let mut described: Vec<(&str, &str, String, Schema)> = PARAMS
         .iter()
-        .map(|p| (p.name, format!("{}{ONCE}", p.description), (p.schema)()))
+        .map(|p| {
+            let once = if p.empty_is_none {
+                ONCE
+            } else {
+                ONCE_NOT_EMPTY
+            };
+            let description = format!("{}{once}", p.description);
+            (p.name, p.name, description, (p.schema)())
+        })
         .collect();
-    described.push(("since", format!("{SINCE}{ONCE}"), time()));
-    described.push(("until", format!("{UNTIL}{ONCE}"), time()));
-    let components = doc.components.get_or_insert_with(Default::default);
-    for (name, description, schema) in described {
-        components
-            .parameters
-            .insert(name.to_owned(), query(name, &description, schema).into());
+    described.push(("since", "since", format!("{SINCE}{ONCE}"), time()));
+    described.push(("until", "until", format!("{UNTIL}{ONCE}"), time()));
+    for phrase in [Phrase::Q, Phrase::Filter] {
+        let description = phrase.description();
+        described.push((
+            phrase.component(),
+            phrase.name(),
+            description,
+            phrase_schema(),
+        ));
     }
-    for (key, description) in [("q_phrase", q_phrase), ("filter_phrase", filter_phrase)] {
-        let name = if key == "q_phrase" { "q" } else { "filter" };
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (key, name, description, schema) in described {
         components
             .parameters
-            .insert(key.to_owned(), query(name, &description, phrase()).into());
+            .insert(key.to_owned(), query(name, &description, schema).into());
     }
     for &(path, phrase, with_account) in ROUTES {
         let Some(operation) = doc
@@ -325,11 +361,7 @@ pub(crate) fn document(doc: &mut Document) {
             .iter()
             .map(|p| p.name)
             .filter(|name| with_account || *name != "account_id")
-            .chain(["since", "until"])
-            .chain([match phrase {
-                Phrase::Q => "q_phrase",
-                Phrase::Filter => "filter_phrase",
-            }]);
+            .chain(["since", "until", phrase.component()]);
         let parameters = operation.parameters.get_or_insert_with(Vec::new);
         for name in names {
             parameters.push(RefOr::Ref(Ref::new(format!(
