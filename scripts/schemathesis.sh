@@ -87,7 +87,7 @@ doc = json.load(urllib.request.urlopen(sys.argv[1]))
 for item in doc["paths"].values():
     for operation in item.values():
         operation["parameters"] = [
-            p for p in operation.get("parameters", []) if p["name"] != "Idempotency-Key"
+            p for p in operation.get("parameters", []) if p.get("name") != "Idempotency-Key"
         ]
 json.dump(doc, open(sys.argv[2], "w"))
 doc.pop("security", None)

@@ -456,7 +456,7 @@ fn midnight(day: Date) -> OffsetDateTime {
 fn end_of(day: Date) -> OffsetDateTime {
     match day.next_day() {
         Some(next) => midnight(next),
-        None => midnight(day) + Duration::DAY,
+        None => midnight(day).saturating_add(Duration::DAY),
     }
 }
 

@@ -4,17 +4,23 @@
 (() => {
   const PER_PAGE = 50;
   const SUGGEST_DELAY_MS = 150;
+  const SUGGEST_LIMIT = 8;
   const KEY_STORE = "hawk.key";
+  // The time range's presets: how far back each reaches.
+  const RANGES = { "1h": 3600e3, "24h": 24 * 3600e3, "7d": 7 * 24 * 3600e3, "30d": 30 * 24 * 3600e3 };
 
   const $ = (id) => document.getElementById(id);
   const state = {
-    account: null, // the account view, or null for every entry
-    search: "",
+    // What is shown: the query phrase and the time range (`since`/`until` as sent, a
+    // preset's start resolved when it was chosen). Replaced only by a load that succeeds.
+    view: { q: "", range: "", since: "", until: "" },
     page: 1,
     totalPages: 1,
     totalCount: 0,
     asOf: null, // pins paging; moved forward by the live tail on page 1
     entries: [],
+    loaded: false,
+    phraseError: null,
     selected: null,
     live: null, // the EventSource while the live tail is on
   };
@@ -60,8 +66,11 @@
 
   class ApiError extends Error {
     constructor(status, body) {
-      super((body && body.error && body.error.message) || "request failed (" + status + ")");
+      const error = (body && body.error) || {};
+      super(error.message || "request failed (" + status + ")");
       this.status = status;
+      this.field = error.field || null;
+      this.position = Number.isInteger(error.position) ? error.position : null;
     }
   }
 
@@ -83,13 +92,204 @@
     }
   }
 
+  // ---- the query phrase --------------------------------------------------------
+
+  // The phrase is split as the server splits it (hawk-audit's filter/phrase.rs): words
+  // at whitespace outside double quotes, each word one clause, a leading unquoted `-`
+  // negating it. Each word keeps where it starts and ends, so a chip can remove or
+  // negate its clause in place. Only the server judges a phrase: this reading is
+  // lenient, for chips and suggestions.
+  function words(phrase) {
+    const out = [];
+    const space = /\s/;
+    let i = 0;
+    while (i < phrase.length) {
+      if (space.test(phrase[i])) {
+        i++;
+        continue;
+      }
+      const start = i;
+      const pieces = [];
+      let plain = "";
+      while (i < phrase.length && !space.test(phrase[i])) {
+        const c = phrase[i++];
+        if (c !== '"') {
+          plain += c;
+          continue;
+        }
+        if (plain) pieces.push({ text: plain, quoted: false });
+        plain = "";
+        let quoted = "";
+        while (i < phrase.length && phrase[i] !== '"') {
+          if (phrase[i] === "\\" && i + 1 < phrase.length) i++;
+          quoted += phrase[i++];
+        }
+        i++; // the closing quote, when there is one
+        pieces.push({ text: quoted, quoted: true });
+      }
+      if (plain) pieces.push({ text: plain, quoted: false });
+      i = Math.min(i, phrase.length);
+      out.push({ start, end: i, text: phrase.slice(start, i), pieces });
+    }
+    return out;
+  }
+
+  const joined = (pieces) => pieces.map((p) => p.text).join("");
+
+  // A word as a clause: `{ negated, name, value }`; `name` is null for a bare word
+  // (a term the action contains), and `value` is unquoted.
+  function clause(word) {
+    const pieces = word.pieces.map((p) => ({ ...p }));
+    let negated = false;
+    const first = pieces[0];
+    if (first && !first.quoted && first.text.length > 1 && first.text.startsWith("-")) {
+      first.text = first.text.slice(1);
+      negated = true;
+    } else if (first && !first.quoted && first.text === "-" && pieces.length > 1) {
+      pieces.shift();
+      negated = true;
+    }
+    const at = pieces.findIndex((p) => !p.quoted && p.text.includes(":"));
+    if (at < 0) return { negated, name: null, value: joined(pieces) };
+    const colon = pieces[at].text.indexOf(":");
+    const name = joined(pieces.slice(0, at)) + pieces[at].text.slice(0, colon);
+    const value = pieces[at].text.slice(colon + 1) + joined(pieces.slice(at + 1));
+    return { negated, name, value };
+  }
+
+  // A value as the phrase spells it: quoted when it holds a space, a quote, a
+  // backslash or a colon (or, as a bare word, starts with `-`).
+  function quote(value, bare = false) {
+    if (value !== "" && !/[\s"\\:]/.test(value) && !(bare && value.startsWith("-"))) return value;
+    return '"' + value.replace(/["\\]/g, "\\$&") + '"';
+  }
+
+  const typeAndId = (type, id) => quote(type) + ":" + quote(id);
+
+  // The clause that selects what an entry has in one of its columns.
+  function entryClause(entry, column) {
+    switch (column) {
+      case "actor":
+        return entry.actor_type == null ? "is:system" : "actor:" + typeAndId(entry.actor_type, entry.actor_id);
+      case "resource":
+        return entry.resource_type == null ? null : "resource:" + typeAndId(entry.resource_type, entry.resource_id);
+      case "account":
+        return entry.account_id == null ? null : "account:" + quote(entry.account_id);
+      default:
+        return "action:" + quote(entry.action);
+    }
+  }
+
+  const positive = (text) => text.replace(/^-/, "");
+
+  // The phrase with `text` as one of its clauses: in place of the same clause (negated
+  // or not), else at the end.
+  function withClause(phrase, text) {
+    const same = words(phrase).find((w) => positive(w.text) === positive(text));
+    if (same) return phrase.slice(0, same.start) + text + phrase.slice(same.end);
+    return phrase ? phrase + " " + text : text;
+  }
+
+  function withoutWord(phrase, index) {
+    const word = words(phrase)[index];
+    if (!word) return phrase;
+    return [phrase.slice(0, word.start).trimEnd(), phrase.slice(word.end).trimStart()].filter(Boolean).join(" ");
+  }
+
+  function negatedWord(phrase, index) {
+    const word = words(phrase)[index];
+    if (!word) return phrase;
+    const text = clause(word).negated ? word.text.slice(1) : "-" + word.text;
+    return phrase.slice(0, word.start) + text + phrase.slice(word.end);
+  }
+
+  // ---- the view and the address ------------------------------------------------
+
+  const isoSeconds = (date) => date.toISOString().replace(/\.\d+Z$/, "Z");
+
+  // A range as the view holds it: a preset starts its length before now.
+  function resolveRange(range, since = "", until = "") {
+    if (RANGES[range]) return { range, since: isoSeconds(new Date(Date.now() - RANGES[range])), until: "" };
+    if (range === "custom" || since || until) return { range: "custom", since, until };
+    return { range: "", since: "", until: "" };
+  }
+
+  // The filter parameters every listing, the export and the live tail take.
+  function filterParams(view) {
+    const params = new URLSearchParams();
+    if (view.q) params.set("q", view.q);
+    if (view.since) params.set("since", view.since);
+    if (view.until) params.set("until", view.until);
+    return params;
+  }
+
+  const hasFilters = (view) => Boolean(view.q || view.since || view.until);
+
+  // The view lives in the address (#q=…&range=…&page=…, or since/until for a custom
+  // range), so a reload or a shared link shows the same thing. A preset is kept by
+  // name: the link means "the last hour" whenever it is opened. A navigation is a new
+  // history entry, so Back returns to the previous view.
+  function viewHash(view, page) {
+    // Colons and spaces stay readable: `q=actor:user:42+paid`.
+    const encode = (value) =>
+      encodeURIComponent(value).replace(/%3A/gi, ":").replace(/%2C/gi, ",").replace(/%20/g, "+");
+    const parts = [];
+    if (view.q) parts.push("q=" + encode(view.q));
+    if (RANGES[view.range]) {
+      parts.push("range=" + view.range);
+    } else {
+      if (view.since) parts.push("since=" + encode(view.since));
+      if (view.until) parts.push("until=" + encode(view.until));
+    }
+    if (page > 1) parts.push("page=" + page);
+    return parts.join("&");
+  }
+
+  function viewFromAddress() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    let q = params.get("q") || "";
+    // Addresses from before the query phrase: an account's view and an action search.
+    const account = params.get("account");
+    const search = (params.get("search") || "").trim();
+    if (!q && (account || search)) {
+      q = [account && "account:" + quote(account), search && quote(search, true)].filter(Boolean).join(" ");
+    }
+    const range = resolveRange(params.get("range") || "", params.get("since") || "", params.get("until") || "");
+    return { view: { q, ...range }, page: Math.max(1, Math.floor(Number(params.get("page"))) || 1) };
+  }
+
+  let shownHash = location.hash.slice(1);
+  function saveView(push) {
+    const hash = viewHash(state.view, state.page);
+    if (location.hash.slice(1) !== hash) {
+      const url = hash ? "#" + hash : location.pathname;
+      if (push) history.pushState(null, "", url);
+      else history.replaceState(null, "", url);
+    }
+    shownHash = location.hash.slice(1);
+  }
+
+  // Back, Forward, or an address edited by hand. One step can fire both `popstate`
+  // and `hashchange`: the second finds the view already shown.
+  function onAddressChange() {
+    const hash = location.hash.slice(1);
+    if (hash === shownHash) return;
+    shownHash = hash;
+    closeDetail({ refocus: false });
+    closeSuggestions();
+    const { view, page } = viewFromAddress();
+    $("search").value = view.q;
+    renderRange(view);
+    load(page, { view, fresh: true });
+  }
+
   // ---- rendering ---------------------------------------------------------------
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attrs || {})) {
       if (name === "className") node.className = value;
-      else if (name.startsWith("data-")) node.setAttribute(name, value);
+      else if (name.startsWith("data-") || name.startsWith("aria-") || name === "role") node.setAttribute(name, value);
       else node[name] = value;
     }
     for (const child of children) {
@@ -125,14 +325,24 @@
     return subject(entry.actor_type, entry.actor_id);
   }
 
+  function account(entry) {
+    return entry.account_id == null ? el("span", { className: "none" }, "—") : el("span", {}, entry.account_id);
+  }
+
   function shortTime(iso) {
     return iso.slice(0, 10) + " " + iso.slice(11, 19);
   }
 
+  // A value in a row that filters by itself when clicked. Out of the Tab order (a row
+  // is one stop; its details offer the same filters to the keyboard).
+  function facet(entry, column, content) {
+    const text = entryClause(entry, column);
+    if (text == null) return content;
+    return el("button", { type: "button", className: "facet", tabIndex: -1, "data-clause": text, title: "Filter: " + text },
+      content);
+  }
+
   function row(entry) {
-    const account = entry.account_id == null
-      ? el("span", { className: "none" }, "—")
-      : el("a", { className: "account-link", href: "#", "data-account": entry.account_id }, entry.account_id);
     // Cells cut long values short: the title shows them whole on hover.
     const clip = (className, content) => {
       const td = el("td", { className }, content);
@@ -142,10 +352,10 @@
     // Focusable, so the keyboard reaches each entry (Enter or Space opens it).
     const tr = el("tr", { "data-id": entry.id, tabIndex: 0 },
       el("td", { className: "col-id" }, entry.id),
-      el("td", { className: "col-action" }, badge(entry.action)),
-      clip("col-actor", actor(entry)),
-      clip("col-resource", subject(entry.resource_type, entry.resource_id)),
-      clip("col-account", account),
+      el("td", { className: "col-action" }, facet(entry, "action", badge(entry.action))),
+      clip("col-actor", facet(entry, "actor", actor(entry))),
+      clip("col-resource", facet(entry, "resource", subject(entry.resource_type, entry.resource_id))),
+      clip("col-account", facet(entry, "account", account(entry))),
       el("td", { className: "col-time", title: entry.inserted_at }, shortTime(entry.inserted_at)));
     if (state.selected === entry.id) tr.classList.add("selected");
     return tr;
@@ -155,7 +365,9 @@
     const body = $("entries").querySelector("tbody");
     body.replaceChildren(...state.entries.map(row));
     $("empty").hidden = state.entries.length > 0;
-    $("empty").textContent = state.search ? `No entries whose action contains “${state.search}”.` : "No entries.";
+    $("empty").textContent = !state.loaded && state.phraseError
+      ? "Correct the filter above to see entries."
+      : hasFilters(state.view) ? "No entries match these filters." : "No entries.";
     renderPager();
   }
 
@@ -163,10 +375,11 @@
     const n = state.totalCount.toLocaleString("en-US");
     const first = state.entries.length ? (state.page - 1) * PER_PAGE + 1 : 0;
     const last = first ? first + state.entries.length - 1 : 0;
-    $("summary").textContent = first
-      ? `${first.toLocaleString("en-US")}–${last.toLocaleString("en-US")} of ${n} ${state.totalCount === 1 ? "entry" : "entries"}` +
-        ` · page ${state.page.toLocaleString("en-US")} of ${state.totalPages.toLocaleString("en-US")}`
-      : `${n} entries`;
+    $("summary").textContent = !state.loaded ? ""
+      : first
+        ? `${first.toLocaleString("en-US")}–${last.toLocaleString("en-US")} of ${n} ${state.totalCount === 1 ? "entry" : "entries"}` +
+          ` · page ${state.page.toLocaleString("en-US")} of ${state.totalPages.toLocaleString("en-US")}`
+        : `${n} entries`;
     $("page-info").textContent = `Page ${state.page.toLocaleString("en-US")} of ${state.totalPages.toLocaleString("en-US")}`;
     $("first").disabled = $("prev").disabled = state.page <= 1;
     $("next").disabled = $("last").disabled = state.page >= state.totalPages;
@@ -178,61 +391,118 @@
     $("key-button").title = set ? "An API key is saved in this browser" : "API key";
   }
 
-  // The view lives in the address (#account=…&search=…&page=…), so a reload or a
-  // shared link shows the same thing. A navigation (account, page, search) is a new
-  // history entry, so Back returns to the previous view.
-  let shownHash = location.hash.slice(1);
-  function saveView(push) {
-    const params = new URLSearchParams();
-    if (state.account) params.set("account", state.account);
-    if (state.search) params.set("search", state.search);
-    if (state.page > 1) params.set("page", String(state.page));
-    const hash = params.toString();
-    if (location.hash.slice(1) !== hash) {
-      const url = hash ? "#" + hash : location.pathname;
-      if (push) history.pushState(null, "", url);
-      else history.replaceState(null, "", url);
-    }
-    shownHash = hash;
+  // How a chip reads a clause: `actor` `is` `user:42`, `action` `lacks` `login`; the
+  // verb says whether it is negated and is the button that flips it.
+  function chipWords(c) {
+    if (c.name == null) return ["action", c.negated ? "lacks" : "contains", c.value];
+    if (c.name === "is") return ["actor", c.negated ? "is not" : "is", c.value];
+    return [c.name.replace("_", " "), c.negated ? "is not" : "is", c.value];
   }
 
-  // Back, Forward, or an address edited by hand. One step can fire both `popstate`
-  // and `hashchange`: the second finds the view already shown.
-  function onAddressChange() {
-    const hash = location.hash.slice(1);
-    if (hash === shownHash) return;
-    shownHash = hash;
-    closeDetail({ refocus: false });
-    state.asOf = null;
-    load(restoreView(), { fresh: true });
+  // A chip per clause of the phrase shown: what it says, its verb (which negates it)
+  // and a button that removes it.
+  let chipFocus = null; // { index, className } to focus once the chips are drawn anew
+  function renderChips() {
+    const list = $("chips");
+    list.replaceChildren(...words(state.view.q).map((word, index) => {
+      const c = clause(word);
+      const [key, verb, value] = chipWords(c);
+      const said = key + " " + verb + " " + value;
+      const not = el("button", {
+        type: "button", className: "chip-not", "data-index": index,
+        "aria-label": `${verb}: ${c.negated ? "include" : "exclude"} ${key} ${value} instead`,
+        title: c.negated ? "Include instead" : "Exclude instead",
+      }, verb);
+      const remove = el("button", {
+        type: "button", className: "chip-remove", "data-index": index, "aria-label": "Remove filter: " + said, title: "Remove",
+      }, "✕");
+      return el("li", { className: c.negated ? "chip negated" : "chip", "data-clause": word.text, title: word.text },
+        el("span", { className: "chip-key" }, key), not, el("span", { className: "chip-text" }, value), remove);
+    }));
+    list.hidden = list.children.length === 0;
+    if (chipFocus) {
+      const buttons = list.querySelectorAll("." + chipFocus.className);
+      const target = buttons[Math.min(chipFocus.index, buttons.length - 1)] || $("search");
+      target.focus();
+      chipFocus = null;
+    }
   }
 
-  function restoreView() {
-    const params = new URLSearchParams(location.hash.slice(1));
-    state.account = params.get("account") || null;
-    state.search = params.get("search") || "";
-    $("search").value = state.search;
-    return Math.max(1, Number(params.get("page")) || 1);
+  // A value of a datetime-local input (read as UTC, the time the table shows) from a
+  // `since`/`until`, and back.
+  function inputTime(value) {
+    if (!value) return "";
+    if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return value + "T00:00:00";
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? "" : date.toISOString().slice(0, 19);
   }
 
-  function renderCrumbs() {
-    const crumbs = $("crumbs");
-    const parts = [];
-    if (state.account) {
-      parts.push(el("a", { id: "crumb-all", href: "#" }, "All entries"), el("span", { className: "kind" }, "›"),
-        el("span", { className: "current" }, "Account " + state.account));
-    } else {
-      parts.push(el("span", { className: "current" }, "All entries"));
+  function paramTime(value) {
+    if (!value) return "";
+    return (value.length === 16 ? value + ":00" : value) + "Z";
+  }
+
+  function renderRange(view = state.view) {
+    $("range").value = view.range;
+    $("custom-range").hidden = view.range !== "custom";
+    if (view.range === "custom") {
+      $("since").value = inputTime(view.since);
+      $("until").value = inputTime(view.until);
     }
-    if (state.search) {
-      const clear = el("button", { type: "button", title: "Clear the filter", id: "clear-search" }, "✕");
-      const label = "action contains “" + state.search + "”";
-      parts.push(el("span", { className: "chip" }, el("span", { className: "chip-text", title: label }, label), clear));
+  }
+
+  // The export links download what is shown.
+  function renderExport() {
+    const params = filterParams(state.view).toString();
+    const tail = params ? "&" + params : "";
+    $("export-csv").href = withKey("/v1/export?format=csv" + tail);
+    $("export-ndjson").href = withKey("/v1/export?format=ndjson" + tail);
+  }
+
+  function renderFilters() {
+    renderChips();
+    renderRange();
+    renderExport();
+  }
+
+  // A phrase the server refused: its message beside the box, and the phrase with a
+  // caret under the character at fault.
+  function renderPhraseError() {
+    const box = $("phrase-error");
+    const input = $("search");
+    const error = state.phraseError;
+    if (!error) {
+      box.hidden = true;
+      box.replaceChildren();
+      input.removeAttribute("aria-invalid");
+      input.setAttribute("aria-describedby", "search-help");
+      return;
     }
-    crumbs.replaceChildren(...parts);
-    const csv = state.account ? "&account_id=" + encodeURIComponent(state.account) : "";
-    $("export-csv").href = withKey("/v1/export?format=csv" + csv);
-    $("export-ndjson").href = withKey("/v1/export?format=ndjson" + csv);
+    const message = el("span", { className: "phrase-message" },
+      error.position ? `Character ${error.position}: ${error.message}` : error.message);
+    box.replaceChildren(message);
+    if (error.position) {
+      // Positions count characters, not UTF-16 units.
+      const chars = [...error.phrase];
+      const at = Math.min(error.position - 1, chars.length);
+      box.append(el("code", { className: "phrase-echo", "aria-hidden": "true" },
+        chars.slice(0, at).join(""), el("mark", {}, chars[at] || " "), chars.slice(at + 1).join("")));
+      const caret = chars.slice(0, at).join("").length;
+      if (input.value === error.phrase) input.setSelectionRange(caret, caret);
+    }
+    box.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", "phrase-error search-help");
+  }
+
+  // The server's message names the field and the position: `q: at character 7: …`.
+  function phraseError(err, phrase) {
+    const m = /^q: (?:at character (\d+): )?([\s\S]*)$/.exec(err.message);
+    return {
+      phrase,
+      position: err.position || (m && m[1] ? Number(m[1]) : null),
+      message: m ? m[2] : err.message,
+    };
   }
 
   function notice(message) {
@@ -242,43 +512,59 @@
 
   // ---- loading pages -----------------------------------------------------------
 
+  // Loads `page` of `view`; the view becomes the one shown only when the server
+  // accepts it, so a refused phrase leaves the list as it was.
   let loading = 0;
-  async function load(page, { fresh = false, push = false } = {}) {
+  async function load(page, { view = state.view, fresh = false, push = false } = {}) {
     const ticket = ++loading;
-    const params = new URLSearchParams({ page: String(page), per_page: String(PER_PAGE) });
-    if (state.search) params.set("search", state.search);
+    const params = filterParams(view);
+    params.set("page", String(page));
+    params.set("per_page", String(PER_PAGE));
     if (state.asOf != null && !fresh) params.set("as_of", String(state.asOf));
-    const path = state.account
-      ? `/v1/accounts/${encodeURIComponent(state.account)}/entries?${params}`
-      : `/v1/entries?${params}`;
     try {
-      const body = await api(path);
+      const body = await api(`/v1/entries?${params}`);
       if (ticket !== loading) return;
       Object.assign(state, {
+        view,
         page: body.page,
         totalPages: body.total_pages,
         totalCount: body.total_count,
         asOf: body.as_of,
         entries: body.entries,
+        loaded: true,
+        phraseError: null,
       });
       notice("");
-      renderCrumbs();
+      renderPhraseError();
+      renderFilters();
       renderTable();
       saveView(push);
       // A new page starts at its top (the pager sits below the table).
       if (window.scrollY > 0) window.scrollTo(0, 0);
       if (state.live) restartLive();
     } catch (err) {
-      if (ticket === loading) notice(err.message);
+      if (ticket !== loading) return;
+      if (err.status === 422 && err.field === "q") {
+        state.phraseError = phraseError(err, view.q);
+        notice("");
+        renderPhraseError();
+        renderTable();
+      } else {
+        notice(err.message);
+      }
     }
   }
 
-  function show({ account = state.account, search = state.search } = {}) {
-    state.account = account;
-    state.search = search;
-    state.asOf = null;
-    $("search").value = search;
-    load(1, { fresh: true, push: true });
+  // Shows the view changed by `changes` from its first page, as a new history entry.
+  function show(changes, { syncInput = true } = {}) {
+    const view = { ...state.view, ...changes };
+    if (syncInput) $("search").value = view.q;
+    return load(1, { view, fresh: true, push: true });
+  }
+
+  function addClause(text) {
+    const q = withClause(state.view.q, text);
+    if (q !== state.view.q) show({ q });
   }
 
   // ---- the entry detail --------------------------------------------------------
@@ -313,16 +599,25 @@
       tr.classList.toggle("selected", Number(tr.dataset.id) === entry.id);
     }
     $("detail-title").textContent = "Entry #" + entry.id;
+    // Each value offers to filter by it, or to exclude it.
+    const filters = (column) => {
+      const text = entryClause(entry, column);
+      if (text == null) return null;
+      return el("span", { className: "detail-filters" },
+        el("button", { type: "button", className: "button small", "data-clause": text, "aria-label": "Filter by " + text },
+          "Filter"),
+        el("button", { type: "button", className: "button small ghost", "data-clause": "-" + text,
+          "aria-label": "Exclude " + text }, "Exclude"));
+    };
     const fields = [
-      ["Action", badge(entry.action)],
+      ["Action", [badge(entry.action), filters("action")]],
       ["Time", entry.inserted_at],
-      ["Actor", actor(entry)],
-      ["Resource", subject(entry.resource_type, entry.resource_id)],
-      ["Account", entry.account_id == null ? el("span", { className: "none" }, "—")
-        : el("a", { className: "account-link", href: "#", "data-account": entry.account_id }, entry.account_id)],
+      ["Actor", [actor(entry), filters("actor")]],
+      ["Resource", [subject(entry.resource_type, entry.resource_id), filters("resource")]],
+      ["Account", [account(entry), filters("account")]],
       ["Hash", entry.hash ? el("span", { className: "mono" }, entry.hash) : null],
     ].filter(([, v]) => v != null);
-    $("detail-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    $("detail-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, ...[].concat(v))]));
     $("detail-metadata").replaceChildren(prettyJson(entry.metadata));
     $("detail").hidden = false;
     $("detail-close").focus();
@@ -343,54 +638,183 @@
     detailOpener = null;
   }
 
-  // ---- typeahead ---------------------------------------------------------------
+  // ---- suggestions -------------------------------------------------------------
 
-  const suggest = { items: [], active: -1, timer: null, ticket: 0 };
+  // Qualifiers offered as the first letters of a word are typed; the first six also
+  // when nothing is typed yet.
+  const QUALIFIERS = [
+    ["actor:", "who acted: TYPE:ID"],
+    ["resource:", "what it was done to: TYPE:ID"],
+    ["account:", "the account"],
+    ["action:", "one action, exactly"],
+    ["created:", "when: >=DATE, <DATE, A..B"],
+    ["is:system", "done by the system"],
+    ["actor_type:", "the actor's type"],
+    ["actor_id:", "the actor's id"],
+    ["resource_type:", "the resource's type"],
+    ["resource_id:", "the resource's id"],
+  ];
+
+  // Where each kind of value is looked up, and how an answer becomes a clause.
+  const LOOKUPS = {
+    actor: { path: "/v1/actors", list: "actors", value: (a) => typeAndId(a.type, a.id), label: (a) => a.type + ":" + a.id },
+    resource: {
+      path: "/v1/resources", list: "resources", value: (r) => typeAndId(r.type, r.id), label: (r) => r.type + ":" + r.id,
+    },
+    account: { path: "/v1/accounts", list: "accounts", value: (a) => quote(a.account_id), label: (a) => a.account_id },
+    action: { path: "/v1/actions", list: "actions", value: (a) => quote(a.action), label: (a) => a.action },
+  };
+
+  const suggest = { items: [], active: -1, timer: null, ticket: 0, word: null };
 
   function closeSuggestions() {
     suggest.items = [];
     suggest.active = -1;
     $("suggestions").hidden = true;
     $("search").setAttribute("aria-expanded", "false");
+    $("search").removeAttribute("aria-activedescendant");
   }
 
-  function highlight(action, term) {
-    const i = action.toLowerCase().indexOf(term.toLowerCase());
-    if (!term || i < 0) return [action];
-    return [action.slice(0, i), el("mark", {}, action.slice(i, i + term.length)), action.slice(i + term.length)];
+  function highlight(text, term) {
+    const i = term ? text.toLowerCase().indexOf(term.toLowerCase()) : -1;
+    if (i < 0) return [text];
+    return [text.slice(0, i), el("mark", {}, text.slice(i, i + term.length)), text.slice(i + term.length)];
   }
 
-  function renderSuggestions(term) {
+  function renderSuggestions() {
     const list = $("suggestions");
     list.replaceChildren(...suggest.items.map((s, i) => {
       const li = el("li", { role: "option", id: "suggestion-" + i, "data-index": i },
-        el("span", { className: "action" }, ...highlight(s.action, term)),
-        el("span", { className: "count" }, s.count.toLocaleString("en-US")));
+        el("span", { className: "label" }, s.prefix ? el("span", { className: "kind" }, s.prefix) : null,
+          ...highlight(s.label, s.term)),
+        s.count != null
+          ? el("span", { className: "count" }, s.count.toLocaleString("en-US"))
+          : el("span", { className: "hint" }, s.hint));
       if (i === suggest.active) li.classList.add("active");
       li.setAttribute("aria-selected", String(i === suggest.active));
       return li;
     }));
     list.hidden = suggest.items.length === 0;
     $("search").setAttribute("aria-expanded", String(!list.hidden));
-  }
-
-  async function fetchSuggestions() {
-    const term = $("search").value.trim();
-    const ticket = ++suggest.ticket;
-    try {
-      const body = await api(`/v1/actions?${new URLSearchParams({ q: term, limit: "8" })}`);
-      if (ticket !== suggest.ticket || document.activeElement !== $("search")) return;
-      suggest.items = body.actions;
-      suggest.active = -1;
-      renderSuggestions(term);
-    } catch (err) {
-      notice(err.message);
+    if (suggest.active >= 0) {
+      $("search").setAttribute("aria-activedescendant", "suggestion-" + suggest.active);
+      $("suggestion-" + suggest.active).scrollIntoView({ block: "nearest" });
+    } else {
+      $("search").removeAttribute("aria-activedescendant");
     }
   }
 
-  function pick(action) {
+  // A lookup's answer within the rest of the phrase and the time range (counts are
+  // counted there); without them when the rest does not parse yet.
+  async function lookup(path, term, rest) {
+    const params = new URLSearchParams({ q: term, limit: String(SUGGEST_LIMIT) });
+    if (rest) {
+      const filter = filterParams({ ...state.view, q: rest });
+      for (const [name, value] of filter) params.set(name === "q" ? "filter" : name, value);
+    }
+    try {
+      return await api(`${path}?${params}`);
+    } catch (err) {
+      if (rest && err.status >= 400 && err.status < 500 && err.status !== 401) return lookup(path, term, "");
+      throw err;
+    }
+  }
+
+  const dateDaysAgo = (days) => new Date(Date.now() - days * 24 * 3600e3).toISOString().slice(0, 10);
+
+  // What to offer for the word at the caret: qualifiers while its name is typed (and
+  // actions the word would match), values once the name ends with `:`.
+  async function suggestionsFor(word, rest) {
+    const c = clause(word);
+    const neg = c.negated || word.text === "-" ? "-" : "";
+    if (c.name == null) {
+      const typed = word.text === "-" ? "" : c.value;
+      const pool = typed ? QUALIFIERS : QUALIFIERS.slice(0, 6);
+      const items = pool
+        .filter(([q]) => q.startsWith(typed.toLowerCase()) && q !== typed)
+        .map(([q, hint]) => ({ label: neg + q, term: neg + typed, hint, insert: neg + q, final: !q.endsWith(":") }));
+      if (!typed && !neg) items.push({ label: "-", hint: "exclude: -action:user.login", insert: "-", final: false });
+      if (typed) {
+        const body = await lookup(LOOKUPS.action.path, typed, rest);
+        for (const a of body.actions) {
+          items.push({ prefix: neg + "action:", label: a.action, term: typed, count: a.count,
+            insert: neg + "action:" + quote(a.action), final: true });
+        }
+      }
+      return items;
+    }
+    const value = c.value;
+    const start = neg + c.name + ":";
+    const source = LOOKUPS[c.name];
+    if (source) {
+      const body = await lookup(source.path, value, rest);
+      return body[source.list].map((x) => ({
+        prefix: start, label: source.label(x), term: value, count: x.count, insert: start + source.value(x), final: true,
+      }));
+    }
+    if (c.name === "is") {
+      return "system".startsWith(value) ? [{ label: start + "system", hint: "done by the system", insert: start + "system",
+        final: true }] : [];
+    }
+    if (c.name === "created" && !value) {
+      const today = dateDaysAgo(0);
+      return [
+        [">=" + dateDaysAgo(7), "the last 7 days"],
+        [today, "today (UTC)"],
+        ["<" + dateDaysAgo(30), "before the last 30 days"],
+        [dateDaysAgo(7) + ".." + today, "from one day through another"],
+      ].map(([v, hint]) => ({ label: start + v, hint, insert: start + v, final: true }));
+    }
+    return [];
+  }
+
+  async function fetchSuggestions() {
+    const input = $("search");
+    const phrase = input.value;
+    const caret = input.selectionStart == null ? phrase.length : input.selectionStart;
+    const all = words(phrase);
+    const word = all.find((w) => w.start <= caret && caret <= w.end) || { start: caret, end: caret, text: "", pieces: [] };
+    const rest = all.filter((w) => w !== word).map((w) => w.text).join(" ");
+    const ticket = ++suggest.ticket;
+    let items;
+    try {
+      items = await suggestionsFor(word, rest);
+    } catch {
+      items = []; // suggestions are a convenience: the list itself reports errors
+    }
+    if (ticket !== suggest.ticket || document.activeElement !== input || input.value !== phrase) return;
+    suggest.word = word;
+    suggest.items = items;
+    suggest.active = -1;
+    renderSuggestions();
+  }
+
+  function scheduleSuggestions(delay = SUGGEST_DELAY_MS) {
+    clearTimeout(suggest.timer);
+    suggest.timer = setTimeout(fetchSuggestions, delay);
+  }
+
+  // Applies what the box says.
+  function apply() {
+    clearTimeout(suggest.timer);
+    suggest.ticket++;
     closeSuggestions();
-    show({ search: action.trim() });
+    show({ q: $("search").value.trim() }, { syncInput: false });
+  }
+
+  // A suggestion replaces the word it was made for; a whole clause is applied at
+  // once, a qualifier waits for its value.
+  function pick(item) {
+    const input = $("search");
+    const phrase = input.value;
+    const before = phrase.slice(0, suggest.word.start);
+    const after = phrase.slice(suggest.word.end);
+    const text = item.insert + (item.final && !/^\s/.test(after) ? " " : "");
+    input.value = before + text + after;
+    const caret = before.length + text.length;
+    input.setSelectionRange(caret, caret);
+    if (item.final) apply();
+    else scheduleSuggestions(0);
   }
 
   function onSearchKey(event) {
@@ -400,14 +824,11 @@
       event.preventDefault();
       const n = suggest.items.length;
       suggest.active = event.key === "ArrowDown" ? (suggest.active + 1) % n : (suggest.active - 1 + n) % n;
-      renderSuggestions($("search").value.trim());
-      $("search").setAttribute("aria-activedescendant", "suggestion-" + suggest.active);
+      renderSuggestions();
     } else if (event.key === "Enter") {
       event.preventDefault();
-      clearTimeout(suggest.timer);
-      suggest.ticket++;
-      if (open && suggest.active >= 0) pick(suggest.items[suggest.active].action);
-      else pick($("search").value);
+      if (open && suggest.active >= 0) pick(suggest.items[suggest.active]);
+      else apply();
     } else if (event.key === "Escape") {
       if (open) {
         event.preventDefault();
@@ -419,17 +840,9 @@
 
   // ---- the live tail -----------------------------------------------------------
 
-  function matches(entry) {
-    if (state.account && entry.account_id !== state.account) return false;
-    return !state.search || entry.action.toLowerCase().includes(state.search.toLowerCase());
-  }
-
+  // The server sends only entries within the filters shown.
   function onLiveEntry(event) {
     const entry = JSON.parse(event.data);
-    if (!matches(entry)) {
-      if (state.page === 1 && entry.id > (state.asOf || 0)) state.asOf = entry.id;
-      return;
-    }
     state.totalCount += 1;
     state.totalPages = Math.max(1, Math.ceil(state.totalCount / PER_PAGE));
     if (state.page !== 1) {
@@ -451,8 +864,10 @@
 
   function startLive() {
     stopLive();
-    const after = state.asOf == null ? "" : "?after=" + state.asOf;
-    const source = new EventSource(withKey("/v1/stream" + after));
+    const params = filterParams(state.view);
+    if (state.asOf != null) params.set("after", String(state.asOf));
+    const query = params.toString();
+    const source = new EventSource(withKey("/v1/stream" + (query ? "?" + query : "")));
     source.onmessage = onLiveEntry;
     source.onerror = () => {
       if (source.readyState === EventSource.CLOSED) {
@@ -477,34 +892,32 @@
 
   function wire() {
     const search = $("search");
-    search.addEventListener("input", () => {
-      clearTimeout(suggest.timer);
-      suggest.timer = setTimeout(fetchSuggestions, SUGGEST_DELAY_MS);
-    });
-    search.addEventListener("focus", () => {
-      clearTimeout(suggest.timer);
-      suggest.timer = setTimeout(fetchSuggestions, SUGGEST_DELAY_MS);
-    });
+    search.addEventListener("input", () => scheduleSuggestions());
+    search.addEventListener("focus", () => scheduleSuggestions());
+    search.addEventListener("click", () => scheduleSuggestions());
     search.addEventListener("keydown", onSearchKey);
+    // The caret moved to another word: suggest for that one.
+    search.addEventListener("keyup", (e) => {
+      if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) scheduleSuggestions();
+    });
     search.addEventListener("blur", () => setTimeout(closeSuggestions, 150));
     search.addEventListener("search", () => {
-      if (!search.value) pick("");
+      if (!search.value) apply();
     });
     $("search-form").addEventListener("submit", (e) => e.preventDefault());
     $("suggestions").addEventListener("mousedown", (e) => {
       const li = e.target.closest("li");
       if (li) {
         e.preventDefault();
-        pick(suggest.items[Number(li.dataset.index)].action);
+        pick(suggest.items[Number(li.dataset.index)]);
       }
     });
 
     $("entries").addEventListener("click", (e) => {
-      const link = e.target.closest("[data-account]");
-      if (link) {
-        e.preventDefault();
+      const value = e.target.closest("[data-clause]");
+      if (value) {
         closeDetail({ refocus: false });
-        show({ account: link.dataset.account, search: "" });
+        addClause(value.dataset.clause);
         return;
       }
       const tr = e.target.closest("tr[data-id]");
@@ -529,22 +942,41 @@
       }
     });
     $("detail").addEventListener("click", (e) => {
-      const link = e.target.closest("[data-account]");
-      if (link) {
-        e.preventDefault();
+      const value = e.target.closest("[data-clause]");
+      if (value) {
         closeDetail({ refocus: false });
-        show({ account: link.dataset.account, search: "" });
+        addClause(value.dataset.clause);
       }
     });
     $("detail-close").addEventListener("click", () => closeDetail());
-    $("crumbs").addEventListener("click", (e) => {
-      if (e.target.closest("#crumb-all")) {
-        e.preventDefault();
-        show({ account: null });
-      } else if (e.target.closest("#clear-search")) {
-        show({ search: "" });
-      }
+
+    $("chips").addEventListener("click", (e) => {
+      const button = e.target.closest("button[data-index]");
+      if (!button) return;
+      const index = Number(button.dataset.index);
+      const remove = button.classList.contains("chip-remove");
+      chipFocus = { index, className: button.className };
+      show({ q: remove ? withoutWord(state.view.q, index) : negatedWord(state.view.q, index) });
     });
+
+    $("range").addEventListener("change", () => {
+      const range = $("range").value;
+      if (range !== "custom") {
+        show(resolveRange(range));
+        return;
+      }
+      // Custom starts from what is shown; the dates apply as they are set.
+      $("custom-range").hidden = false;
+      $("since").value = inputTime(state.view.since);
+      $("until").value = inputTime(state.view.until);
+      if (state.view.since || state.view.until) show({ range: "custom" });
+      else state.view.range = "custom";
+    });
+    for (const id of ["since", "until"]) {
+      $(id).addEventListener("change", () => {
+        show({ range: "custom", since: paramTime($("since").value), until: paramTime($("until").value) });
+      });
+    }
 
     const go = (page) => load(page, { push: true });
     $("first").addEventListener("click", () => go(1));
@@ -571,7 +1003,7 @@
       const key = $("key-input").value.trim();
       if (key) localStorage.setItem(KEY_STORE, key);
       else localStorage.removeItem(KEY_STORE);
-      renderCrumbs();
+      renderExport();
       renderKeyButton();
       closeKeyDialog(true);
     });
@@ -589,7 +1021,7 @@
       if (e.key === "Escape") {
         if (!$("key-dialog").hidden) closeKeyDialog(false);
         else if (!$("detail").hidden) closeDetail();
-      } else if (e.key === "/" && document.activeElement !== search && $("key-dialog").hidden) {
+      } else if (e.key === "/" && !e.target.closest("input, select, textarea") && $("key-dialog").hidden) {
         e.preventDefault();
         search.focus();
       }
@@ -598,7 +1030,12 @@
 
   wire();
   renderKeyButton();
-  const page = restoreView();
-  renderCrumbs();
-  load(page, { fresh: true });
+  const start = viewFromAddress();
+  // Shown as asked even before the server accepts it: a refused phrase stays in the
+  // box, beside its error.
+  state.view = start.view;
+  $("search").value = start.view.q;
+  renderRange();
+  renderExport();
+  load(start.page, { fresh: true });
 })();

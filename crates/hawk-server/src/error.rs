@@ -18,6 +18,7 @@ pub struct ApiError {
     message: String,
     field: Option<String>,
     index: Option<usize>,
+    position: Option<usize>,
 }
 
 /// Every error.
@@ -39,6 +40,11 @@ struct ErrorDetail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<u64>)]
     index: Option<usize>,
+    /// For a malformed query phrase (`q`, or `filter` beside a typeahead's `q`), the
+    /// 1-based character position of the problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>)]
+    position: Option<usize>,
 }
 
 impl ApiError {
@@ -50,6 +56,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             index: None,
+            position: None,
         }
     }
 
@@ -74,6 +81,30 @@ impl ApiError {
             format!("{field}: {}", message.into()),
         )
         .field(field)
+    }
+
+    /// The library's refusal of an input, reported under `field`: the name the client
+    /// used, which may differ from the library's (`actor` for `actor_type`, `filter`
+    /// for the phrase `q`).
+    pub(crate) fn invalid(invalid: &hawk_audit::Invalid, field: &str) -> Self {
+        let message = invalid.to_string();
+        let rule = message
+            .strip_prefix(invalid.field())
+            .filter(|rest| rest.starts_with(':'))
+            .unwrap_or(&message);
+        let position = match invalid.rule() {
+            hawk_audit::Rule::Phrase { position, .. } => Some(position),
+            _ => None,
+        };
+        ApiError {
+            position,
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                invalid.code(),
+                format!("{field}{rule}"),
+            )
+            .field(field)
+        }
     }
 
     /// A body field of the wrong JSON type: 422, naming it.
@@ -132,19 +163,19 @@ impl ApiError {
 impl From<hawk_audit::Error> for ApiError {
     fn from(err: hawk_audit::Error) -> Self {
         match err {
-            hawk_audit::Error::Invalid(invalid) => {
+            hawk_audit::Error::Invalid(invalid) => match invalid.index() {
                 // The library's message already starts with "item N: " in a batch.
-                let error = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    invalid.code(),
-                    invalid.to_string(),
-                )
-                .field(invalid.field());
-                ApiError {
-                    index: invalid.index(),
-                    ..error
-                }
-            }
+                Some(index) => ApiError {
+                    index: Some(index),
+                    ..ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        invalid.code(),
+                        invalid.to_string(),
+                    )
+                    .field(invalid.field())
+                },
+                None => ApiError::invalid(&invalid, invalid.field()),
+            },
             hawk_audit::Error::NotFound(what) => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -166,6 +197,7 @@ impl IntoResponse for ApiError {
                 message: &self.message,
                 field: self.field.as_deref(),
                 index: self.index,
+                position: self.position,
             },
         };
         (self.status, Json(body)).into_response()

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use futures_util::Stream;
-use hawk_audit::{Audit, Entry, Result, format_time};
+use hawk_audit::{Audit, Entry, Filter, Result, format_time};
 
 /// Entries read per step of an export.
 pub const CHUNK: u64 = 1000;
@@ -146,16 +146,26 @@ pub fn chunks(
     audit: &Audit,
     account: Option<String>,
 ) -> impl Stream<Item = Result<Vec<Entry>>> + Send + 'static {
+    let filter = account.map_or_else(Filter::new, |account| crate::filters::account(&account));
+    filtered_chunks(audit, filter)
+}
+
+/// The entries `filter` keeps, oldest first, in chunks of up to [`CHUNK`], as
+/// [`chunks`] walks them.
+pub fn filtered_chunks(
+    audit: &Audit,
+    filter: Filter,
+) -> impl Stream<Item = Result<Vec<Entry>>> + Send + 'static {
     struct Walk {
         audit: Audit,
-        account: Option<String>,
+        filter: Filter,
         after: u64,
         /// The head when the export started; `None` until it is read.
         last: Option<u64>,
     }
     let walk = Walk {
         audit: audit.clone(),
-        account,
+        filter,
         after: 0,
         last: None,
     };
@@ -173,7 +183,8 @@ pub fn chunks(
         }
         let mut chunk = walk
             .audit
-            .entries_after(walk.after, CHUNK, walk.account.as_deref())
+            .filtered(walk.filter.clone())
+            .entries_after(walk.after, CHUNK)
             .await?;
         chunk.retain(|e| e.id <= last);
         match chunk.last() {

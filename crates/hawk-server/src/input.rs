@@ -98,6 +98,28 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The value of `name`, given at most once, or `None` when it is absent or empty
+    /// (an empty form field). A second value is refused rather than one of the two
+    /// dropped: the caller meant something by each.
+    pub(crate) fn once(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        Ok(self.once_raw(name)?.filter(|v| !v.is_empty()))
+    }
+
+    /// [`Params::once`], with an empty value kept.
+    pub(crate) fn once_raw(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "repeated",
+                format!("{name}: given more than once (a filter takes each parameter once)"),
+            )
+            .field(name));
+        }
+        Ok(first.map(String::as_str))
+    }
+
     /// Whether `name` was given with a value.
     pub(crate) fn has(&self, name: &str) -> bool {
         self.str(name).is_some_and(|v| !v.is_empty())
@@ -164,6 +186,7 @@ impl KnownParams {
                     .as_array()
                     .into_iter()
                     .flatten()
+                    .map(|p| resolve(&doc, p))
                     .filter(|p| p["in"] == "query")
                     .filter_map(|p| p["name"].as_str().map(str::to_owned))
                     .collect();
@@ -171,6 +194,18 @@ impl KnownParams {
             }
         }
         KnownParams(known)
+    }
+}
+
+/// A parameter of the document as it is, or the one its `$ref` points at (the filter
+/// parameters are described once, under `components/parameters`).
+fn resolve<'a>(doc: &'a Value, parameter: &'a Value) -> &'a Value {
+    match parameter["$ref"].as_str() {
+        Some(path) => path
+            .strip_prefix('#')
+            .and_then(|pointer| doc.pointer(pointer))
+            .unwrap_or(&Value::Null),
+        None => parameter,
     }
 }
 

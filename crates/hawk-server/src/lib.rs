@@ -29,6 +29,7 @@ mod connections;
 mod dashboard;
 mod error;
 pub mod export;
+mod filters;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -38,6 +39,7 @@ mod openapi;
 pub mod proof;
 mod routes;
 mod stream;
+mod suggestions;
 
 use std::future::Future;
 use std::io;

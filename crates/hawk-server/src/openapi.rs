@@ -14,7 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, proof, routes, stream};
+use crate::{AppState, proof, routes, stream, suggestions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -66,6 +66,9 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::create_entries, routes::list_entries))
         .routes(routes!(routes::search))
         .routes(routes!(routes::actions))
+        .routes(routes!(suggestions::actors))
+        .routes(routes!(suggestions::resources))
+        .routes(routes!(suggestions::accounts))
         .routes(routes!(routes::account_entries))
         .routes(routes!(routes::emit_event))
         .routes(routes!(stream::live_tail))
@@ -80,6 +83,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
 /// The OpenAPI document of the API, as `GET /openapi.json` serves it.
 pub fn openapi() -> Document {
     let mut doc = api_router().split_for_parts().1;
+    crate::filters::document(&mut doc);
     exact::apply(&mut doc);
     doc
 }
@@ -124,7 +128,7 @@ impl ToSchema for EventInput {}
 /// fields, patterns), the upper bound of every whole-number parameter, and the
 /// answers every operation may give besides its own (400 for a parameter it does not
 /// take; 401 and 429 once the log has keys).
-mod exact {
+pub(crate) mod exact {
     use utoipa::openapi::path::Operation;
     use utoipa::openapi::response::ResponseBuilder;
     use utoipa::openapi::schema::{
@@ -139,7 +143,7 @@ mod exact {
     /// U+007F) nor, at either end, white space as Rust's `str::trim` sees it, with
     /// any white space around them (which is trimmed): what `hawk_audit` accepts as
     /// an action.
-    const ACTION_PATTERN: &str = concat!(
+    pub(crate) const ACTION_PATTERN: &str = concat!(
         r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*",
         r"[^\x00-\x20\x7f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
         r"(?:[^\x00-\x1f\x7f]{0,253}",
@@ -149,7 +153,7 @@ mod exact {
 
     /// No control characters (U+0000–U+001F, U+007F): the rule of every string field
     /// of an entry.
-    const FIELD_PATTERN: &str = r"^[^\x00-\x1f\x7f]*$";
+    pub(crate) const FIELD_PATTERN: &str = r"^[^\x00-\x1f\x7f]*$";
 
     pub(super) fn apply(doc: &mut Document) {
         let components = doc.components.get_or_insert_with(Default::default);

@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::auth::Access;
 use crate::error::{ApiError, ErrorBody};
 use crate::export::{self, Format};
+use crate::filters::{self, Phrase};
 use crate::input::{self, JsonBody, Params};
 
 /// Entries per chunk of a streamed response: fewer, larger writes.
@@ -103,11 +104,8 @@ pub(crate) async fn list_entries(
     params: Params,
 ) -> Result<Json<Page>, ApiError> {
     let opts = recent(&params)?;
-    let page = match access.account() {
-        Some(account) => state.audit.for_account_page(account, opts).await?,
-        None => state.audit.recent(opts).await?,
-    };
-    Ok(Json(page))
+    let filter = filters::filter(&params, &access, Phrase::Q)?;
+    Ok(Json(state.audit.filtered(filter).recent(opts).await?))
 }
 
 /// Paging options from the query; absent ones take the library's defaults.
@@ -152,10 +150,8 @@ pub(crate) async fn search(
         .u64("limit")?
         .unwrap_or(hawk_audit::DEFAULT_SEARCH_LIMIT);
     let q = params.str("q").unwrap_or("");
-    let entries = match access.account() {
-        Some(account) => state.audit.account_search(account, q, limit).await?,
-        None => state.audit.search(q, limit).await?,
-    };
+    let filter = filters::filter(&params, &access, Phrase::Filter)?;
+    let entries = state.audit.filtered(filter).search(q, limit).await?;
     Ok(Json(EntriesBody { entries }).into_response())
 }
 
@@ -190,10 +186,8 @@ pub(crate) async fn actions(
         .u64("limit")?
         .unwrap_or(hawk_audit::DEFAULT_ACTIONS_LIMIT);
     let q = params.str("q").unwrap_or("");
-    let actions = match access.account() {
-        Some(account) => state.audit.account_actions(account, q, limit).await?,
-        None => state.audit.actions(q, limit).await?,
-    };
+    let filter = filters::filter(&params, &access, Phrase::Filter)?;
+    let actions = state.audit.filtered(filter).actions(q, limit).await?;
     Ok(Json(ActionsBody { actions }).into_response())
 }
 
@@ -225,14 +219,16 @@ pub(crate) async fn account_entries(
 ) -> Result<AccountOutput, ApiError> {
     access.check_account(&account_id)?;
     let opts = recent(&params)?;
+    let filter = filters::of_account(&account_id, &params, &access)?;
     // Filtering or pinning only make sense on pages: they ask for the page object too,
     // rather than being ignored by the full listing. An empty `search` filters nothing.
     if ["page", "per_page", "as_of"]
         .iter()
         .any(|p| params.str(p).is_some())
         || params.has("search")
+        || filters::given(&params, Phrase::Q)
     {
-        let page = state.audit.for_account_page(&account_id, opts).await?;
+        let page = state.audit.filtered(filter).recent(opts).await?;
         return Ok(AccountOutput::Page(page));
     }
     let mut entries = Box::pin(state.audit.for_account_stream(&account_id).fuse());
@@ -329,8 +325,8 @@ pub(crate) async fn export(
         access.check_account(asked)?;
     }
     // A key bound to an account exports that account, asked or not.
-    let account = access.account().or(asked).map(str::to_owned);
-    let mut chunks = Box::pin(export::chunks(&state.audit, account).fuse());
+    let filter = filters::filter(&params, &access, Phrase::Q)?;
+    let mut chunks = Box::pin(export::filtered_chunks(&state.audit, filter).fuse());
     let first = chunks.try_next().await?;
     let header = futures_util::stream::once(async move { Ok(format.header()) });
     let rows = futures_util::stream::iter(first.map(Ok))

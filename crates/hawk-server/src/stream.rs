@@ -2,6 +2,7 @@
 //! entry id and its data the entry; a client that reconnects with `Last-Event-ID`
 //! (or starts with `?after=ID`) first gets every entry it missed, so nothing is lost.
 //! Then every tail waits on one head feed (`head_feed`), so idle tails cost no queries.
+//! The filter parameters narrow both the replay and the live entries.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -11,12 +12,13 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use hawk_audit::{Audit, Entry};
+use hawk_audit::{Audit, Entry, Filter};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Access;
 use crate::error::ApiError;
+use crate::filters::{self, Phrase};
 use crate::input::Params;
 use crate::{AppState, POLL_INTERVAL};
 
@@ -36,6 +38,7 @@ const CATCH_UP: u64 = 500;
     responses(
         (status = 200, description = "An endless `text/event-stream`: one event per entry, oldest first; `id` is the entry id, `data` the entry as JSON", content_type = "text/event-stream", body = String),
         (status = 400, description = "Malformed `after` or `Last-Event-ID`", body = crate::error::ErrorBody),
+        (status = 422, description = "A filter parameter breaks its rule, or `q` is not a valid phrase", body = crate::error::ErrorBody),
     )
 )]
 pub(crate) async fn live_tail(
@@ -56,6 +59,7 @@ pub(crate) async fn live_tail(
             })?)
         }
     };
+    let filter = filters::filter(&params, &access, Phrase::Q)?;
     // A reconnecting browser sends Last-Event-ID and repeats the URL's `after`: the
     // header is the newer position.
     let after = match (last_event_id, params.u64("after")?) {
@@ -68,7 +72,7 @@ pub(crate) async fn live_tail(
         head: head_feed(&state),
         shutdown: state.shutdown.clone(),
         after,
-        account: access.account().map(str::to_owned),
+        filter,
         pending: VecDeque::new(),
     };
     let events = futures_util::stream::unfold(tail, |mut tail| async move {
@@ -138,8 +142,8 @@ struct Tail {
     shutdown: CancellationToken,
     /// Every entry up to this id has been handed out or queued in `pending`.
     after: u64,
-    /// Only this account's entries (a key bound to it).
-    account: Option<String>,
+    /// Only the entries it keeps (the query's filter, within the key's account).
+    filter: Filter,
     pending: VecDeque<Entry>,
 }
 
@@ -157,7 +161,8 @@ impl Tail {
             if newest > self.after {
                 let read = self
                     .audit
-                    .entries_after(self.after, CATCH_UP, self.account.as_deref())
+                    .filtered(self.filter.clone())
+                    .entries_after(self.after, CATCH_UP)
                     .await;
                 match read {
                     Ok(entries) => {
@@ -165,9 +170,9 @@ impl Tail {
                         if let Some(last) = entries.last() {
                             self.after = last.id;
                         }
-                        // This read's snapshot holds every entry up to `newest`: an
-                        // account's tail need not read the others again.
-                        if self.account.is_some() && !full {
+                        // This read's snapshot holds every entry up to `newest`: a
+                        // filtered tail need not read the others again.
+                        if !self.filter.is_empty() && !full {
                             self.after = self.after.max(newest);
                         }
                         if !entries.is_empty() {

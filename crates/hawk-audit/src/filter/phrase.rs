@@ -339,18 +339,20 @@ fn start_of(instant: Instant) -> OffsetDateTime {
 }
 
 /// The first instant after `instant`: the next microsecond (the precision times are
-/// stored with), or the next day's midnight.
+/// stored with), or the next day's midnight; saturating at the end of the calendar,
+/// where nothing is stored.
 fn after(instant: Instant) -> OffsetDateTime {
     match instant {
-        Instant::Time(t) => t + Duration::MICROSECOND,
+        Instant::Time(t) => t.saturating_add(Duration::MICROSECOND),
         Instant::Day(day) => end_of(day),
     }
 }
 
-/// An RFC 3339 time (normalised to UTC) or a `YYYY-MM-DD` date.
+/// An RFC 3339 time (normalised to UTC) or a `YYYY-MM-DD` date. A time whose UTC
+/// instant lies outside the calendar (`9999-12-31T23:00:00-01:00`) is none.
 pub(super) fn parse_instant(s: &str) -> Option<Instant> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Some(Instant::Time(t.to_offset(UtcOffset::UTC)));
+        return t.checked_to_offset(UtcOffset::UTC).map(Instant::Time);
     }
     Date::parse(s, format_description!("[year]-[month]-[day]"))
         .ok()
@@ -360,6 +362,7 @@ pub(super) fn parse_instant(s: &str) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::PrimitiveDateTime;
     use time::macros::datetime;
 
     fn clauses(phrase: &str) -> Vec<(bool, Predicate)> {
@@ -592,6 +595,24 @@ mod tests {
             message.starts_with("q: at character 6: unknown qualifier"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn times_at_the_end_of_the_calendar_saturate_rather_than_panic() {
+        // Broke: `created:9999-12-31` panicked adding a day past year 9999, `>T` at its last microsecond adding one, and an offset carrying a time past it converting to UTC.
+        let last = PrimitiveDateTime::MAX.assume_utc();
+        assert_eq!(
+            range("created:9999-12-31"),
+            (Some(datetime!(9999-12-31 0:00 UTC)), Some(last))
+        );
+        assert_eq!(range("created:>9999-12-31").0, Some(last));
+        assert_eq!(range("created:<=9999-12-31").1, Some(last));
+        assert_eq!(range("created:>9999-12-31T23:59:59.999999Z").0, Some(last));
+        assert_eq!(
+            error("created:>=9999-12-31T23:59:59-01:00"),
+            (9, PhraseProblem::BadTime)
+        );
+        assert!(super::super::parse_time_bound("since", "9999-12-31T23:00:00-01:00").is_err());
     }
 
     #[test]

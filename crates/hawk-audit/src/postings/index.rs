@@ -447,6 +447,8 @@ impl Index {
         prefix: &str,
         limit: u64,
     ) -> Result<Vec<(String, u64)>> {
+        // The tail must cover the log, or the newest values would not be offered.
+        self.follow(store, store.head().await?).await?;
         let op = IndexOp::Totals {
             dim: dim.code(),
             prefix: prefix.as_bytes().to_vec(),

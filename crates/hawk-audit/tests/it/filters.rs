@@ -13,6 +13,7 @@ use crate::helpers::{TestDb, conformance};
 conformance!(
     filters_agree_with_a_scan,
     suggestions_count_within_the_filter,
+    first_suggestions_missed_what_no_query_had_read,
     an_account_filter_cannot_be_widened,
 );
 
@@ -288,6 +289,39 @@ async fn suggestions_count_within_the_filter(db: TestDb) {
             assert_eq!(action.count, count(&|e| e.action == action.action));
         }
     }
+}
+
+async fn first_suggestions_missed_what_no_query_had_read(db: TestDb) {
+    // Broke: suggestions read the in-memory tail of the filter index without bringing it up to the head, so a fresh log's first ones were empty.
+    let audit = db.open().await;
+    let (user, acme) = (Ref::new("user", 7), Ref::new("account", "acme"));
+    audit
+        .track(Some(&user), "plan.upgraded", Some(&acme))
+        .await
+        .unwrap();
+    let view = audit.filtered(Filter::new());
+    let actors = view.actors("", 10).await.unwrap();
+    assert_eq!(
+        actors
+            .iter()
+            .map(|a| (a.kind.as_str(), a.id.as_str(), a.count))
+            .collect::<Vec<_>>(),
+        [("user", "7", 1)]
+    );
+    assert_eq!(view.resources("acc", 10).await.unwrap().len(), 1);
+    // And what was recorded after a query ran is offered too.
+    audit
+        .track(None, "plan.upgraded", Some(&Ref::new("account", "beta")))
+        .await
+        .unwrap();
+    let accounts = view.accounts("", 10).await.unwrap();
+    assert_eq!(
+        accounts
+            .iter()
+            .map(|a| a.account_id.as_str())
+            .collect::<Vec<_>>(),
+        ["acme", "beta"]
+    );
 }
 
 async fn an_account_filter_cannot_be_widened(db: TestDb) {

@@ -54,7 +54,7 @@ async fn walk_through(app: &TestApp, base: &str, browser: &Client) {
     )
     .await;
     let first = text(browser, "#suggestions li:first-child").await;
-    assert!(first.starts_with("invoice.paid"), "{first}");
+    assert!(first.starts_with("action:invoice.paid"), "{first}");
     assert!(
         first.ends_with("60"),
         "prefix matches ranked by count: {first}"
@@ -73,7 +73,11 @@ async fn walk_through(app: &TestApp, base: &str, browser: &Client) {
         "document.getElementById('summary').textContent.includes('of 60 entries')",
     )
     .await;
-    assert!(text(browser, "#crumbs").await.contains("invoice.paid"));
+    assert_eq!(
+        text(browser, "#chips li .chip-text").await,
+        "invoice.paid",
+        "the picked action is a chip"
+    );
     assert_eq!(text(browser, "#page-info").await, "Page 1 of 2");
     let actions: Value = browser
         .execute(
@@ -97,13 +101,14 @@ async fn walk_through(app: &TestApp, base: &str, browser: &Client) {
     .await;
     assert!(text(browser, "#summary").await.starts_with("51–60 of 60"));
 
-    // Open an entry: its metadata is shown as pretty JSON.
+    // Open an entry (a click on its id: its values filter): its metadata is shown as
+    // pretty JSON.
     let row = browser
         .find(Locator::Css("#entries tbody tr:first-child"))
         .await
         .unwrap();
     let id = row.attr("data-id").await.unwrap().unwrap();
-    row.click().await.unwrap();
+    click(browser, "#entries tbody tr:first-child td.col-id").await;
     wait_until(
         browser,
         "the detail panel",

@@ -45,7 +45,7 @@ async fn dashboard_asks_for_a_key_and_uses_it() {
         .await;
         let accounts: Value = browser
             .execute(
-                "return [...document.querySelectorAll('#entries tbody [data-account]')].map(a => a.dataset.account);",
+                "return [...document.querySelectorAll('#entries tbody td.col-account')].map(td => td.textContent);",
                 vec![],
             )
             .await

@@ -1,8 +1,10 @@
 //! The dashboard in a real browser: headless Chromium driven over WebDriver
 //! (`chromedriver`). Opens the dashboard on a seeded log, picks a search suggestion
-//! with the keyboard, pages forward, opens an entry, and watches the live tail; checks
-//! the layout on a phone-sized window, the keyboard path to an entry's details,
-//! Back and Forward, and audits the page with axe-core.
+//! with the keyboard, pages forward, opens an entry, and watches the live tail; filters
+//! with the query phrase, its suggestions, chips from the rows and the time range, and
+//! checks that the address, the export and the live tail keep them; checks the layout
+//! on phone-sized windows, the keyboard path to an entry's details, Back and Forward,
+//! and audits the page with axe-core.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them) and
 //! axe-core (`npm ci` in `tests/browser`, also run by `.ci/run`). Without them the tests
@@ -27,6 +29,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Running, TestApp};
 
 mod desktop;
+mod filters;
 mod history;
 mod key_prompt;
 mod keyboard;
@@ -277,21 +280,63 @@ async fn text(browser: &Client, css: &str) -> String {
         .unwrap()
 }
 
-/// 60 `invoice.paid` (acme, with an amount), 25 `invoice.refunded`, 40 `user.invited`,
-/// interleaved.
+/// 60 `invoice.paid` (acme, with an amount, by `user:u_0`, `user:u_1` and `user:u_2`
+/// in turn, each on an invoice of its own), 25 `invoice.refunded` (the system's, for
+/// globex), 40 `user.invited` (by `user:Jane Doe`), interleaved.
 async fn seed(app: &TestApp) {
     let mut batch = Vec::new();
+    let mut paid = 0;
     for i in 0..125u32 {
         let entry = match i % 5 {
-            0 | 2 | 4 if i < 100 => NewEntry::new("invoice.paid")
-                .account("acme")
-                .metadata(json!({ "amount": 1000 + i, "currency": "EUR" })),
-            1 | 3 if i < 100 => NewEntry::new("user.invited"),
+            0 | 2 | 4 if i < 100 => {
+                paid += 1;
+                NewEntry::new("invoice.paid")
+                    .actor(Some(&Ref::new("user", format!("u_{}", paid % 3))))
+                    .resource(Some(&Ref::new("invoice", format!("inv_{i}"))))
+                    .account("acme")
+                    .metadata(json!({ "amount": 1000 + i, "currency": "EUR" }))
+            }
+            1 | 3 if i < 100 => NewEntry::new("user.invited")
+                .actor(Some(&Ref::new("user", "Jane Doe")))
+                .resource(Some(&Ref::new("user", format!("new_{i}")))),
             _ => NewEntry::new("invoice.refunded").account("globex"),
         };
         batch.push(entry);
     }
     app.audit.record_batch(batch).await.unwrap();
+}
+
+/// Entries from before today, then [`seed`]'s 125: 5 `invoice.paid` 40 days ago (acme,
+/// by `user:u_old`), 7 `user.login` 10 days ago (globex, by `user:u_1`) and 4
+/// `invoice.voided` two hours ago (the system's, for acme). 141 in all: 125 in the
+/// last hour, 129 in the last 24 hours and 7 days, 136 in the last 30 days.
+async fn seed_over_time(app: &TestApp) {
+    let now = time::OffsetDateTime::now_utc();
+    let mut old = Vec::new();
+    for i in 0..5 {
+        old.push((
+            now - time::Duration::days(40) + time::Duration::minutes(i),
+            NewEntry::new("invoice.paid")
+                .actor(Some(&Ref::new("user", "u_old")))
+                .account("acme"),
+        ));
+    }
+    for i in 0..7 {
+        old.push((
+            now - time::Duration::days(10) + time::Duration::minutes(i),
+            NewEntry::new("user.login")
+                .actor(Some(&Ref::new("user", "u_1")))
+                .account("globex"),
+        ));
+    }
+    for i in 0..4 {
+        old.push((
+            now - time::Duration::hours(2) + time::Duration::minutes(i),
+            NewEntry::new("invoice.voided").account("acme"),
+        ));
+    }
+    app.audit.import(old).await.unwrap();
+    seed(app).await;
 }
 
 /// A server over `app`, chromedriver and a browser window of one size; `end` stops
@@ -411,4 +456,41 @@ async fn assert_wholly_visible(browser: &Client, css: &str) {
         .await
         .unwrap();
     assert_eq!(why, Value::Null, "{why}");
+}
+
+/// Replaces what the search box says with `phrase`, typed key by key, and returns the
+/// box (focused).
+async fn type_phrase(browser: &Client, phrase: &str) -> fantoccini::elements::Element {
+    let search = browser.find(Locator::Id("search")).await.unwrap();
+    search.click().await.unwrap();
+    eval(browser, "document.getElementById('search').value = '';").await;
+    search.send_keys(phrase).await.unwrap();
+    search
+}
+
+/// Waits until the summary counts `total` entries.
+async fn wait_total(browser: &Client, what: &str, total: u64) {
+    let said = match total {
+        0 => "'0 entries'".to_owned(),
+        1 => "'of 1 entry'".to_owned(),
+        n => format!("'of {n} entries'"),
+    };
+    wait_until(
+        browser,
+        what,
+        &format!("document.getElementById('summary').textContent.includes({said})"),
+    )
+    .await;
+}
+
+/// The text of each element `css` matches, in order.
+async fn texts(browser: &Client, css: &str) -> Vec<String> {
+    let value = browser
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(value).unwrap()
 }

@@ -10,6 +10,8 @@ mod dashboard;
 mod entries;
 mod events;
 mod export;
+mod filter_attacks;
+mod filters;
 mod health;
 mod search;
 
