@@ -84,26 +84,22 @@ impl ApiError {
     }
 
     /// The library's refusal of an input, reported under `field`: the name the client
-    /// used, which may differ from the library's (`actor` for `actor_type`, `filter`
-    /// for the phrase `q`).
+    /// used, which may differ from the library's (`filter` for the phrase it calls `q`).
     pub(crate) fn invalid(invalid: &hawk_audit::Invalid, field: &str) -> Self {
         let message = invalid.to_string();
-        let rule = message
-            .strip_prefix(invalid.field())
-            .filter(|rest| rest.starts_with(':'))
-            .unwrap_or(&message);
+        let message = match message.strip_prefix(invalid.field()) {
+            Some(rule) if field != invalid.field() && rule.starts_with(':') => {
+                format!("{field}{rule}")
+            }
+            _ => message,
+        };
         let position = match invalid.rule() {
             hawk_audit::Rule::Phrase { position, .. } => Some(position),
             _ => None,
         };
         ApiError {
             position,
-            ..ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                invalid.code(),
-                format!("{field}{rule}"),
-            )
-            .field(field)
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, invalid.code(), message).field(field)
         }
     }
 
@@ -163,18 +159,10 @@ impl ApiError {
 impl From<hawk_audit::Error> for ApiError {
     fn from(err: hawk_audit::Error) -> Self {
         match err {
-            hawk_audit::Error::Invalid(invalid) => match invalid.index() {
+            hawk_audit::Error::Invalid(invalid) => ApiError {
                 // The library's message already starts with "item N: " in a batch.
-                Some(index) => ApiError {
-                    index: Some(index),
-                    ..ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        invalid.code(),
-                        invalid.to_string(),
-                    )
-                    .field(invalid.field())
-                },
-                None => ApiError::invalid(&invalid, invalid.field()),
+                index: invalid.index(),
+                ..ApiError::invalid(&invalid, invalid.field())
             },
             hawk_audit::Error::NotFound(what) => ApiError::new(
                 StatusCode::NOT_FOUND,
