@@ -21,9 +21,14 @@ use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range, sugg
 use crate::store;
 use crate::store::index_ops::{IndexAnswer, IndexOp};
 
-/// Most values a suggestion list counts exactly under a filter: the most frequent
-/// values with the prefix are taken first, then counted within the filter.
+/// Values a suggestion list first counts exactly under a filter: the most frequent
+/// values with the prefix in the whole log. When fewer than asked for have matches
+/// (a narrow filter, such as an account-bound key's), ten times as many are counted,
+/// up to [`MAX_CANDIDATES`].
 const CANDIDATES: u64 = 200;
+
+/// Most values one suggestion list counts.
+const MAX_CANDIDATES: u64 = 20_000;
 
 /// Longest prefix a suggestion list takes, in characters.
 const MAX_PREFIX_CHARS: usize = 255;
@@ -222,15 +227,9 @@ impl Filtered<'_> {
     pub async fn accounts(&self, prefix: &str, limit: u64) -> Result<Vec<AccountCount>> {
         check_range("limit", limit, MAX_LIMIT)?;
         check_prefix(prefix)?;
-        let index = self.audit.index();
-        let candidates: Vec<String> = index
-            .values_with_prefix(self.audit.store(), Dim::Account, prefix, CANDIDATES)
-            .await?
-            .into_iter()
-            .map(|(key, _)| key)
-            .filter(|key| key != NONE)
-            .collect();
-        let counted = self.count(Dim::Account, candidates, limit).await?;
+        let counted = self
+            .suggest(Dim::Account, vec![prefix.to_owned()], limit)
+            .await?;
         Ok(counted
             .into_iter()
             .map(|(account_id, count)| AccountCount { account_id, count })
@@ -264,19 +263,7 @@ impl Filtered<'_> {
                 })
                 .collect(),
         };
-        let mut candidates: Vec<(String, u64)> = Vec::new();
-        for key_prefix in prefixes {
-            candidates.extend(
-                index
-                    .values_with_prefix(store, pair, &key_prefix, CANDIDATES)
-                    .await?,
-            );
-        }
-        candidates.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        candidates.dedup_by(|a, b| a.0 == b.0);
-        candidates.truncate(CANDIDATES as usize);
-        let keys = candidates.into_iter().map(|(key, _)| key).collect();
-        let counted = self.count(pair, keys, limit).await?;
+        let counted = self.suggest(pair, prefixes, limit).await?;
         Ok(counted
             .into_iter()
             .filter_map(|(key, count)| {
@@ -288,6 +275,41 @@ impl Filtered<'_> {
                 })
             })
             .collect())
+    }
+
+    /// The values of `dim` beginning with any of `prefixes` that the most matching
+    /// entries hold, with their counts within the filter, at most `limit`.
+    async fn suggest(
+        &self,
+        dim: Dim,
+        prefixes: Vec<String>,
+        limit: u64,
+    ) -> Result<Vec<(String, u64)>> {
+        let (index, store) = (self.audit.index(), self.audit.store());
+        let mut want = CANDIDATES;
+        loop {
+            let mut candidates: Vec<(String, u64)> = Vec::new();
+            let mut exhausted = true;
+            for key_prefix in &prefixes {
+                let found = index
+                    .values_with_prefix(store, dim, key_prefix, want)
+                    .await?;
+                exhausted &= (found.len() as u64) < want;
+                candidates.extend(found);
+            }
+            candidates.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            candidates.dedup_by(|a, b| a.0 == b.0);
+            let keys = candidates
+                .into_iter()
+                .map(|(key, _)| key)
+                .filter(|key| key != NONE)
+                .collect();
+            let counted = self.count(dim, keys, limit).await?;
+            if counted.len() as u64 >= limit || exhausted || want >= MAX_CANDIDATES {
+                return Ok(counted);
+            }
+            want *= 10;
+        }
     }
 
     /// Counts each of `keys` of `dim` within the filter; those with matches, the

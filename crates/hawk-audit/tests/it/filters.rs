@@ -15,6 +15,7 @@ conformance!(
     suggestions_count_within_the_filter,
     first_suggestions_missed_what_no_query_had_read,
     an_account_filter_cannot_be_widened,
+    a_narrow_filter_still_finds_its_rare_values,
 );
 
 /// A small deterministic generator (xorshift), so a failure names its seed.
@@ -349,4 +350,45 @@ async fn an_account_filter_cannot_be_widened(db: TestDb) {
             "`{phrase}` reached beyond the account"
         );
     }
+}
+
+async fn a_narrow_filter_still_finds_its_rare_values(db: TestDb) {
+    let audit = db.open_with(Options::default().filter_chunk_bits(6)).await;
+    // 250 busy actors in one account, then one actor with one entry in another: the
+    // rare one is beyond the most frequent values a suggestion list first counts.
+    let mut batch: Vec<NewEntry> = (0..500)
+        .map(|i| {
+            NewEntry::new("task.done")
+                .actor(Some(
+                    &Ref::new("user", format!("busy{}", i % 250)) as &dyn Subject
+                ))
+                .account("big")
+        })
+        .collect();
+    batch.push(
+        NewEntry::new("task.done")
+            .actor(Some(&Ref::new("user", "rare") as &dyn Subject))
+            .account("small"),
+    );
+    audit.record_batch(batch).await.unwrap();
+    audit.seal_filter_index().await.unwrap();
+    let small = audit.filtered(Filter::new().account("small"));
+    let actors = small.actors("", 10).await.unwrap();
+    assert_eq!(
+        actors
+            .iter()
+            .map(|a| (a.id.as_str(), a.count))
+            .collect::<Vec<_>>(),
+        [("rare", 1)]
+    );
+    let accounts = audit
+        .filtered(Filter::new().actor("user", "rare"))
+        .accounts("", 10)
+        .await
+        .unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(
+        (accounts[0].account_id.as_str(), accounts[0].count),
+        ("small", 1)
+    );
 }
