@@ -333,11 +333,8 @@ impl Index {
                 cache.rows.bitmap_bytes = 0;
             }
             for (key, chunk, bytes) in rows {
-                let bitmap = RoaringBitmap::deserialize_from(&bytes[..]).map_err(|e| {
-                    Error::storage_from(
-                        format!("a stored posting of chunk {chunk} is unreadable: {e}"),
-                        e,
-                    )
+                let bitmap = decode_bitmap(&bytes).ok_or_else(|| {
+                    Error::storage(format!("a stored posting of chunk {chunk} is unreadable"))
                 })?;
                 let row = (dim, text(key)?, chunk);
                 let bitmap = Arc::new(bitmap);
@@ -401,10 +398,7 @@ impl Index {
             values.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
             let mut rows = Vec::new();
             for (dim, key, bitmap) in values {
-                let mut bits = Vec::with_capacity(bitmap.serialized_size());
-                bitmap
-                    .serialize_into(&mut bits)
-                    .map_err(|e| Error::storage_from("cannot code a posting", e))?;
+                let bits = code_bitmap(bitmap)?;
                 rows.push(Posting {
                     dim: dim.code(),
                     key: key.as_bytes().to_vec(),
@@ -637,6 +631,43 @@ fn mismatch() -> Error {
     Error::storage("the store answered a filter index request with another kind of answer")
 }
 
+/// Postings of at most this many ids are stored as the ids themselves.
+const FEW: u64 = 8;
+
+/// A posting as stored: a tag byte, then for a few ids (most values of a chunk hold
+/// one or two: a resource, a rare actor) each id's offset as two bytes, else the
+/// roaring serialization, whose header alone is larger than a few offsets.
+fn code_bitmap(bitmap: &RoaringBitmap) -> Result<Vec<u8>> {
+    // Offsets beyond two bytes (chunks above 2^16 ids, only in tests) take roaring's.
+    if bitmap.len() <= FEW && bitmap.max().is_none_or(|m| m <= u32::from(u16::MAX)) {
+        let mut bits = vec![0u8];
+        for low in bitmap {
+            bits.extend_from_slice(&(low as u16).to_le_bytes());
+        }
+        return Ok(bits);
+    }
+    let mut bits = Vec::with_capacity(1 + bitmap.serialized_size());
+    bits.push(1);
+    bitmap
+        .serialize_into(&mut bits)
+        .map_err(|e| Error::storage_from("cannot code a posting", e))?;
+    Ok(bits)
+}
+
+/// The inverse of [`code_bitmap`]; `None` for bytes it did not write.
+fn decode_bitmap(bytes: &[u8]) -> Option<RoaringBitmap> {
+    match bytes.split_first()? {
+        (0, offsets) if offsets.len() % 2 == 0 => Some(
+            offsets
+                .chunks_exact(2)
+                .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+                .collect(),
+        ),
+        (1, roaring) => RoaringBitmap::deserialize_from(roaring).ok(),
+        _ => None,
+    }
+}
+
 /// Times (µs, never decreasing) coded as the first one, then each one's step from
 /// the one before, as LEB128 varints: one or two bytes per entry in a busy log.
 pub(crate) fn code_times(times: &[i64]) -> Vec<u8> {
@@ -697,6 +728,29 @@ pub(crate) fn decode_times(bytes: &[u8]) -> Result<Vec<i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postings_round_trip_in_both_codings() {
+        for ids in [
+            vec![],
+            vec![0],
+            vec![1, 7, 65_535],
+            (0..9).collect(),
+            (0..5000).step_by(3).collect(),
+            vec![70_000],
+        ] {
+            let bitmap: RoaringBitmap = ids.iter().copied().collect();
+            let coded = code_bitmap(&bitmap).unwrap();
+            assert_eq!(
+                coded[0],
+                u8::from(ids.len() as u64 > FEW || ids.contains(&70_000))
+            );
+            assert_eq!(decode_bitmap(&coded), Some(bitmap), "{ids:?}");
+        }
+        assert_eq!(decode_bitmap(&[0, 1]), None);
+        assert_eq!(decode_bitmap(&[2]), None);
+        assert_eq!(decode_bitmap(&[]), None);
+    }
 
     #[test]
     fn times_round_trip() {

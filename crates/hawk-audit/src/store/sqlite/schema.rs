@@ -185,9 +185,9 @@ const MIGRATIONS: &[&str] = &[
          key   BLOB NOT NULL,
          chunk INTEGER NOT NULL,
          count INTEGER NOT NULL,
-         bits  BLOB NOT NULL
-     );
-     CREATE UNIQUE INDEX filter_postings_by_key ON filter_postings (dim, key, chunk, count);
+         bits  BLOB NOT NULL,
+         PRIMARY KEY (dim, key, chunk)
+     ) WITHOUT ROWID;
      CREATE TABLE filter_totals (
          dim     INTEGER NOT NULL,
          key     BLOB NOT NULL,
