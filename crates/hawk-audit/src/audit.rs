@@ -22,7 +22,9 @@ use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
 use crate::keys::{self, KeyInfo, Scope};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
-use crate::store::{Filter, ImportMark, Keyed, Location, Mode, PrunePlan, Pruned, Store};
+use crate::store::{
+    Batch, Filter, ImportMark, Keyed, Location, Mode, PrunePlan, Pruned, Store, Times,
+};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";
@@ -255,7 +257,10 @@ impl Audit {
     pub async fn record(&self, entry: NewEntry) -> Result<Entry> {
         let valid = entry.validate()?;
         self.writable()?;
-        let mut stored = self.store.append(vec![valid], None, None, None).await?;
+        let mut stored = self
+            .store
+            .append(Batch::now(vec![valid]), None, None)
+            .await?;
         Ok(stored.pop().expect("the store returns one entry per input"))
     }
 
@@ -263,7 +268,7 @@ impl Audit {
     pub async fn record_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<Entry>> {
         let valid = validate_batch(entries)?;
         self.writable()?;
-        self.store.append(valid, None, None, None).await
+        self.store.append(Batch::now(valid), None, None).await
     }
 
     /// [`record`](Self::record) at most once per `key`: a caller that cannot tell
@@ -289,15 +294,17 @@ impl Audit {
         let valid = validate_batch(entries)?;
         self.writable()?;
         let keyed = Keyed::new(key, &valid)?;
-        self.store.append(valid, None, None, Some(keyed)).await
+        self.store
+            .append(Batch::now(valid), None, Some(keyed))
+            .await
     }
 
     /// Records historical entries with their original times (importing another log,
     /// demo data). Times must not decrease, nor be earlier than the newest entry's.
     pub async fn import(&self, entries: Vec<(OffsetDateTime, NewEntry)>) -> Result<Vec<Entry>> {
-        let (valid, times) = validate_historical(entries)?;
+        let batch = validate_historical(entries)?;
         self.writable()?;
-        self.store.append(valid, Some(times), None, None).await
+        self.store.append(batch, None, None).await
     }
 
     /// Retention: removes every entry older than `before`, in one transaction, and
@@ -349,17 +356,15 @@ impl Audit {
         to: &str,
         entries: Vec<(OffsetDateTime, NewEntry)>,
     ) -> Result<Vec<Entry>> {
-        let (valid, times) = validate_historical(entries)?;
+        let batch = validate_historical(entries)?;
         let mark = ImportMark {
             source: source.to_owned(),
             from: from.map(str::to_owned),
             to: to.to_owned(),
-            entries: valid.len(),
+            entries: batch.len(),
         };
         self.writable()?;
-        self.store
-            .append(valid, Some(times), Some(mark), None)
-            .await
+        self.store.append(batch, Some(mark), None).await
     }
 
     /// A page of entries, newest first, with exact totals.
@@ -628,22 +633,14 @@ fn check_prune_cutoff(before: OffsetDateTime) -> Result<()> {
     Ok(())
 }
 
-/// Validates historical entries and checks their times do not decrease.
-fn validate_historical(
-    entries: Vec<(OffsetDateTime, NewEntry)>,
-) -> Result<(Vec<ValidEntry>, Vec<i64>)> {
+/// Validates historical entries: their times must not decrease (checked first).
+fn validate_historical(entries: Vec<(OffsetDateTime, NewEntry)>) -> Result<Batch> {
     let (times, entries): (Vec<i64>, Vec<NewEntry>) = entries
         .into_iter()
         .map(|(at, entry)| (micros(at), entry))
         .unzip();
-    if let Some(i) = times.windows(2).position(|w| w[1] < w[0]) {
-        return Err(
-            Invalid::new("inserted_at", Rule::Malformed("must not decrease"))
-                .at(i + 1)
-                .into(),
-        );
-    }
-    Ok((validate_batch(entries)?, times))
+    let times = Times::historical(times)?;
+    Ok(Batch::new(validate_batch(entries)?, times))
 }
 
 fn validate_batch(entries: Vec<NewEntry>) -> Result<Vec<ValidEntry>> {
@@ -672,6 +669,6 @@ impl Sink for Store {
             .iter()
             .map(|e| e.to_entry().validate())
             .collect::<Result<Vec<_>, Invalid>>()?;
-        self.append(entries, None, None, None).await.map(drop)
+        self.append(Batch::now(entries), None, None).await.map(drop)
     }
 }

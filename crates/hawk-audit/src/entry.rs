@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::error::{Invalid, Result, Rule};
+use crate::merkle::{Hash, Leaf, to_hex};
 
 /// Longest action, actor/resource type or id, and account id, in characters.
 pub const MAX_FIELD_CHARS: usize = 255;
@@ -240,12 +241,25 @@ pub(crate) struct ValidEntry {
 }
 
 impl ValidEntry {
-    /// The entry as a store returns it, before the commit completes its id, time and
-    /// hash; and its metadata as stored.
-    pub(crate) fn into_pending(self) -> (Entry, String) {
-        let entry = Entry {
-            id: 0,
-            inserted_at: OffsetDateTime::UNIX_EPOCH,
+    /// The fields its leaf hash covers besides the id and time.
+    pub(crate) fn leaf(&self) -> Leaf<'_> {
+        Leaf {
+            actor_type: self.actor_type.as_deref(),
+            actor_id: self.actor_id.as_deref(),
+            action: &self.action,
+            resource_type: self.resource_type.as_deref(),
+            resource_id: self.resource_id.as_deref(),
+            account_id: self.account_id.as_deref(),
+            metadata: &self.metadata,
+        }
+    }
+
+    /// The entry as the log holds it once committed with `id` at time `at` (µs), `hash`
+    /// being its leaf hash.
+    pub(crate) fn into_entry(self, id: u64, at: i64, hash: &Hash) -> Entry {
+        Entry {
+            id,
+            inserted_at: time_from_micros(at),
             actor_type: self.actor_type,
             actor_id: self.actor_id,
             action: self.action,
@@ -253,9 +267,8 @@ impl ValidEntry {
             resource_id: self.resource_id,
             account_id: self.account_id,
             metadata: self.metadata,
-            hash: String::new(),
-        };
-        (entry, self.metadata_json)
+            hash: to_hex(hash),
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::pending::Job;
+use super::group::Job;
 use crate::entry::ValidEntry;
 use crate::error::{Invalid, Rule};
 use crate::merkle::canonical_metadata;
@@ -153,7 +153,7 @@ impl Sweep {
     /// The cut-off (µs) at and below which keys are to be deleted in the transaction
     /// of `jobs`, if it writes a key and a sweep is due.
     pub(crate) fn due(&mut self, jobs: &[Job], now: i64) -> Option<i64> {
-        let writes_keys = jobs.iter().any(|job| job.new_key().is_some());
+        let writes_keys = jobs.iter().any(Job::writes_key);
         (writes_keys && now >= self.next).then(|| {
             self.next = now + SWEEP_EVERY_MICROS;
             now - KEY_RETENTION_MICROS
@@ -257,15 +257,12 @@ mod tests {
             let entries = valid(vec![NewEntry::new("a.b")]);
             let keyed = key.map(|k| Keyed::new(k, &entries).unwrap());
             let (reply, _) = tokio::sync::oneshot::channel();
-            let mut job = Job::new(crate::store::pending::Append {
-                entries,
-                times: None,
+            Job::new(crate::store::group::Append {
+                batch: crate::store::sequence::Batch::now(entries),
                 mark: None,
                 key: keyed,
                 reply,
-            });
-            job.entries[0].id = 1;
-            job
+            })
         };
         let (keyed, plain) = ([job(Some("k"))], [job(None)]);
         let mut sweep = Sweep::default();

@@ -1,18 +1,21 @@
 //! The stores behind an [`Audit`](crate::Audit) handle. Only this module speaks SQL.
 
+mod group;
 mod idempotency;
 mod pending;
+mod postgres;
+mod sequence;
+mod sqlite;
 
 pub(crate) use idempotency::Keyed;
-mod postgres;
-mod sqlite;
+pub(crate) use sequence::{Batch, NODE_LEVEL, Times};
 
 use std::path::PathBuf;
 
 use std::ops::ControlFlow;
 
 use crate::checkpoint::StoredCheckpoint;
-use crate::entry::{Entry, ValidEntry};
+use crate::entry::Entry;
 use crate::error::{Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::{Frontier, Hash, NodeSource};
@@ -94,10 +97,6 @@ pub(crate) struct ScannedEntry {
 pub(crate) trait Scanner: Send + 'static {
     fn visit(&mut self, item: ScanItem) -> ControlFlow<()>;
 }
-
-/// The lowest level of the subtrees both stores keep (2^8 = 256 leaves), written as
-/// they complete: below it, proofs hash the leaves themselves.
-pub(crate) const NODE_LEVEL: u32 = 8;
 
 /// `MTH` of leaves `start..end`, from the stored `(id, hash)` of entries
 /// `start + 1 ..= end` pushed in id order: an id out of place or a missing hash is an
@@ -274,14 +273,13 @@ impl Store {
 
     pub(crate) async fn append(
         &self,
-        entries: Vec<ValidEntry>,
-        times: Option<Vec<i64>>,
+        batch: Batch,
         mark: Option<ImportMark>,
         key: Option<Keyed>,
     ) -> Result<Vec<Entry>> {
         match self {
-            Store::Sqlite(s) => s.append(entries, times, mark, key).await,
-            Store::Postgres(s) => s.append(entries, times, mark, key).await,
+            Store::Sqlite(s) => s.append(batch, mark, key).await,
+            Store::Postgres(s) => s.append(batch, mark, key).await,
         }
     }
 

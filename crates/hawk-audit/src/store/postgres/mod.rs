@@ -23,12 +23,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_postgres::NoTls;
 
 use crate::checkpoint::StoredCheckpoint;
-use crate::entry::{Entry, ValidEntry};
+use crate::entry::Entry;
 use crate::error::{DbResult, DriverError, Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::pending::{Append, advance_head};
+use crate::store::group::Append;
+use crate::store::pending::advance_head;
+use crate::store::sequence::Batch;
 use crate::store::{
     Filter, ImportMark, Keyed, Mode, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
 };
@@ -191,8 +193,7 @@ impl PgStore {
     /// Commits `entries` atomically; answers once they are committed.
     pub(crate) async fn append(
         &self,
-        entries: Vec<ValidEntry>,
-        times: Option<Vec<i64>>,
+        batch: Batch,
         mark: Option<ImportMark>,
         key: Option<Keyed>,
     ) -> Result<Vec<Entry>> {
@@ -200,8 +201,7 @@ impl PgStore {
             &self.writer,
             std::convert::identity,
             &self.head,
-            entries,
-            times,
+            batch,
             mark,
             key,
         )
