@@ -21,10 +21,11 @@ use crate::entry::{Entry, NewEntry, Subject, ValidEntry, micros, parse_account_i
 use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
 use crate::keys::{self, KeyInfo, Scope};
+use crate::location::Location;
+use crate::proof::{ConsistencyProof, InclusionProof};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
-use crate::store::{
-    Batch, Filter, ImportMark, Keyed, Location, Mode, PrunePlan, Pruned, Store, Times,
-};
+use crate::retention::{PrunePlan, Pruned};
+use crate::store::{Batch, Filter, ImportMark, Keyed, Mode, Store, Times};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";
@@ -44,46 +45,6 @@ pub struct Audit {
     read_only: bool,
     listener: Option<Arc<Listener>>,
     checkpointer: Option<Arc<Checkpointer>>,
-}
-
-/// An inclusion proof: entry `id` (leaf `id - 1`) is in the tree of `tree_size`
-/// entries whose root is `root` (RFC 9162 section 2.1.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InclusionProof {
-    /// The entry.
-    pub id: u64,
-    /// Its leaf index: `id - 1`.
-    pub leaf_index: u64,
-    /// The size of the tree the proof is for.
-    pub tree_size: u64,
-    /// The entry's leaf hash, as stored.
-    pub leaf_hash: crate::merkle::Hash,
-    /// The audit path, nearest sibling first.
-    pub audit_path: Vec<crate::merkle::Hash>,
-    /// The root of the tree of `tree_size` entries.
-    pub root: crate::merkle::Hash,
-    /// The stored signed checkpoint of that size, if there is one.
-    pub checkpoint: Option<String>,
-}
-
-/// A consistency proof: the tree of `to` entries extends that of `from` entries
-/// (RFC 9162 section 2.1.4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsistencyProof {
-    /// The older tree size.
-    pub from: u64,
-    /// The newer tree size.
-    pub to: u64,
-    /// The older tree's root.
-    pub from_root: crate::merkle::Hash,
-    /// The newer tree's root.
-    pub to_root: crate::merkle::Hash,
-    /// The proof's nodes, in RFC 9162 order.
-    pub path: Vec<crate::merkle::Hash>,
-    /// The stored signed checkpoints of both sizes, where there are some.
-    pub from_checkpoint: Option<String>,
-    /// See `from_checkpoint`.
-    pub to_checkpoint: Option<String>,
 }
 
 impl Audit {

@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::error::{Invalid, Result, Rule};
-use crate::merkle::{Hash, Leaf, to_hex};
 
 /// Longest action, actor/resource type or id, and account id, in characters.
 pub const MAX_FIELD_CHARS: usize = 255;
@@ -241,22 +240,9 @@ pub(crate) struct ValidEntry {
 }
 
 impl ValidEntry {
-    /// The fields its leaf hash covers besides the id and time.
-    pub(crate) fn leaf(&self) -> Leaf<'_> {
-        Leaf {
-            actor_type: self.actor_type.as_deref(),
-            actor_id: self.actor_id.as_deref(),
-            action: &self.action,
-            resource_type: self.resource_type.as_deref(),
-            resource_id: self.resource_id.as_deref(),
-            account_id: self.account_id.as_deref(),
-            metadata: &self.metadata,
-        }
-    }
-
     /// The entry as the log holds it once committed with `id` at time `at` (µs), `hash`
-    /// being its leaf hash.
-    pub(crate) fn into_entry(self, id: u64, at: i64, hash: &Hash) -> Entry {
+    /// being its leaf hash in lowercase hex.
+    pub(crate) fn into_entry(self, id: u64, at: i64, hash: String) -> Entry {
         Entry {
             id,
             inserted_at: time_from_micros(at),
@@ -267,7 +253,7 @@ impl ValidEntry {
             resource_id: self.resource_id,
             account_id: self.account_id,
             metadata: self.metadata,
-            hash: to_hex(hash),
+            hash,
         }
     }
 }

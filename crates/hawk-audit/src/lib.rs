@@ -48,19 +48,21 @@ mod filter;
 pub mod fuzzing;
 pub mod import;
 mod keys;
+mod location;
 // The filters' index, checked against a scan of the log; the stores answer from it
 // once filter queries are wired in, until then only its tests compile it.
 pub mod merkle;
 #[cfg(test)]
 mod postings;
+mod proof;
 mod query;
+mod retention;
 mod store;
 mod verify;
 pub mod workload;
 
 pub use audit::{
-    Audit, ConsistencyProof, DEFAULT_ACTIONS_LIMIT, DEFAULT_SEARCH_LIMIT, DEFAULT_URL,
-    InclusionProof, MAX_BATCH, Options,
+    Audit, DEFAULT_ACTIONS_LIMIT, DEFAULT_SEARCH_LIMIT, DEFAULT_URL, MAX_BATCH, Options,
 };
 pub use entry::{
     Entry, MAX_FIELD_CHARS, MAX_METADATA_BYTES, NewEntry, Ref, Subject, format_time,
@@ -70,8 +72,9 @@ pub use error::{Error, Invalid, PhraseProblem, Result, Rule};
 pub use events::{Event, Events, ListenerStats, Subscription};
 pub use filter::{Clause, Filter, MAX_CLAUSES, Predicate, TimeRange, parse_time_bound};
 pub use keys::{KEY_PREFIX, KeyInfo, Scope};
+pub use proof::{ConsistencyProof, InclusionProof};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
-pub use store::{PrunePlan, Pruned};
+pub use retention::{PrunePlan, Pruned};
 /// The time crate, whose `OffsetDateTime` appears in this API.
 pub use time;
 pub use verify::{Report, Tamper, TamperKind, Verify};

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{Hash, hash_leaf};
-use crate::entry::{Entry, micros};
+use crate::entry::{Entry, ValidEntry, micros};
 
 /// The version byte that starts [`entry_bytes`].
 pub const ENTRY_BYTES_VERSION: u8 = 1;
@@ -57,6 +57,20 @@ pub(crate) struct Leaf<'a> {
     pub(crate) resource_id: Option<&'a str>,
     pub(crate) account_id: Option<&'a str>,
     pub(crate) metadata: &'a Map<String, Value>,
+}
+
+impl<'a> From<&'a ValidEntry> for Leaf<'a> {
+    fn from(entry: &'a ValidEntry) -> Self {
+        Leaf {
+            actor_type: entry.actor_type.as_deref(),
+            actor_id: entry.actor_id.as_deref(),
+            action: &entry.action,
+            resource_type: entry.resource_type.as_deref(),
+            resource_id: entry.resource_id.as_deref(),
+            account_id: entry.account_id.as_deref(),
+            metadata: &entry.metadata,
+        }
+    }
 }
 
 impl Leaf<'_> {

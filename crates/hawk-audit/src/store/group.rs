@@ -13,7 +13,7 @@ use super::pending::advance_head;
 use super::sequence::{Batch, Row};
 use crate::entry::Entry;
 use crate::error::{DriverError, Error, Invalid, Result, Rule};
-use crate::merkle::Hash;
+use crate::merkle::{Hash, to_hex};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.
 pub(crate) const MAX_GROUP: usize = 8192;
@@ -195,7 +195,7 @@ impl Job {
             .into_entries()
             .into_iter()
             .zip(self.placed)
-            .map(|(entry, p)| entry.into_entry(p.id, p.at, &p.leaf))
+            .map(|(entry, p)| entry.into_entry(p.id, p.at, to_hex(&p.leaf)))
             .collect()
     }
 

@@ -4,12 +4,12 @@
 
 use tokio::sync::{oneshot, watch};
 
-use super::Pruned;
 use super::group::{Append, Job};
 use super::sequence::Batch;
 use crate::entry::{NewEntry, format_time, time_from_micros};
 use crate::error::Invalid;
 use crate::merkle::{Hash, to_hex};
+use crate::retention::Pruned;
 
 /// The action of the entry a prune appends.
 const PRUNE_ACTION: &str = "hawk.pruned";

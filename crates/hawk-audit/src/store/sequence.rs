@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use crate::entry::ValidEntry;
 use crate::error::{Error, Invalid, Rule};
-use crate::merkle::{Frontier, Hash};
+use crate::merkle::{Frontier, Hash, Leaf};
 
 /// The lowest level of the subtrees both stores keep (2^8 = 256 leaves), written as
 /// they complete: below it, proofs hash the leaves themselves.
@@ -213,7 +213,7 @@ where
                 *seq
             });
             // The hash covers the entry exactly as it is returned and read back.
-            let leaf = entry.leaf().hash(next_id, at);
+            let leaf = Leaf::from(entry).hash(next_id, at);
             frontier.push_with(leaf, |level, index, hash| {
                 if level >= NODE_LEVEL {
                     nodes.push(Node {
@@ -251,7 +251,7 @@ where
 mod tests {
     use super::*;
     use crate::entry::NewEntry;
-    use crate::merkle::leaf_hash;
+    use crate::merkle::{leaf_hash, to_hex};
 
     fn valid(action: &str, account: Option<&str>) -> ValidEntry {
         let entry = NewEntry::new(action);
@@ -356,7 +356,10 @@ mod tests {
         let batches = [batch(250), batch(450)];
         let done = sequence(start, &batches, 1, NO_COUNTS).unwrap();
         for row in &done.rows {
-            let entry = row.entry.clone().into_entry(row.id, row.at, &row.leaf);
+            let entry = row
+                .entry
+                .clone()
+                .into_entry(row.id, row.at, to_hex(&row.leaf));
             assert_eq!(row.leaf, leaf_hash(&entry), "entry {}", row.id);
             want.push_with(leaf_hash(&entry), |level, index, hash| {
                 want_nodes.push(Node {

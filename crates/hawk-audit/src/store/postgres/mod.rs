@@ -27,13 +27,13 @@ use crate::entry::Entry;
 use crate::error::{DbResult, DriverError, Error, Invalid, Result, Rule};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
+use crate::proof::{prove_consistency, prove_inclusion};
 use crate::query::{ActionCount, Page, Recent, Term};
+use crate::retention::{PrunePlan, Pruned};
 use crate::store::group::Append;
 use crate::store::pending::advance_head;
 use crate::store::sequence::Batch;
-use crate::store::{
-    Filter, ImportMark, Keyed, Mode, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
-};
+use crate::store::{Filter, ImportMark, Keyed, Mode, Scanner};
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
 const POOL_SIZE: usize = 8;

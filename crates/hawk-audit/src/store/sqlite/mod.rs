@@ -28,10 +28,10 @@ use crate::entry::Entry;
 use crate::error::{DbResult, DriverError, Error, Result};
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
+use crate::proof::{prove_consistency, prove_inclusion};
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::{
-    Filter, ImportMark, Keyed, Mode, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
-};
+use crate::retention::{PrunePlan, Pruned};
+use crate::store::{Filter, ImportMark, Keyed, Mode, Scanner};
 
 use crate::store::group::{Append, Queued};
 use crate::store::pending::advance_head;

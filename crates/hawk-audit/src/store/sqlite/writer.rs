@@ -29,15 +29,16 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::schema::{BLOCK, INSERT_NODE, is_busy};
+use super::schema::{BLOCK, is_busy};
 use crate::entry::{micros, time_from_micros};
 use crate::error::{DbResult, Error, Result};
 use crate::merkle::Frontier;
+use crate::retention::{PrunePlan, Pruned};
+use crate::store::ImportMark;
 use crate::store::group::{Gather, GroupWriter, Job, Places, Queued, commit_group};
 use crate::store::idempotency::{self, Decision, StoredKey, Sweep};
 use crate::store::pending::{LastOlder, PruneRecord};
 use crate::store::sequence::{Counts, Head, sequence};
-use crate::store::{ImportMark, PrunePlan, Pruned};
 
 /// How long the writer pauses for more appends to join a group that looks smaller
 /// than the traffic (see `Gather::group`); far below one fsync.
@@ -474,7 +475,9 @@ fn append_in(
         for (account, count) in &done.accounts {
             count_accounts.execute(params![account, *count as i64])?;
         }
-        let mut insert = tx.prepare_cached(INSERT_NODE)?;
+        let mut insert = tx.prepare_cached(
+            "INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+        )?;
         for node in &done.nodes {
             insert.execute(params![node.level, node.index as i64, &node.hash[..]])?;
         }
@@ -546,10 +549,7 @@ fn settle_keys(
 }
 
 /// Writes the frontier back, in the transaction that grew it.
-pub(super) fn store_frontier(
-    tx: &rusqlite::Transaction<'_>,
-    frontier: &Frontier,
-) -> rusqlite::Result<()> {
+fn store_frontier(tx: &rusqlite::Transaction<'_>, frontier: &Frontier) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO tree_frontier (id, bytes) VALUES (1, ?1)
          ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes",
