@@ -34,18 +34,24 @@ pub const ENTRY_BYTES_VERSION: u8 = 1;
 /// [`canonical_metadata`]. The leaf hash is `SHA-256(0x00 ‖ entry_bytes)`
 /// ([`leaf_hash`]).
 pub fn entry_bytes(entry: &Entry) -> Vec<u8> {
-    let at = micros(entry.inserted_at);
-    Leaf {
-        actor_type: entry.actor_type.as_deref(),
-        actor_id: entry.actor_id.as_deref(),
-        action: &entry.action,
-        resource_type: entry.resource_type.as_deref(),
-        resource_id: entry.resource_id.as_deref(),
-        account_id: entry.account_id.as_deref(),
-        metadata: &entry.metadata,
-    }
-    .bytes(entry.id, at)
+    leaf_of!(entry).bytes(entry.id, micros(entry.inserted_at))
 }
+
+/// The [`Leaf`] of a stored [`Entry`] or of a [`ValidEntry`], whose fields share names.
+macro_rules! leaf_of {
+    ($entry:expr) => {
+        Leaf {
+            actor_type: $entry.actor_type.as_deref(),
+            actor_id: $entry.actor_id.as_deref(),
+            action: &$entry.action,
+            resource_type: $entry.resource_type.as_deref(),
+            resource_id: $entry.resource_id.as_deref(),
+            account_id: $entry.account_id.as_deref(),
+            metadata: &$entry.metadata,
+        }
+    };
+}
+use leaf_of;
 
 /// An entry's fields apart from its id and time, borrowed from wherever they are held
 /// (a stored [`Entry`], or an entry on its way into the log).
@@ -61,15 +67,7 @@ pub(crate) struct Leaf<'a> {
 
 impl<'a> From<&'a ValidEntry> for Leaf<'a> {
     fn from(entry: &'a ValidEntry) -> Self {
-        Leaf {
-            actor_type: entry.actor_type.as_deref(),
-            actor_id: entry.actor_id.as_deref(),
-            action: &entry.action,
-            resource_type: entry.resource_type.as_deref(),
-            resource_id: entry.resource_id.as_deref(),
-            account_id: entry.account_id.as_deref(),
-            metadata: &entry.metadata,
-        }
+        leaf_of!(entry)
     }
 }
 

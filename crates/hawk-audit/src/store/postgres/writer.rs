@@ -1,8 +1,9 @@
-//! The group-commit writer: one task per process takes every append that is waiting
-//! and commits them in one transaction, then answers each caller. A caller is answered
-//! only after its entries are committed. When a group fails, each of its appends is
-//! committed alone, so one bad append (a historical time out of order, say) fails only
-//! its own caller.
+//! The group-commit writer (gathering and committing a group are `store::group`'s, the
+//! sequencing `store::sequence`'s; this is the SQL around them): one task per process
+//! takes every append that is waiting and commits them in one transaction, then
+//! answers each caller. A caller is answered only after its entries are committed.
+//! When a group fails, each of its appends is committed alone, so one bad append (a
+//! historical time out of order, say) fails only its own caller.
 //!
 //! Every transaction starts by locking the one row of `log_head`, which holds the next
 //! id, the newest time and the tree's frontier. Writers of every process queue on that

@@ -1,6 +1,8 @@
 //! The group-commit writer: one thread owns the write connection, takes every append
 //! that is waiting, commits them in one transaction (one fsync), then answers each
-//! caller. A caller is answered only after its entries are durable.
+//! caller. A caller is answered only after its entries are durable. Gathering and
+//! committing a group are `store::group`'s, the sequencing `store::sequence`'s; this
+//! is the SQL around them.
 //! When a group fails, each of its appends is committed alone, so one bad append (a
 //! historical time out of order, say) fails only its own caller.
 //!
