@@ -20,12 +20,13 @@ use crate::checkpoint::{SigningKey, StoredCheckpoint};
 use crate::entry::{Entry, NewEntry, Subject, ValidEntry, micros, parse_account_id};
 use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
+use crate::idempotency::Keyed;
 use crate::keys::{self, KeyInfo, Scope};
 use crate::location::Location;
 use crate::proof::{ConsistencyProof, InclusionProof};
 use crate::query::{ActionCount, MAX_LIMIT, Page, Recent, Term, check_range};
 use crate::retention::{PrunePlan, Pruned};
-use crate::store::{Batch, Filter, ImportMark, Keyed, Mode, Store, Times};
+use crate::store::{Batch, Filter, ImportMark, Mode, Store, Times};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";

@@ -46,6 +46,7 @@ mod filter;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod idempotency;
 pub mod import;
 mod keys;
 mod location;

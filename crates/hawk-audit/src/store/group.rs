@@ -8,11 +8,11 @@
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::ImportMark;
-use super::idempotency::Keyed;
 use super::pending::advance_head;
 use super::sequence::{Batch, Row};
 use crate::entry::Entry;
 use crate::error::{DriverError, Error, Invalid, Result, Rule};
+use crate::idempotency::Keyed;
 use crate::merkle::{Hash, to_hex};
 
 /// Most entries committed in one transaction; bounds the latency a batch adds.

@@ -11,7 +11,6 @@ mod postgres;
 mod sequence;
 mod sqlite;
 
-pub(crate) use idempotency::Keyed;
 pub(crate) use sequence::{Batch, NODE_LEVEL, Times};
 
 use std::ops::ControlFlow;
@@ -20,6 +19,7 @@ use std::path::PathBuf;
 use crate::checkpoint::StoredCheckpoint;
 use crate::entry::Entry;
 use crate::error::{Error, Invalid, Result, Rule};
+use crate::idempotency::Keyed;
 use crate::keys::{KeyInfo, NewKey};
 use crate::location::Location;
 use crate::merkle::{Frontier, Hash};
@@ -43,6 +43,21 @@ pub(crate) struct ImportMark {
     pub(crate) from: Option<String>,
     pub(crate) to: String,
     pub(crate) entries: usize,
+}
+
+impl ImportMark {
+    /// Refuses the step unless the stored position (read under the writer's lock) is
+    /// still where this batch was read from: two imports of one source at once cannot
+    /// both write the same records.
+    pub(crate) fn check(&self, stored: Option<String>) -> Result<()> {
+        if stored != self.from {
+            return Err(Error::storage(format!(
+                "another import of {} committed since this one read its position; run it again",
+                self.source
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// What a scan of the whole log hands its [`Scanner`], in order.

@@ -25,6 +25,7 @@ use tokio_postgres::NoTls;
 use crate::checkpoint::StoredCheckpoint;
 use crate::entry::Entry;
 use crate::error::{DbResult, DriverError, Error, Invalid, Result, Rule};
+use crate::idempotency::Keyed;
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::proof::{prove_consistency, prove_inclusion};
@@ -33,7 +34,7 @@ use crate::retention::{PrunePlan, Pruned};
 use crate::store::group::Append;
 use crate::store::pending::advance_head;
 use crate::store::sequence::Batch;
-use crate::store::{Filter, ImportMark, Keyed, Mode, Scanner};
+use crate::store::{Filter, ImportMark, Mode, Scanner};
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
 const POOL_SIZE: usize = 8;

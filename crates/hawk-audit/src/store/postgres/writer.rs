@@ -349,12 +349,7 @@ async fn advance_import(tx: &Transaction<'_>, mark: &ImportMark) -> Result<(), C
         )
         .await?
         .map(|row| row.get(0));
-    if current != mark.from {
-        return Err(CommitError::Other(Error::storage(format!(
-            "another import of {} committed since this one read its position; run it again",
-            mark.source
-        ))));
-    }
+    mark.check(current).map_err(CommitError::Other)?;
     tx.execute(
         "INSERT INTO imports (source, position, entries) VALUES ($1, $2, $3)
          ON CONFLICT (source) DO UPDATE

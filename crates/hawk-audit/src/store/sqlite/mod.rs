@@ -26,12 +26,13 @@ use self::index::ActionIndex;
 use crate::checkpoint::StoredCheckpoint;
 use crate::entry::Entry;
 use crate::error::{DbResult, DriverError, Error, Result};
+use crate::idempotency::Keyed;
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
 use crate::proof::{prove_consistency, prove_inclusion};
 use crate::query::{ActionCount, Page, Recent, Term};
 use crate::retention::{PrunePlan, Pruned};
-use crate::store::{Filter, ImportMark, Keyed, Mode, Scanner};
+use crate::store::{Filter, ImportMark, Mode, Scanner};
 
 use crate::store::group::{Append, Queued};
 use crate::store::pending::advance_head;

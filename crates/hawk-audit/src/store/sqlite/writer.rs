@@ -567,12 +567,7 @@ fn advance_import(tx: &rusqlite::Transaction<'_>, mark: &ImportMark) -> Result<(
         .prepare_cached("SELECT position FROM imports WHERE source = ?1")?
         .query_row([&mark.source], |row| row.get(0))
         .optional()?;
-    if current != mark.from {
-        return Err(CommitError::Other(Error::storage(format!(
-            "another import of {} committed since this one read its position; run it again",
-            mark.source
-        ))));
-    }
+    mark.check(current).map_err(CommitError::Other)?;
     tx.prepare_cached(
         "INSERT INTO imports (source, position, entries) VALUES (?1, ?2, ?3)
          ON CONFLICT (source) DO UPDATE
