@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::entry::{Entry, NewEntry, micros, time_from_micros};
 use crate::error::Invalid;
-use crate::merkle::{ENTRY_BYTES_VERSION, Hash, Leaf, metadata_hash, to_hex};
+use crate::merkle::{ENTRY_BYTES_VERSION, Hash, metadata_hash, to_hex, valid_leaf_hash};
 
 /// Validates `entry` exactly as [`Audit::record`](crate::Audit::record) does; when it
 /// is valid, returns the entry the store would return with this id and time (its
@@ -14,7 +14,7 @@ pub fn complete(entry: NewEntry, id: u64, at_micros: i64) -> Result<(Entry, Stri
     let valid = entry.validate()?;
     // The time as stored: out of range, it reads back as the epoch.
     let at = micros(time_from_micros(at_micros));
-    let hash = Leaf::from(&valid).hash(id, at);
+    let hash = valid_leaf_hash(&valid, id, at);
     let metadata_json = valid.metadata_json.clone();
     Ok((valid.into_entry(id, at, to_hex(&hash)), metadata_json))
 }

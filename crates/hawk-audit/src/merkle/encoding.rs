@@ -34,86 +34,63 @@ pub const ENTRY_BYTES_VERSION: u8 = 1;
 /// [`canonical_metadata`]. The leaf hash is `SHA-256(0x00 ‖ entry_bytes)`
 /// ([`leaf_hash`]).
 pub fn entry_bytes(entry: &Entry) -> Vec<u8> {
-    leaf_of!(entry).bytes(entry.id, micros(entry.inserted_at))
+    encode(
+        entry.id,
+        micros(entry.inserted_at),
+        texts!(entry),
+        &entry.metadata,
+    )
 }
 
-/// The [`Leaf`] of a stored [`Entry`] or of a [`ValidEntry`], whose fields share names.
-macro_rules! leaf_of {
+/// The texts of an [`Entry`] or a [`ValidEntry`] (their fields share names), in the
+/// order [`entry_bytes`] has them.
+macro_rules! texts {
     ($entry:expr) => {
-        Leaf {
-            actor_type: $entry.actor_type.as_deref(),
-            actor_id: $entry.actor_id.as_deref(),
-            action: &$entry.action,
-            resource_type: $entry.resource_type.as_deref(),
-            resource_id: $entry.resource_id.as_deref(),
-            account_id: $entry.account_id.as_deref(),
-            metadata: &$entry.metadata,
-        }
+        [
+            $entry.actor_type.as_deref(),
+            $entry.actor_id.as_deref(),
+            Some($entry.action.as_str()),
+            $entry.resource_type.as_deref(),
+            $entry.resource_id.as_deref(),
+            $entry.account_id.as_deref(),
+        ]
     };
 }
-use leaf_of;
+use texts;
 
-/// An entry's fields apart from its id and time, borrowed from wherever they are held
-/// (a stored [`Entry`], or an entry on its way into the log).
-pub(crate) struct Leaf<'a> {
-    pub(crate) actor_type: Option<&'a str>,
-    pub(crate) actor_id: Option<&'a str>,
-    pub(crate) action: &'a str,
-    pub(crate) resource_type: Option<&'a str>,
-    pub(crate) resource_id: Option<&'a str>,
-    pub(crate) account_id: Option<&'a str>,
-    pub(crate) metadata: &'a Map<String, Value>,
+/// The leaf hash `entry` has once committed as `id` at `at` (µs).
+pub(crate) fn valid_leaf_hash(entry: &ValidEntry, id: u64, at: i64) -> Hash {
+    hash_leaf(&encode(id, at, texts!(entry), &entry.metadata))
 }
 
-impl<'a> From<&'a ValidEntry> for Leaf<'a> {
-    fn from(entry: &'a ValidEntry) -> Self {
-        leaf_of!(entry)
-    }
-}
-
-impl Leaf<'_> {
-    /// [`entry_bytes`] of the entry with these fields, `id` and time `at` (µs).
-    pub(crate) fn bytes(&self, id: u64, at: i64) -> Vec<u8> {
-        let texts = [
-            self.actor_type,
-            self.actor_id,
-            Some(self.action),
-            self.resource_type,
-            self.resource_id,
-            self.account_id,
-        ];
-        let len = 1
-            + 8
-            + 8
-            + texts
-                .iter()
-                .map(|t| 5 + t.map_or(0, str::len))
-                .sum::<usize>()
-            + 32;
-        let mut out = Vec::with_capacity(len);
-        out.push(ENTRY_BYTES_VERSION);
-        out.extend_from_slice(&id.to_be_bytes());
-        out.extend_from_slice(&at.to_be_bytes());
-        for text in texts {
-            match text {
-                None => out.push(0x00),
-                Some(s) => {
-                    // Fields are at most 255 characters (1020 bytes); u32 holds any of them.
-                    let n = u32::try_from(s.len()).expect("a field shorter than 4 GiB");
-                    out.push(0x01);
-                    out.extend_from_slice(&n.to_be_bytes());
-                    out.extend_from_slice(s.as_bytes());
-                }
+/// [`entry_bytes`] of the entry with these fields.
+fn encode(id: u64, at: i64, texts: [Option<&str>; 6], metadata: &Map<String, Value>) -> Vec<u8> {
+    let len = 1
+        + 8
+        + 8
+        + texts
+            .iter()
+            .map(|t| 5 + t.map_or(0, str::len))
+            .sum::<usize>()
+        + 32;
+    let mut out = Vec::with_capacity(len);
+    out.push(ENTRY_BYTES_VERSION);
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&at.to_be_bytes());
+    for text in texts {
+        match text {
+            None => out.push(0x00),
+            Some(s) => {
+                // Fields are at most 255 characters (1020 bytes); u32 holds any of them.
+                let n = u32::try_from(s.len()).expect("a field shorter than 4 GiB");
+                out.push(0x01);
+                out.extend_from_slice(&n.to_be_bytes());
+                out.extend_from_slice(s.as_bytes());
             }
         }
-        out.extend_from_slice(&metadata_hash(self.metadata));
-        out
     }
-
-    /// The leaf hash of the entry with these fields, `id` and time `at` (µs).
-    pub(crate) fn hash(&self, id: u64, at: i64) -> Hash {
-        hash_leaf(&self.bytes(id, at))
-    }
+    out.extend_from_slice(&metadata_hash(metadata));
+    out
 }
 
 /// The entry's leaf hash in the log's Merkle tree: `SHA-256(0x00 ‖ entry_bytes)`.

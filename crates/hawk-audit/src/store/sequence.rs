@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use crate::entry::ValidEntry;
 use crate::error::{Error, Invalid, Rule};
-use crate::merkle::{Frontier, Hash, Leaf};
+use crate::merkle::{Frontier, Hash, valid_leaf_hash};
 
 /// The lowest level of the subtrees both stores keep (2^8 = 256 leaves), written as
 /// they complete: below it, proofs hash the leaves themselves.
@@ -213,7 +213,7 @@ where
                 *seq
             });
             // The hash covers the entry exactly as it is returned and read back.
-            let leaf = Leaf::from(entry).hash(next_id, at);
+            let leaf = valid_leaf_hash(entry, next_id, at);
             frontier.push_with(leaf, |level, index, hash| {
                 if level >= NODE_LEVEL {
                     nodes.push(Node {
