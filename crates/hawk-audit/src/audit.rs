@@ -23,10 +23,14 @@ use crate::entry::{Entry, NewEntry, Subject, ValidEntry, micros};
 use crate::error::{Invalid, Result, Rule};
 use crate::events::{Event, Events, Listener, ListenerStats, Sink};
 use crate::filter::Filter;
+use crate::idempotency::Keyed;
 use crate::keys::{self, KeyInfo, Scope};
+use crate::location::Location;
 use crate::postings::index::{CHUNK_BITS, Index};
+use crate::proof::{ConsistencyProof, InclusionProof};
 use crate::query::{ActionCount, Page, Recent};
-use crate::store::{ImportMark, Keyed, Location, Mode, PrunePlan, Pruned, Store};
+use crate::retention::{PrunePlan, Pruned};
+use crate::store::{Batch, ImportMark, Mode, Store, Times};
 
 /// Default database URL: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite:hawk.db";
@@ -49,46 +53,6 @@ pub struct Audit {
     read_only: bool,
     listener: Option<Arc<Listener>>,
     checkpointer: Option<Arc<Checkpointer>>,
-}
-
-/// An inclusion proof: entry `id` (leaf `id - 1`) is in the tree of `tree_size`
-/// entries whose root is `root` (RFC 9162 section 2.1.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InclusionProof {
-    /// The entry.
-    pub id: u64,
-    /// Its leaf index: `id - 1`.
-    pub leaf_index: u64,
-    /// The size of the tree the proof is for.
-    pub tree_size: u64,
-    /// The entry's leaf hash, as stored.
-    pub leaf_hash: crate::merkle::Hash,
-    /// The audit path, nearest sibling first.
-    pub audit_path: Vec<crate::merkle::Hash>,
-    /// The root of the tree of `tree_size` entries.
-    pub root: crate::merkle::Hash,
-    /// The stored signed checkpoint of that size, if there is one.
-    pub checkpoint: Option<String>,
-}
-
-/// A consistency proof: the tree of `to` entries extends that of `from` entries
-/// (RFC 9162 section 2.1.4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsistencyProof {
-    /// The older tree size.
-    pub from: u64,
-    /// The newer tree size.
-    pub to: u64,
-    /// The older tree's root.
-    pub from_root: crate::merkle::Hash,
-    /// The newer tree's root.
-    pub to_root: crate::merkle::Hash,
-    /// The proof's nodes, in RFC 9162 order.
-    pub path: Vec<crate::merkle::Hash>,
-    /// The stored signed checkpoints of both sizes, where there are some.
-    pub from_checkpoint: Option<String>,
-    /// See `from_checkpoint`.
-    pub to_checkpoint: Option<String>,
 }
 
 impl Audit {
@@ -267,7 +231,10 @@ impl Audit {
     pub async fn record(&self, entry: NewEntry) -> Result<Entry> {
         let valid = entry.validate()?;
         self.writable()?;
-        let mut stored = self.store.append(vec![valid], None, None, None).await?;
+        let mut stored = self
+            .store
+            .append(Batch::now(vec![valid]), None, None)
+            .await?;
         Ok(stored.pop().expect("the store returns one entry per input"))
     }
 
@@ -275,7 +242,7 @@ impl Audit {
     pub async fn record_batch(&self, entries: Vec<NewEntry>) -> Result<Vec<Entry>> {
         let valid = validate_batch(entries)?;
         self.writable()?;
-        self.store.append(valid, None, None, None).await
+        self.store.append(Batch::now(valid), None, None).await
     }
 
     /// [`record`](Self::record) at most once per `key`: a caller that cannot tell
@@ -301,15 +268,17 @@ impl Audit {
         let valid = validate_batch(entries)?;
         self.writable()?;
         let keyed = Keyed::new(key, &valid)?;
-        self.store.append(valid, None, None, Some(keyed)).await
+        self.store
+            .append(Batch::now(valid), None, Some(keyed))
+            .await
     }
 
     /// Records historical entries with their original times (importing another log,
     /// demo data). Times must not decrease, nor be earlier than the newest entry's.
     pub async fn import(&self, entries: Vec<(OffsetDateTime, NewEntry)>) -> Result<Vec<Entry>> {
-        let (valid, times) = validate_historical(entries)?;
+        let batch = validate_historical(entries)?;
         self.writable()?;
-        self.store.append(valid, Some(times), None, None).await
+        self.store.append(batch, None, None).await
     }
 
     /// Retention: removes every entry older than `before`, in one transaction, and
@@ -361,17 +330,15 @@ impl Audit {
         to: &str,
         entries: Vec<(OffsetDateTime, NewEntry)>,
     ) -> Result<Vec<Entry>> {
-        let (valid, times) = validate_historical(entries)?;
+        let batch = validate_historical(entries)?;
         let mark = ImportMark {
             source: source.to_owned(),
             from: from.map(str::to_owned),
             to: to.to_owned(),
-            entries: valid.len(),
+            entries: batch.len(),
         };
         self.writable()?;
-        self.store
-            .append(valid, Some(times), Some(mark), None)
-            .await
+        self.store.append(batch, Some(mark), None).await
     }
 
     /// A page of entries, newest first, with exact totals.
@@ -634,22 +601,14 @@ fn check_prune_cutoff(before: OffsetDateTime) -> Result<()> {
     Ok(())
 }
 
-/// Validates historical entries and checks their times do not decrease.
-fn validate_historical(
-    entries: Vec<(OffsetDateTime, NewEntry)>,
-) -> Result<(Vec<ValidEntry>, Vec<i64>)> {
+/// Validates historical entries: their times must not decrease (checked first).
+fn validate_historical(entries: Vec<(OffsetDateTime, NewEntry)>) -> Result<Batch> {
     let (times, entries): (Vec<i64>, Vec<NewEntry>) = entries
         .into_iter()
         .map(|(at, entry)| (micros(at), entry))
         .unzip();
-    if let Some(i) = times.windows(2).position(|w| w[1] < w[0]) {
-        return Err(
-            Invalid::new("inserted_at", Rule::Malformed("must not decrease"))
-                .at(i + 1)
-                .into(),
-        );
-    }
-    Ok((validate_batch(entries)?, times))
+    let times = Times::historical(times)?;
+    Ok(Batch::new(validate_batch(entries)?, times))
 }
 
 fn validate_batch(entries: Vec<NewEntry>) -> Result<Vec<ValidEntry>> {
@@ -678,6 +637,6 @@ impl Sink for Store {
             .iter()
             .map(|e| e.to_entry().validate())
             .collect::<Result<Vec<_>, Invalid>>()?;
-        self.append(entries, None, None, None).await.map(drop)
+        self.append(Batch::now(entries), None, None).await.map(drop)
     }
 }

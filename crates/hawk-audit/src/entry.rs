@@ -240,12 +240,12 @@ pub(crate) struct ValidEntry {
 }
 
 impl ValidEntry {
-    /// The entry as a store returns it, before the commit completes its id, time and
-    /// hash; and its metadata as stored.
-    pub(crate) fn into_pending(self) -> (Entry, String) {
-        let entry = Entry {
-            id: 0,
-            inserted_at: OffsetDateTime::UNIX_EPOCH,
+    /// The entry as the log holds it once committed with `id` at time `at` (µs), `hash`
+    /// being its leaf hash in lowercase hex.
+    pub(crate) fn into_entry(self, id: u64, at: i64, hash: String) -> Entry {
+        Entry {
+            id,
+            inserted_at: time_from_micros(at),
             actor_type: self.actor_type,
             actor_id: self.actor_id,
             action: self.action,
@@ -253,9 +253,8 @@ impl ValidEntry {
             resource_id: self.resource_id,
             account_id: self.account_id,
             metadata: self.metadata,
-            hash: String::new(),
-        };
-        (entry, self.metadata_json)
+            hash,
+        }
     }
 }
 

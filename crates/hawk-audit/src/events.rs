@@ -414,7 +414,8 @@ mod fault_tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::{Location, Mode, Store};
+    use crate::location::Location;
+    use crate::store::{Mode, Store};
     use crate::{Audit, Recent};
 
     struct FaultySink {

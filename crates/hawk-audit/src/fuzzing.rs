@@ -5,17 +5,18 @@ use serde_json::{Map, Value};
 
 use crate::entry::{Entry, NewEntry, micros, time_from_micros};
 use crate::error::Invalid;
-use crate::merkle::{ENTRY_BYTES_VERSION, Hash, leaf_hash, metadata_hash, to_hex};
+use crate::merkle::{ENTRY_BYTES_VERSION, Hash, metadata_hash, to_hex, valid_leaf_hash};
 
 /// Validates `entry` exactly as [`Audit::record`](crate::Audit::record) does; when it
 /// is valid, returns the entry the store would return with this id and time (its
 /// hash included) and the metadata JSON it would store.
 pub fn complete(entry: NewEntry, id: u64, at_micros: i64) -> Result<(Entry, String), Invalid> {
-    let (mut entry, metadata_json) = entry.validate()?.into_pending();
-    entry.id = id;
-    entry.inserted_at = time_from_micros(at_micros);
-    entry.hash = to_hex(&leaf_hash(&entry));
-    Ok((entry, metadata_json))
+    let valid = entry.validate()?;
+    // The time as stored: out of range, it reads back as the epoch.
+    let at = micros(time_from_micros(at_micros));
+    let hash = valid_leaf_hash(&valid, id, at);
+    let metadata_json = valid.metadata_json.clone();
+    Ok((valid.into_entry(id, at, to_hex(&hash)), metadata_json))
 }
 
 /// An entry with exactly these fields, unvalidated: actor type and id, action,

@@ -47,18 +47,21 @@ mod filtered;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod idempotency;
 pub mod import;
 mod keys;
+mod location;
 pub mod merkle;
 mod postings;
+mod proof;
 mod query;
+mod retention;
 mod store;
 mod verify;
 pub mod workload;
 
 pub use audit::{
-    Audit, ConsistencyProof, DEFAULT_ACTIONS_LIMIT, DEFAULT_SEARCH_LIMIT, DEFAULT_URL,
-    InclusionProof, MAX_BATCH, Options,
+    Audit, DEFAULT_ACTIONS_LIMIT, DEFAULT_SEARCH_LIMIT, DEFAULT_URL, MAX_BATCH, Options,
 };
 pub use entry::{
     Entry, MAX_FIELD_CHARS, MAX_METADATA_BYTES, NewEntry, Ref, Subject, format_time,
@@ -69,8 +72,9 @@ pub use events::{Event, Events, ListenerStats, Subscription};
 pub use filter::{Clause, Filter, MAX_CLAUSES, Predicate, TimeRange, parse_time_bound};
 pub use filtered::{AccountCount, Filtered, SubjectCount};
 pub use keys::{KEY_PREFIX, KeyInfo, Scope};
+pub use proof::{ConsistencyProof, InclusionProof};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
-pub use store::{PrunePlan, Pruned};
+pub use retention::{PrunePlan, Pruned};
 /// The time crate, whose `OffsetDateTime` appears in this API.
 pub use time;
 pub use verify::{Report, Tamper, TamperKind, Verify};

@@ -53,6 +53,7 @@ use sha2::{Digest, Sha256};
 
 mod encoding;
 
+pub(crate) use encoding::valid_leaf_hash;
 pub use encoding::{
     ENTRY_BYTES_VERSION, canonical_metadata, entry_bytes, leaf_hash, metadata_hash,
 };

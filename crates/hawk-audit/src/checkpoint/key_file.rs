@@ -16,9 +16,9 @@ pub fn default_key_file(db_path: &Path) -> PathBuf {
 /// The default key file of the log at `url`: beside a SQLite file (see
 /// [`default_key_file`]); `None` for other URLs.
 pub fn default_key_file_for(url: &str) -> Option<PathBuf> {
-    match crate::store::Location::parse(url).ok()? {
-        crate::store::Location::Sqlite(path) => Some(default_key_file(&path)),
-        crate::store::Location::Postgres(_) => None,
+    match crate::location::Location::parse(url).ok()? {
+        crate::location::Location::Sqlite(path) => Some(default_key_file(&path)),
+        crate::location::Location::Postgres(_) => None,
     }
 }
 

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{Hash, hash_leaf};
-use crate::entry::{Entry, micros};
+use crate::entry::{Entry, ValidEntry, micros};
 
 /// The version byte that starts [`entry_bytes`].
 pub const ENTRY_BYTES_VERSION: u8 = 1;
@@ -34,14 +34,37 @@ pub const ENTRY_BYTES_VERSION: u8 = 1;
 /// [`canonical_metadata`]. The leaf hash is `SHA-256(0x00 ‖ entry_bytes)`
 /// ([`leaf_hash`]).
 pub fn entry_bytes(entry: &Entry) -> Vec<u8> {
-    let texts = [
-        entry.actor_type.as_deref(),
-        entry.actor_id.as_deref(),
-        Some(entry.action.as_str()),
-        entry.resource_type.as_deref(),
-        entry.resource_id.as_deref(),
-        entry.account_id.as_deref(),
-    ];
+    encode(
+        entry.id,
+        micros(entry.inserted_at),
+        texts!(entry),
+        &entry.metadata,
+    )
+}
+
+/// The texts of an [`Entry`] or a [`ValidEntry`] (their fields share names), in the
+/// order [`entry_bytes`] has them.
+macro_rules! texts {
+    ($entry:expr) => {
+        [
+            $entry.actor_type.as_deref(),
+            $entry.actor_id.as_deref(),
+            Some($entry.action.as_str()),
+            $entry.resource_type.as_deref(),
+            $entry.resource_id.as_deref(),
+            $entry.account_id.as_deref(),
+        ]
+    };
+}
+use texts;
+
+/// The leaf hash `entry` has once committed as `id` at `at` (µs).
+pub(crate) fn valid_leaf_hash(entry: &ValidEntry, id: u64, at: i64) -> Hash {
+    hash_leaf(&encode(id, at, texts!(entry), &entry.metadata))
+}
+
+/// [`entry_bytes`] of the entry with these fields.
+fn encode(id: u64, at: i64, texts: [Option<&str>; 6], metadata: &Map<String, Value>) -> Vec<u8> {
     let len = 1
         + 8
         + 8
@@ -52,8 +75,8 @@ pub fn entry_bytes(entry: &Entry) -> Vec<u8> {
         + 32;
     let mut out = Vec::with_capacity(len);
     out.push(ENTRY_BYTES_VERSION);
-    out.extend_from_slice(&entry.id.to_be_bytes());
-    out.extend_from_slice(&micros(entry.inserted_at).to_be_bytes());
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&at.to_be_bytes());
     for text in texts {
         match text {
             None => out.push(0x00),
@@ -66,7 +89,7 @@ pub fn entry_bytes(entry: &Entry) -> Vec<u8> {
             }
         }
     }
-    out.extend_from_slice(&metadata_hash(&entry.metadata));
+    out.extend_from_slice(&metadata_hash(metadata));
     out
 }
 

@@ -1,100 +1,23 @@
-//! Idempotency keys, the part both engines share: the key's rules, the digest of the
-//! entries it stands for, and the decision each writer takes inside its append
-//! transaction (new, a repeat of a stored append, or a conflict). The engines keep
-//! only the SQL that reads and writes the `idempotency_keys` table.
+//! Idempotency keys, the part both engines share: the decision each writer takes inside
+//! its append transaction (new, a repeat of a stored append, or a conflict) and when it
+//! sweeps expired keys. The engines keep only the SQL that reads and writes the
+//! `idempotency_keys` table; the key's rules and digest are `crate::idempotency`'s.
 //!
-//! A key is not part of any entry: it never reaches the leaf hash. Its row is read and
-//! written under the writer's lock, in the append transaction, so one key never writes
-//! twice; a repeat answers the entries first stored, read by id in that transaction.
-//! A key used twice in one group fails the group, which then commits one append at a
-//! time. Keys older than 24 hours are swept at most hourly.
+//! A key's row is read and written under the writer's lock, in the append transaction,
+//! so one key never writes twice; a repeat answers the entries first stored, read by id
+//! in that transaction. A key used twice in one group fails the group, which then
+//! commits one append at a time. Keys older than 24 hours are swept at most hourly.
 
-use sha2::{Digest, Sha256};
-
-use super::pending::Job;
-use crate::entry::ValidEntry;
+use super::group::Job;
 use crate::error::{Invalid, Rule};
-use crate::merkle::canonical_metadata;
+use crate::idempotency::Keyed;
 
 /// How long a key is remembered from its first use: a repeat within this time returns
 /// the entries first stored; after it, the key is forgotten and may be dropped.
 pub(crate) const KEY_RETENTION_MICROS: i64 = 24 * 3600 * 1_000_000;
-/// Longest key, in bytes (every character is ASCII).
-pub(crate) const MAX_KEY_LEN: usize = 255;
 /// Expired keys are deleted at most this often per writer, in an append transaction
 /// that writes a key: the table stays about one day of keys without a sweep per commit.
 pub(crate) const SWEEP_EVERY_MICROS: i64 = 3600 * 1_000_000;
-
-/// An append's idempotency key and the digest of its validated entries.
-#[derive(Debug, Clone)]
-pub(crate) struct Keyed {
-    pub(crate) key: String,
-    pub(crate) digest: [u8; 32],
-}
-
-impl Keyed {
-    /// Checks `key` and digests `entries`.
-    pub(crate) fn new(key: &str, entries: &[ValidEntry]) -> Result<Keyed, Invalid> {
-        Ok(Keyed {
-            key: parse_key(key)?.to_owned(),
-            digest: digest(entries),
-        })
-    }
-}
-
-/// A key's rules: 1 to 255 printable ASCII characters (U+0020 to U+007E).
-pub(crate) fn parse_key(key: &str) -> Result<&str, Invalid> {
-    const FIELD: &str = "idempotency_key";
-    if key.is_empty() {
-        return Err(Invalid::new(FIELD, Rule::Empty));
-    }
-    if key.len() > MAX_KEY_LEN {
-        return Err(Invalid::new(
-            FIELD,
-            Rule::TooLong {
-                max: MAX_KEY_LEN,
-                unit: "characters",
-            },
-        ));
-    }
-    if !key.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-        return Err(Invalid::new(
-            FIELD,
-            Rule::Malformed("must be printable ASCII (U+0020-U+007E)"),
-        ));
-    }
-    Ok(key)
-}
-
-/// SHA-256 of the entries as validated: every field, length-prefixed, and the
-/// canonical metadata. Equal exactly for equal requests, whatever their JSON layout.
-pub(crate) fn digest(entries: &[ValidEntry]) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    hash.update(b"hawk idempotency v1");
-    hash.update((entries.len() as u64).to_be_bytes());
-    let mut field = |value: Option<&[u8]>| match value {
-        None => hash.update([0]),
-        Some(bytes) => {
-            hash.update([1]);
-            hash.update((bytes.len() as u64).to_be_bytes());
-            hash.update(bytes);
-        }
-    };
-    for entry in entries {
-        field(Some(entry.action.as_bytes()));
-        field(text(&entry.actor_type));
-        field(text(&entry.actor_id));
-        field(text(&entry.resource_type));
-        field(text(&entry.resource_id));
-        field(text(&entry.account_id));
-        field(Some(&canonical_metadata(&entry.metadata)));
-    }
-    hash.finalize().into()
-}
-
-fn text(value: &Option<String>) -> Option<&[u8]> {
-    value.as_deref().map(str::as_bytes)
-}
 
 /// A key's row as stored.
 pub(crate) struct StoredKey {
@@ -153,7 +76,7 @@ impl Sweep {
     /// The cut-off (µs) at and below which keys are to be deleted in the transaction
     /// of `jobs`, if it writes a key and a sweep is due.
     pub(crate) fn due(&mut self, jobs: &[Job], now: i64) -> Option<i64> {
-        let writes_keys = jobs.iter().any(|job| job.new_key().is_some());
+        let writes_keys = jobs.iter().any(Job::writes_key);
         (writes_keys && now >= self.next).then(|| {
             self.next = now + SWEEP_EVERY_MICROS;
             now - KEY_RETENTION_MICROS
@@ -164,63 +87,10 @@ impl Sweep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::NewEntry;
-    use serde_json::json;
+    use crate::entry::{NewEntry, ValidEntry};
 
     fn valid(entries: Vec<NewEntry>) -> Vec<ValidEntry> {
         entries.into_iter().map(|e| e.validate().unwrap()).collect()
-    }
-
-    #[test]
-    fn keys_are_printable_ascii_of_at_most_255() {
-        assert!(parse_key("a").is_ok());
-        assert!(parse_key(&"k".repeat(255)).is_ok());
-        assert!(parse_key(" ~!").is_ok());
-        let msg = |k: &str| parse_key(k).unwrap_err().to_string();
-        assert_eq!(msg(""), "idempotency_key: must not be empty");
-        assert_eq!(
-            msg(&"k".repeat(256)),
-            "idempotency_key: must be at most 255 characters"
-        );
-        for bad in ["a\tb", "é", "a\u{7f}"] {
-            assert_eq!(
-                msg(bad),
-                "idempotency_key: must be printable ASCII (U+0020-U+007E)"
-            );
-        }
-    }
-
-    #[test]
-    fn the_digest_covers_every_field_and_not_the_json_layout() {
-        let base = || {
-            NewEntry::new("a.b")
-                .account("acme")
-                .metadata(json!({"x": 1, "y": [1, 2]}))
-        };
-        let same = NewEntry::new(" a.b ")
-            .account("acme")
-            .metadata(json!({"y": [1, 2], "x": 1}));
-        let d = digest(&valid(vec![base()]));
-        assert_eq!(d, digest(&valid(vec![same])));
-        let others = [
-            valid(vec![base().metadata(json!({"x": 2, "y": [1, 2]}))]),
-            valid(vec![base().account("acme2")]),
-            valid(vec![
-                NewEntry::new("a.b").metadata(json!({"x": 1, "y": [1, 2]})),
-            ]),
-            valid(vec![base(), base()]),
-            // A value moved from one field to the next is another request.
-            valid(vec![
-                NewEntry::new("a.b").actor(Some(&crate::Ref::new("a", "bc"))),
-            ]),
-            valid(vec![
-                NewEntry::new("a.b").actor(Some(&crate::Ref::new("ab", "c"))),
-            ]),
-        ];
-        for other in &others {
-            assert_ne!(d, digest(other));
-        }
-        assert_ne!(digest(&others[4]), digest(&others[5]));
     }
 
     #[test]
@@ -257,15 +127,12 @@ mod tests {
             let entries = valid(vec![NewEntry::new("a.b")]);
             let keyed = key.map(|k| Keyed::new(k, &entries).unwrap());
             let (reply, _) = tokio::sync::oneshot::channel();
-            let mut job = Job::new(crate::store::pending::Append {
-                entries,
-                times: None,
+            Job::new(crate::store::group::Append {
+                batch: crate::store::sequence::Batch::now(entries),
                 mark: None,
                 key: keyed,
                 reply,
-            });
-            job.entries[0].id = 1;
-            job
+            })
         };
         let (keyed, plain) = ([job(Some("k"))], [job(None)]);
         let mut sweep = Sweep::default();

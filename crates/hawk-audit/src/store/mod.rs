@@ -1,23 +1,31 @@
 //! The stores behind an [`Audit`](crate::Audit) handle. Only this module speaks SQL.
+//!
+//! The contract between `Audit` and a store is the [`contract!`] list below, one doc
+//! line per operation; each engine (`sqlite`, `postgres`) implements it with its own
+//! SQL, on the engine-independent write path (`sequence`, `group`).
 
+mod group;
 mod idempotency;
 pub(crate) mod index_ops;
 mod pending;
-
-pub(crate) use idempotency::Keyed;
 mod postgres;
+mod sequence;
 mod sqlite;
 
-use std::path::PathBuf;
+pub(crate) use sequence::{Batch, NODE_LEVEL, Times};
 
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 
 use crate::checkpoint::StoredCheckpoint;
-use crate::entry::{Entry, ValidEntry};
+use crate::entry::Entry;
 use crate::error::{Error, Invalid, Result, Rule};
+use crate::idempotency::Keyed;
 use crate::keys::{KeyInfo, NewKey};
-use crate::merkle::{Frontier, Hash, NodeSource};
+use crate::location::Location;
+use crate::merkle::{Frontier, Hash};
 use crate::query::{ActionCount, Page, Recent, Term};
+use crate::retention::{PrunePlan, Pruned};
 
 /// Which entries a listing covers.
 #[derive(Debug, Clone, Default)]
@@ -38,33 +46,19 @@ pub(crate) struct ImportMark {
     pub(crate) entries: usize,
 }
 
-/// What a prune removed, and the entry that records it.
-#[derive(Debug, Clone)]
-pub struct Pruned {
-    /// How many entries were removed.
-    pub removed: u64,
-    /// The newest id removed; the log now starts after it.
-    pub through_id: u64,
-    /// The root of the tree of ids `1..=through_id`, which the remaining entries
-    /// extend: a checkpoint of that size still verifies.
-    pub root: crate::merkle::Hash,
-    /// The entry that records the prune (action `hawk.pruned`).
-    pub entry: Entry,
-}
-
-/// What a prune before a given time would remove, read without removing anything.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrunePlan {
-    /// How many entries would go.
-    pub removed: u64,
-    /// The oldest id that would go (the oldest in the log).
-    pub first_id: u64,
-    /// The newest id that would go; the log would start after it.
-    pub through_id: u64,
-    /// The time of entry `first_id`.
-    pub oldest: time::OffsetDateTime,
-    /// The time of entry `through_id`.
-    pub newest: time::OffsetDateTime,
+impl ImportMark {
+    /// Refuses the step unless the stored position (read under the writer's lock) is
+    /// still where this batch was read from: two imports of one source at once cannot
+    /// both write the same records.
+    pub(crate) fn check(&self, stored: Option<String>) -> Result<()> {
+        if stored != self.from {
+            return Err(Error::storage(format!(
+                "another import of {} committed since this one read its position; run it again",
+                self.source
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// What a scan of the whole log hands its [`Scanner`], in order.
@@ -95,10 +89,6 @@ pub(crate) struct ScannedEntry {
 pub(crate) trait Scanner: Send + 'static {
     fn visit(&mut self, item: ScanItem) -> ControlFlow<()>;
 }
-
-/// The lowest level of the subtrees both stores keep (2^8 = 256 leaves), written as
-/// they complete: below it, proofs hash the leaves themselves.
-pub(crate) const NODE_LEVEL: u32 = 8;
 
 /// `MTH` of leaves `start..end`, from the stored `(id, hash)` of entries
 /// `start + 1 ..= end` pushed in id order: an id out of place or a missing hash is an
@@ -143,50 +133,6 @@ pub(crate) fn missing_leaf(id: u64) -> Error {
     ))
 }
 
-/// Where a log lives, parsed from its URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Location {
-    Sqlite(PathBuf),
-    /// A `postgres://` or `postgresql://` connection URL, as given.
-    Postgres(String),
-}
-
-impl Location {
-    /// Parses `sqlite:PATH` (also `sqlite://PATH`) and `postgres://…` (also
-    /// `postgresql://…`). Anything else without a scheme (`hawk.db`, `./x/y.db`,
-    /// `/tmp/a.db`) is the path of a SQLite file: the first thing people type.
-    pub(crate) fn parse(url: &str) -> Result<Location> {
-        if let Some(rest) = url.strip_prefix("sqlite:") {
-            let path = rest.strip_prefix("//").unwrap_or(rest);
-            return sqlite_path(path);
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Location::Postgres(url.to_owned()));
-        }
-        if url.contains("://") || url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            return Err(Invalid::new(
-                "url",
-                Rule::Malformed(
-                    "must be a file path, sqlite:PATH (e.g. sqlite:hawk.db) or postgres://…",
-                ),
-            )
-            .into());
-        }
-        sqlite_path(url)
-    }
-}
-
-fn sqlite_path(path: &str) -> Result<Location> {
-    if path.is_empty() || path == ":memory:" {
-        return Err(Invalid::new(
-            "url",
-            Rule::Malformed("needs a SQLite file path, e.g. hawk.db or sqlite:hawk.db"),
-        )
-        .into());
-    }
-    Ok(Location::Sqlite(PathBuf::from(path)))
-}
-
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Mode {
@@ -223,6 +169,122 @@ pub(crate) enum Store {
     Postgres(postgres::PgStore),
 }
 
+/// Writes the store contract: each operation once, with its doc line, as a method of
+/// [`Store`] that calls the engine's method of the same name and signature (which each
+/// engine must have: a missing or different one does not compile).
+macro_rules! contract {
+    () => {};
+    (
+        $(#[$doc:meta])*
+        async fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+        $($rest:tt)*
+    ) => {
+        impl Store {
+            $(#[$doc])*
+            pub(crate) async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                match self {
+                    Store::Sqlite(s) => s.$name($($arg),*).await,
+                    Store::Postgres(s) => s.$name($($arg),*).await,
+                }
+            }
+        }
+        contract!($($rest)*);
+    };
+    (
+        $(#[$doc:meta])*
+        fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+        $($rest:tt)*
+    ) => {
+        impl Store {
+            $(#[$doc])*
+            pub(crate) fn $name(&self $(, $arg: $ty)*) -> $ret {
+                match self {
+                    Store::Sqlite(s) => s.$name($($arg),*),
+                    Store::Postgres(s) => s.$name($($arg),*),
+                }
+            }
+        }
+        contract!($($rest)*);
+    };
+}
+
+// Times are µs since the epoch; ids are entry ids (leaf `id - 1`).
+contract! {
+    /// Commits `batch` (with an import's step, under an idempotency key) atomically;
+    /// answers with the stored entries once they are durable.
+    async fn append(
+        &self, batch: Batch, mark: Option<ImportMark>, key: Option<Keyed>
+    ) -> Result<Vec<Entry>>;
+    /// Appends waiting for the writer, not yet picked up into a commit.
+    fn queue_depth(&self) -> usize;
+    /// Watches the newest id committed through this store (in this process).
+    fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// The newest id committed, by any process.
+    async fn head(&self) -> Result<u64>;
+
+    /// A page of the entries `filter` covers, newest first, with exact totals.
+    async fn page(&self, filter: Filter, opts: Recent) -> Result<Page>;
+    /// Entries with ids above `after`, oldest first, at most `limit`, of `account` alone
+    /// when given.
+    async fn entries_after(
+        &self, after: u64, limit: u64, account: Option<String>
+    ) -> Result<Vec<Entry>>;
+    /// A read or write of the filter index's tables (see `index_ops`).
+    async fn index(&self, op: index_ops::IndexOp) -> Result<index_ops::IndexAnswer>;
+    /// The actions matching `term`, with their counts, at most `limit` (typeahead order).
+    async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>>;
+    /// [`actions`](Self::actions) among `account`'s entries alone.
+    async fn account_actions(
+        &self, account: String, term: Option<Term>, limit: u64
+    ) -> Result<Vec<ActionCount>>;
+    /// The sequence numbers (each account numbers its entries 1, 2, 3 … in id order)
+    /// of `account`'s oldest and newest entries; `None` when it has none.
+    async fn account_seqs(&self, account: String) -> Result<Option<(u64, u64)>>;
+    /// `account`'s entries numbered `low..=high`, newest first.
+    async fn account_range(
+        &self, account: String, low: u64, high: u64
+    ) -> Result<Vec<Entry>>;
+
+    /// The stored right edge of the log's Merkle tree.
+    async fn frontier(&self) -> Result<Frontier>;
+    /// Stores a signed checkpoint of the tree of `size` entries unless one of that
+    /// size exists; returns the stored one.
+    async fn insert_checkpoint(
+        &self, size: u64, root: Hash, note: String, now: i64
+    ) -> Result<StoredCheckpoint>;
+    /// The stored checkpoint of the largest tree.
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>>;
+    /// The stored checkpoint of the tree of `size` entries.
+    async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>>;
+    /// Leaf `index`'s hash, its audit path in the tree of `size` leaves, and that
+    /// tree's root, from one snapshot.
+    async fn inclusion(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>, Hash)>;
+    /// The consistency proof from the tree of `m` leaves to that of `n`, with both
+    /// roots, from one snapshot.
+    async fn consistency(&self, m: u64, n: u64) -> Result<(Vec<Hash>, Hash, Hash)>;
+
+    /// Removes the entries older than `before` and appends the entry that records it,
+    /// in one transaction; `None` when no entry is that old.
+    async fn prune(&self, before: i64) -> Result<Option<Pruned>>;
+    /// What [`prune`](Self::prune) would remove now; `None` when no entry is older.
+    async fn prune_plan(&self, before: i64) -> Result<Option<PrunePlan>>;
+    /// Where the import of `source` stopped; `None` if it never ran.
+    async fn import_position(&self, source: String) -> Result<Option<String>>;
+
+    /// Stores a new API key (only its hash); returns what is kept of it.
+    async fn create_key(&self, key: NewKey, now: i64) -> Result<KeyInfo>;
+    /// Marks key `id` revoked (once); `None` when there is no such key.
+    async fn revoke_key(&self, id: u64, now: i64) -> Result<Option<KeyInfo>>;
+    /// The live (not revoked) key whose SHA-256, in lowercase hex, is `hash`.
+    async fn key_by_hash(&self, hash: String) -> Result<Option<KeyInfo>>;
+    /// Whether any live (not revoked) key exists.
+    async fn has_keys(&self) -> Result<bool>;
+    /// Every key, revoked ones included, in the order they were made.
+    async fn keys(&self) -> Result<Vec<KeyInfo>>;
+}
+
+/// What differs by engine beyond the contract: opening, and the operations one engine
+/// alone has.
 impl Store {
     /// Opens the store at `location` in `mode`, creating and migrating it as needed
     /// and allowed; appends never grow it beyond `max_size_bytes`.
@@ -249,6 +311,14 @@ impl Store {
         }
     }
 
+    /// Walks the whole log in one snapshot (see [`ScanItem`]); returns the scanner.
+    pub(crate) async fn scan<S: Scanner>(&self, scanner: S) -> Result<S> {
+        match self {
+            Store::Sqlite(s) => s.scan(scanner).await,
+            Store::Postgres(s) => s.scan(scanner).await,
+        }
+    }
+
     /// On SQLite, moves every commit from the WAL into the file and empties the WAL,
     /// so the file alone is the whole log; PostgreSQL has nothing to do.
     pub(crate) async fn checkpoint_wal(&self) -> Result<()> {
@@ -272,345 +342,11 @@ impl Store {
             .into()),
         }
     }
-
-    pub(crate) async fn append(
-        &self,
-        entries: Vec<ValidEntry>,
-        times: Option<Vec<i64>>,
-        mark: Option<ImportMark>,
-        key: Option<Keyed>,
-    ) -> Result<Vec<Entry>> {
-        match self {
-            Store::Sqlite(s) => s.append(entries, times, mark, key).await,
-            Store::Postgres(s) => s.append(entries, times, mark, key).await,
-        }
-    }
-
-    pub(crate) async fn page(&self, filter: Filter, opts: Recent) -> Result<Page> {
-        match self {
-            Store::Sqlite(s) => s.page(filter, opts).await,
-            Store::Postgres(s) => s.page(filter, opts).await,
-        }
-    }
-
-    pub(crate) async fn actions(&self, term: Option<Term>, limit: u64) -> Result<Vec<ActionCount>> {
-        match self {
-            Store::Sqlite(s) => s.actions(term, limit).await,
-            Store::Postgres(s) => s.actions(term, limit).await,
-        }
-    }
-
-    pub(crate) async fn head(&self) -> Result<u64> {
-        match self {
-            Store::Sqlite(s) => s.head().await,
-            Store::Postgres(s) => s.head().await,
-        }
-    }
-
-    /// The stored right edge of the log's Merkle tree.
-    pub(crate) async fn frontier(&self) -> Result<crate::merkle::Frontier> {
-        match self {
-            Store::Sqlite(s) => s.frontier().await,
-            Store::Postgres(s) => s.frontier().await,
-        }
-    }
-
-    /// The sequence numbers (each account numbers its entries 1, 2, 3 … in id order)
-    /// of `account`'s oldest and newest entries; `None` when it has none.
-    pub(crate) async fn account_seqs(&self, account: String) -> Result<Option<(u64, u64)>> {
-        match self {
-            Store::Sqlite(s) => s.account_seqs(account).await,
-            Store::Postgres(s) => s.account_seqs(account).await,
-        }
-    }
-
-    /// `account`'s entries numbered `low..=high`, newest first.
-    pub(crate) async fn account_range(
-        &self,
-        account: String,
-        low: u64,
-        high: u64,
-    ) -> Result<Vec<Entry>> {
-        match self {
-            Store::Sqlite(s) => s.account_range(account, low, high).await,
-            Store::Postgres(s) => s.account_range(account, low, high).await,
-        }
-    }
-}
-
-impl Store {
-    /// A read or write of the filter index's tables.
-    pub(crate) async fn index(&self, op: index_ops::IndexOp) -> Result<index_ops::IndexAnswer> {
-        match self {
-            Store::Sqlite(s) => s.index(op).await,
-            Store::Postgres(s) => s.index(op).await,
-        }
-    }
-
-    /// Entries with ids above `after`, oldest first, at most `limit`.
-    pub(crate) async fn entries_after(
-        &self,
-        after: u64,
-        limit: u64,
-        account: Option<String>,
-    ) -> Result<Vec<Entry>> {
-        match self {
-            Store::Sqlite(s) => s.entries_after(after, limit, account).await,
-            Store::Postgres(s) => s.entries_after(after, limit, account).await,
-        }
-    }
-
-    /// Watches the newest id committed through this store (in this process).
-    pub(crate) fn subscribe_head(&self) -> tokio::sync::watch::Receiver<u64> {
-        match self {
-            Store::Sqlite(s) => s.subscribe_head(),
-            Store::Postgres(s) => s.subscribe_head(),
-        }
-    }
-}
-
-/// Tamper evidence: checkpoints, proofs and the verification scan.
-impl Store {
-    /// Stores a signed checkpoint of the tree of `size` entries unless one of that
-    /// size exists; returns the stored one.
-    pub(crate) async fn insert_checkpoint(
-        &self,
-        size: u64,
-        root: Hash,
-        note: String,
-        now: i64,
-    ) -> Result<StoredCheckpoint> {
-        match self {
-            Store::Sqlite(s) => s.insert_checkpoint(size, root, note, now).await,
-            Store::Postgres(s) => s.insert_checkpoint(size, root, note, now).await,
-        }
-    }
-
-    /// The stored checkpoint of the largest tree.
-    pub(crate) async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
-        match self {
-            Store::Sqlite(s) => s.latest_checkpoint().await,
-            Store::Postgres(s) => s.latest_checkpoint().await,
-        }
-    }
-
-    /// The stored checkpoint of the tree of `size` entries.
-    pub(crate) async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
-        match self {
-            Store::Sqlite(s) => s.checkpoint_at(size).await,
-            Store::Postgres(s) => s.checkpoint_at(size).await,
-        }
-    }
-
-    /// Leaf `index`'s hash, its audit path in the tree of `size` leaves, and that
-    /// tree's root, from one snapshot.
-    pub(crate) async fn inclusion(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>, Hash)> {
-        match self {
-            Store::Sqlite(s) => s.inclusion(index, size).await,
-            Store::Postgres(s) => s.inclusion(index, size).await,
-        }
-    }
-
-    /// The consistency proof from the tree of `m` leaves to that of `n`, with both
-    /// roots, from one snapshot.
-    pub(crate) async fn consistency(&self, m: u64, n: u64) -> Result<(Vec<Hash>, Hash, Hash)> {
-        match self {
-            Store::Sqlite(s) => s.consistency(m, n).await,
-            Store::Postgres(s) => s.consistency(m, n).await,
-        }
-    }
-
-    /// Walks the whole log in one snapshot (see [`ScanItem`]); returns the scanner.
-    pub(crate) async fn scan<S: Scanner>(&self, scanner: S) -> Result<S> {
-        match self {
-            Store::Sqlite(s) => s.scan(scanner).await,
-            Store::Postgres(s) => s.scan(scanner).await,
-        }
-    }
-}
-
-/// Leaf `index`'s hash, its audit path in the tree of `size` leaves and that tree's
-/// root, from an engine's view of its stored tree (`frontier` is the stored one).
-pub(crate) fn prove_inclusion<S: NodeSource<Error = Error>>(
-    source: &S,
-    frontier: &Frontier,
-    index: u64,
-    size: u64,
-) -> Result<(Hash, Vec<Hash>, Hash)> {
-    let path = crate::merkle::inclusion_proof(index, size, source).map_err(proof_error)?;
-    let leaf = source.subtree_hash(index, index + 1)?;
-    Ok((leaf, path, root_at(source, frontier, size)?))
-}
-
-/// The consistency proof from `m` leaves to `n` with both roots; see
-/// [`prove_inclusion`].
-pub(crate) fn prove_consistency<S: NodeSource<Error = Error>>(
-    source: &S,
-    frontier: &Frontier,
-    m: u64,
-    n: u64,
-) -> Result<(Vec<Hash>, Hash, Hash)> {
-    let path = crate::merkle::consistency_proof(m, n, source).map_err(proof_error)?;
-    Ok((
-        path,
-        root_at(source, frontier, m)?,
-        root_at(source, frontier, n)?,
-    ))
-}
-
-/// The root of the first `size` leaves: the stored frontier's when it is that tree.
-fn root_at<S: NodeSource<Error = Error>>(
-    source: &S,
-    frontier: &Frontier,
-    size: u64,
-) -> Result<Hash> {
-    if size == frontier.size() {
-        return Ok(frontier.root());
-    }
-    Ok(Frontier::from_source(size, source)
-        .map_err(proof_error)?
-        .root())
-}
-
-/// Maps a proof that cannot be built to the input at fault.
-pub(crate) fn proof_error(err: crate::merkle::ProofError<Error>) -> Error {
-    use crate::merkle::ProofError;
-    match err {
-        ProofError::Source(err) => err,
-        ProofError::IndexOutOfRange { .. } => {
-            Invalid::new("size", Rule::Malformed("must be at least the entry's id")).into()
-        }
-        ProofError::SizeOutOfRange { available, .. } => Invalid::new(
-            "size",
-            Rule::OutOfRange {
-                min: 1,
-                max: available,
-            },
-        )
-        .into(),
-        ProofError::SizesOutOfOrder { .. } => {
-            Invalid::new("to", Rule::Malformed("must be at least from")).into()
-        }
-    }
-}
-
-/// API keys, account-scoped suggestions and the writer's queue.
-impl Store {
-    pub(crate) fn queue_depth(&self) -> usize {
-        match self {
-            Store::Sqlite(s) => s.queue_depth(),
-            Store::Postgres(s) => s.queue_depth(),
-        }
-    }
-
-    pub(crate) async fn account_actions(
-        &self,
-        account: String,
-        term: Option<Term>,
-        limit: u64,
-    ) -> Result<Vec<ActionCount>> {
-        match self {
-            Store::Sqlite(s) => s.account_actions(account, term, limit).await,
-            Store::Postgres(s) => s.account_actions(account, term, limit).await,
-        }
-    }
-
-    pub(crate) async fn create_key(&self, key: NewKey, now: i64) -> Result<KeyInfo> {
-        match self {
-            Store::Sqlite(s) => s.create_key(key, now).await,
-            Store::Postgres(s) => s.create_key(key, now).await,
-        }
-    }
-
-    pub(crate) async fn revoke_key(&self, id: u64, now: i64) -> Result<Option<KeyInfo>> {
-        match self {
-            Store::Sqlite(s) => s.revoke_key(id, now).await,
-            Store::Postgres(s) => s.revoke_key(id, now).await,
-        }
-    }
-
-    pub(crate) async fn key_by_hash(&self, hash: String) -> Result<Option<KeyInfo>> {
-        match self {
-            Store::Sqlite(s) => s.key_by_hash(hash).await,
-            Store::Postgres(s) => s.key_by_hash(hash).await,
-        }
-    }
-
-    pub(crate) async fn has_keys(&self) -> Result<bool> {
-        match self {
-            Store::Sqlite(s) => s.has_keys().await,
-            Store::Postgres(s) => s.has_keys().await,
-        }
-    }
-
-    pub(crate) async fn keys(&self) -> Result<Vec<KeyInfo>> {
-        match self {
-            Store::Sqlite(s) => s.keys().await,
-            Store::Postgres(s) => s.keys().await,
-        }
-    }
-
-    /// Removes the entries older than `before` (µs); `None` when none is.
-    pub(crate) async fn prune(&self, before: i64) -> Result<Option<Pruned>> {
-        match self {
-            Store::Sqlite(s) => s.prune(before).await,
-            Store::Postgres(s) => s.prune(before).await,
-        }
-    }
-
-    /// What [`prune`](Self::prune) would remove now; `None` when no entry is older.
-    pub(crate) async fn prune_plan(&self, before: i64) -> Result<Option<PrunePlan>> {
-        match self {
-            Store::Sqlite(s) => s.prune_plan(before).await,
-            Store::Postgres(s) => s.prune_plan(before).await,
-        }
-    }
-
-    /// Where the import of `source` stopped; `None` if it never ran.
-    pub(crate) async fn import_position(&self, source: String) -> Result<Option<String>> {
-        match self {
-            Store::Sqlite(s) => s.import_position(source).await,
-            Store::Postgres(s) => s.import_position(source).await,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_name_their_engine() {
-        assert_eq!(
-            Location::parse("sqlite:hawk.db").unwrap(),
-            Location::Sqlite(PathBuf::from("hawk.db"))
-        );
-        for path in ["hawk.db", "./x/y.db", "/tmp/a.db"] {
-            assert_eq!(
-                Location::parse(path).unwrap(),
-                Location::Sqlite(PathBuf::from(path))
-            );
-        }
-        for url in [
-            "postgres://hawk@db:5432/audit",
-            "postgresql://hawk:secret@db/audit?connect_timeout=3",
-        ] {
-            assert_eq!(
-                Location::parse(url).unwrap(),
-                Location::Postgres(url.to_owned())
-            );
-        }
-        for url in [
-            "",
-            "mysql://db/audit",
-            "sqlite:",
-            "postgres:/db",
-            ":memory:",
-        ] {
-            let err = Location::parse(url).unwrap_err();
-            assert_eq!(err.as_invalid().map(|i| i.field()), Some("url"), "{url}");
-        }
-    }
 
     #[tokio::test]
     async fn malformed_postgres_urls_are_refused_before_connecting() {

@@ -1,129 +1,15 @@
-//! What both stores' group-commit writers share: a caller's append as it waits, the
-//! job it becomes inside a commit, the entry that records a prune, the head watch they
-//! move, and the page window the readers cut listings with.
+//! What both stores share besides group commit: the entry that records a prune and
+//! the search for its cut-off, the head watch the writers move, and the page window
+//! the readers cut listings with.
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
-use super::idempotency::Keyed;
-use super::{ImportMark, Pruned};
-use crate::entry::{Entry, NewEntry, ValidEntry, format_time, time_from_micros};
-use crate::error::{Error, Invalid, Result, Rule};
+use super::group::{Append, Job};
+use super::sequence::Batch;
+use crate::entry::{NewEntry, format_time, time_from_micros};
+use crate::error::Invalid;
 use crate::merkle::{Hash, to_hex};
-
-/// One caller's append: all of its entries commit together or not at all.
-pub(crate) struct Append {
-    pub(crate) entries: Vec<ValidEntry>,
-    /// Historical commit times (µs), one per entry, for imports and demo data;
-    /// `None`: the store stamps the commit time.
-    pub(crate) times: Option<Vec<i64>>,
-    /// An import's new position in its source, committed with these entries.
-    pub(crate) mark: Option<ImportMark>,
-    /// The caller's idempotency key: a repeat stores nothing and gets the entries
-    /// stored the first time.
-    pub(crate) key: Option<Keyed>,
-    pub(crate) reply: oneshot::Sender<Result<Vec<Entry>>>,
-}
-
-impl Append {
-    /// Sends the entries to a writer's queue (as `work`, the writer's own message) and
-    /// waits until they are committed; then moves `head` to the newest of them.
-    pub(crate) async fn submit<W>(
-        writer: &mpsc::Sender<W>,
-        work: impl FnOnce(Append) -> W,
-        head: &watch::Sender<u64>,
-        entries: Vec<ValidEntry>,
-        times: Option<Vec<i64>>,
-        mark: Option<ImportMark>,
-        key: Option<Keyed>,
-    ) -> Result<Vec<Entry>> {
-        let (reply, answer) = oneshot::channel();
-        let append = Append {
-            entries,
-            times,
-            mark,
-            key,
-            reply,
-        };
-        writer.send(work(append)).await.map_err(|_| Error::Closed)?;
-        let stored = answer.await.map_err(|_| Error::Closed)??;
-        if let Some(last) = stored.last() {
-            advance_head(head, last.id);
-        }
-        Ok(stored)
-    }
-}
-
-/// One append on its way into the log: the entries as they are returned, completed by
-/// the commit (id, time, hash), and each one's metadata as stored.
-pub(crate) struct Job {
-    pub(crate) entries: Vec<Entry>,
-    pub(crate) metadata_json: Vec<String>,
-    pub(crate) times: Option<Vec<i64>>,
-    pub(crate) mark: Option<ImportMark>,
-    pub(crate) key: Option<Keyed>,
-    /// A repeat of an append stored earlier under the same key: `entries` are the
-    /// stored ones, and the commit writes nothing for this job.
-    pub(crate) repeat: bool,
-    reply: oneshot::Sender<Result<Vec<Entry>>>,
-}
-
-impl Job {
-    pub(crate) fn new(append: Append) -> Self {
-        let (entries, metadata_json) = append
-            .entries
-            .into_iter()
-            .map(ValidEntry::into_pending)
-            .unzip();
-        Job {
-            entries,
-            metadata_json,
-            times: append.times,
-            mark: append.mark,
-            key: append.key,
-            repeat: false,
-            reply: append.reply,
-        }
-    }
-
-    /// Makes this job a repeat of the `count` entries from `first_id` stored earlier
-    /// under its key, as the engine read them (in the append transaction): the job
-    /// answers with them and writes nothing.
-    pub(crate) fn repeat(
-        &mut self,
-        first_id: u64,
-        count: u64,
-        stored: Vec<Entry>,
-    ) -> Result<(), Invalid> {
-        if stored.len() as u64 != count || stored.first().map(|e| e.id) != Some(first_id) {
-            return Err(Invalid::new(
-                "idempotency_key",
-                Rule::Malformed("stands for entries that were pruned since; use a new key"),
-            ));
-        }
-        self.entries = stored;
-        self.repeat = true;
-        Ok(())
-    }
-
-    /// The key row to write with this job's newly stored entries: key, digest, first
-    /// id and count.
-    pub(crate) fn new_key(&self) -> Option<(&str, &[u8], i64, i64)> {
-        let keyed = self.key.as_ref().filter(|_| !self.repeat)?;
-        let first = self.entries.first()?;
-        Some((
-            &keyed.key,
-            &keyed.digest,
-            first.id as i64,
-            self.entries.len() as i64,
-        ))
-    }
-
-    /// Answers the caller with the entries as committed.
-    pub(crate) fn answer(self, result: Result<()>) {
-        // A caller that went away still had its entry committed.
-        let _ = self.reply.send(result.map(|()| self.entries));
-    }
-}
+use crate::retention::Pruned;
 
 /// The action of the entry a prune appends.
 const PRUNE_ACTION: &str = "hawk.pruned";
@@ -161,8 +47,7 @@ impl PruneRecord {
         // Nobody waits on this append: the prune answers its caller.
         let (reply, _) = oneshot::channel();
         let job = Job::new(Append {
-            entries: vec![entry],
-            times: None,
+            batch: Batch::now(vec![entry]),
             mark: None,
             key: None,
             reply,
@@ -181,7 +66,7 @@ impl PruneRecord {
             removed: self.removed,
             through_id: self.through_id,
             root: self.root,
-            entry: self.job.entries.into_iter().next().expect("one entry"),
+            entry: self.job.into_entries().pop().expect("one entry"),
         }
     }
 }

@@ -24,16 +24,19 @@ use tokio::sync::{mpsc, watch};
 use tokio_postgres::NoTls;
 
 use crate::checkpoint::StoredCheckpoint;
-use crate::entry::{Entry, ValidEntry};
+use crate::entry::Entry;
 use crate::error::{DbResult, DriverError, Error, Invalid, Result, Rule};
+use crate::idempotency::Keyed;
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
+use crate::proof::{prove_consistency, prove_inclusion};
 use crate::query::{ActionCount, Page, Recent, Term};
+use crate::retention::{PrunePlan, Pruned};
+use crate::store::group::Append;
 use crate::store::index_ops::{IndexAnswer, IndexOp};
-use crate::store::pending::{Append, advance_head};
-use crate::store::{
-    Filter, ImportMark, Keyed, Mode, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
-};
+use crate::store::pending::advance_head;
+use crate::store::sequence::Batch;
+use crate::store::{Filter, ImportMark, Mode, Scanner};
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
 const POOL_SIZE: usize = 8;
@@ -193,8 +196,7 @@ impl PgStore {
     /// Commits `entries` atomically; answers once they are committed.
     pub(crate) async fn append(
         &self,
-        entries: Vec<ValidEntry>,
-        times: Option<Vec<i64>>,
+        batch: Batch,
         mark: Option<ImportMark>,
         key: Option<Keyed>,
     ) -> Result<Vec<Entry>> {
@@ -202,8 +204,7 @@ impl PgStore {
             &self.writer,
             std::convert::identity,
             &self.head,
-            entries,
-            times,
+            batch,
             mark,
             key,
         )

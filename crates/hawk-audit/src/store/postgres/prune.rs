@@ -19,8 +19,8 @@ use super::writer::append_in;
 use crate::entry::{micros, time_from_micros};
 use crate::error::{DbResult, Error, Result};
 use crate::merkle::{Frontier, Hash};
+use crate::retention::{PrunePlan, Pruned};
 use crate::store::pending::{LastOlder, PruneRecord};
-use crate::store::{PrunePlan, Pruned};
 
 /// Removes every entry older than `before` (µs) and appends the entry that records
 /// it, in one transaction. `None`, writing nothing, when no entry is that old.

@@ -1,8 +1,9 @@
-//! The group-commit writer: one task per process takes every append that is waiting
-//! and commits them in one transaction, then answers each caller. A caller is answered
-//! only after its entries are committed. When a group fails, each of its appends is
-//! committed alone, so one bad append (a historical time out of order, say) fails only
-//! its own caller.
+//! The group-commit writer (gathering and committing a group are `store::group`'s, the
+//! sequencing `store::sequence`'s; this is the SQL around them): one task per process
+//! takes every append that is waiting and commits them in one transaction, then
+//! answers each caller. A caller is answered only after its entries are committed.
+//! When a group fails, each of its appends is committed alone, so one bad append (a
+//! historical time out of order, say) fails only its own caller.
 //!
 //! Every transaction starts by locking the one row of `log_head`, which holds the next
 //! id, the newest time and the tree's frontier. Writers of every process queue on that
@@ -15,26 +16,23 @@
 //! value that was hashed.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use deadpool_postgres::{Pool, Transaction};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 
-use super::pg_error;
 use super::tree::TreeNodes;
 use crate::entry::{micros, time_from_micros};
-use crate::error::{DriverError, Error, Invalid, Result, Rule};
-use crate::merkle::{Frontier, leaf_hash, to_hex};
+use crate::error::{DriverError, Error, Result};
+use crate::merkle::Frontier;
 use crate::store::ImportMark;
+use crate::store::group::{Append, Gather, GroupWriter, Job, Places, Queued, commit_group};
 use crate::store::idempotency::{self, Decision, StoredKey, Sweep};
-use crate::store::pending::{Append, Job};
+use crate::store::sequence::{Counts, Head, sequence};
 
-/// Most entries committed in one transaction; bounds the latency a batch adds.
-const MAX_GROUP: usize = 8192;
-/// How many times the writer yields to let more appends join a group that looks
-/// smaller than the traffic (see `run`).
-const GATHER_YIELDS: u32 = 5;
+pub(super) type CommitError = crate::store::group::CommitError<tokio_postgres::Error>;
 
 /// The channel notifications of a new head go out on; the payload is the new head id.
 pub(super) const HEAD_CHANNEL: &str = "hawk_head";
@@ -45,77 +43,30 @@ pub(super) fn spawn(pool: Pool, jobs: mpsc::Receiver<Append>) -> tokio::task::Jo
 }
 
 async fn run(pool: Pool, mut jobs: mpsc::Receiver<Append>) {
-    let mut last_group = 1;
-    let mut sweep = Sweep::default();
+    let mut gather = Gather::default();
+    let mut writer = Writer {
+        pool,
+        sweep: Sweep::default(),
+    };
     while let Some(first) = jobs.recv().await {
-        let mut group = vec![first];
-        let mut size = group[0].entries.len();
-        let mut yields = 0;
-        loop {
-            while size < MAX_GROUP {
-                match jobs.try_recv() {
-                    Ok(job) => {
-                        size += job.entries.len();
-                        group.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
-            // Callers answered by the last commit are still sending their next append:
-            // when the last group was larger, give them a moment to join this one.
-            if size >= MAX_GROUP || group.len() * 2 > last_group || yields == GATHER_YIELDS {
-                break;
-            }
-            yields += 1;
-            tokio::task::yield_now().await;
-        }
-        last_group = group.len();
-        commit_group(&pool, group, &mut sweep).await;
+        let next = || jobs.try_recv().ok().map(Queued::<Infallible>::Append);
+        let (group, _) = gather
+            .group(first, next, async || tokio::task::yield_now().await)
+            .await;
+        commit_group(group, &mut writer).await;
     }
 }
 
-async fn commit_group(pool: &Pool, group: Vec<Append>, sweep: &mut Sweep) {
-    let mut jobs: Vec<Job> = group.into_iter().map(Job::new).collect();
-    match commit(pool, &mut jobs, sweep).await {
-        Ok(()) => {
-            for job in jobs {
-                job.answer(Ok(()));
-            }
-        }
-        Err(err) if jobs.len() == 1 => {
-            let job = jobs.pop().expect("one job");
-            job.answer(Err(err.into()));
-        }
-        // One append's failure (a historical time out of order, say) must not fail
-        // the others that happened to share its transaction: commit each alone.
-        Err(_) => {
-            for mut job in jobs {
-                let result = commit(pool, std::slice::from_mut(&mut job), sweep).await;
-                job.answer(result.map_err(Error::from));
-            }
-        }
-    }
+struct Writer {
+    pool: Pool,
+    sweep: Sweep,
 }
 
-pub(super) enum CommitError {
-    Pg(tokio_postgres::Error),
-    Invalid(Invalid),
-    Other(Error),
-}
-
-impl From<tokio_postgres::Error> for CommitError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        CommitError::Pg(err)
-    }
-}
-
-impl From<CommitError> for Error {
-    fn from(err: CommitError) -> Self {
-        match err {
-            CommitError::Pg(err) => pg_error(err),
-            CommitError::Invalid(invalid) => invalid.into(),
-            CommitError::Other(err) => err,
-        }
+impl GroupWriter for Writer {
+    async fn write(&mut self, jobs: &mut [Job]) -> Result<()> {
+        commit(&self.pool, jobs, &mut self.sweep)
+            .await
+            .map_err(Error::from)
     }
 }
 
@@ -136,8 +87,7 @@ struct Rows<'a> {
     hash: Vec<Vec<u8>>,
 }
 
-/// Commits every job in one transaction, completing its entries in place: id, time
-/// and leaf hash, the values that are stored and hashed.
+/// Commits every job in one transaction, placing each job's entries.
 async fn commit(pool: &Pool, jobs: &mut [Job], sweep: &mut Sweep) -> Result<(), CommitError> {
     let mut client = pool
         .get()
@@ -156,9 +106,10 @@ async fn commit(pool: &Pool, jobs: &mut [Job], sweep: &mut Sweep) -> Result<(), 
     Ok(())
 }
 
-/// Appends every job within `tx`, under the head lock it takes (or already holds),
-/// completing the entries in place; they are in the log once `tx` commits.
+/// Appends every job within `tx` (see `sequence`), under the head lock it takes (or
+/// already holds), placing each job's entries; they are in the log once `tx` commits.
 pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<(), CommitError> {
+    jobs.iter_mut().for_each(Job::reset);
     let lock = tx
         .prepare_cached("SELECT next_id, last_time, frontier FROM log_head WHERE id = 1 FOR UPDATE")
         .await?;
@@ -184,14 +135,9 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
             "one idempotency key twice in a group",
         )));
     }
-    let names = distinct(
-        jobs.iter()
-            .flat_map(|j| j.entries.iter().map(|e| e.action.as_str())),
-    );
-    let account_names = distinct(
-        jobs.iter()
-            .flat_map(|j| j.entries.iter().filter_map(|e| e.account_id.as_deref())),
-    );
+    let entries = || jobs.iter().flat_map(|job| job.batch.entries());
+    let names = distinct(entries().map(|e| e.action.as_str()));
+    let account_names = distinct(entries().filter_map(|e| e.account_id.as_deref()));
     // Sent together and run in order: the counters are read once the lock is held, so
     // they include every commit before it, whichever process made it.
     let names_param: [&(dyn ToSql + Sync); 1] = [&names];
@@ -224,19 +170,13 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
         .collect();
     let next_id: i64 = head.get(0);
     let last_time: Option<OffsetDateTime> = head.get(1);
-    let mut frontier = Frontier::from_bytes(head.get(2)).map_err(|e| {
+    let frontier = Frontier::from_bytes(head.get(2)).map_err(|e| {
         CommitError::Other(Error::storage(format!(
             "the stored tree frontier is unreadable: {e}"
         )))
     })?;
-    if frontier.size() != (next_id - 1) as u64 {
-        return Err(CommitError::Other(Error::storage(format!(
-            "the stored tree covers {} entries but the log holds {}",
-            frontier.size(),
-            next_id - 1
-        ))));
-    }
-    let last_time = last_time.map_or(i64::MIN, micros);
+    let head = Head::new((next_id - 1) as u64, last_time.map(micros), frontier)
+        .map_err(CommitError::Other)?;
     // Under the head lock, so two imports of one source cannot both pass.
     for mark in jobs.iter().filter_map(|job| job.mark.as_ref()) {
         advance_import(tx, mark).await?;
@@ -246,7 +186,7 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
         .map(|row| (row.get(1), (row.get(0), row.get(2))))
         .collect();
     add_actions(tx, &names, &mut actions).await?;
-    let mut accounts: HashMap<String, i64> = known_accounts
+    let accounts: HashMap<String, i64> = known_accounts
         .into_iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect();
@@ -263,70 +203,32 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
                 .map_err(CommitError::Invalid)?;
         }
     }
-    // Time never goes backwards as ids grow, even if the clock does.
-    let now = wall.max(last_time);
-    let mut prev_time = last_time;
-    let mut id = next_id;
-    let mut seqs: Vec<(i64, Option<i64>)> = Vec::new();
-    let mut hashes: Vec<Vec<u8>> = Vec::new();
-    let mut nodes = TreeNodes::default();
-    for job in jobs.iter_mut().filter(|job| !job.repeat) {
-        let times = job.times.as_deref();
-        for (i, entry) in job.entries.iter_mut().enumerate() {
-            let at = match times {
-                None => now,
-                Some(times) => {
-                    let at = times[i];
-                    if at < prev_time {
-                        return Err(CommitError::Invalid(Invalid::new(
-                            "inserted_at",
-                            Rule::Malformed("must not be earlier than the newest entry's time"),
-                        )));
-                    }
-                    at
-                }
-            };
-            prev_time = at;
-            let action = actions
-                .get_mut(&entry.action)
-                .expect("every action has an id");
-            action.1 += 1;
-            let account_seq = entry.account_id.as_ref().map(|account| {
-                let count = accounts.entry(account.clone()).or_default();
-                *count += 1;
-                *count
-            });
-            seqs.push((action.1, account_seq));
-            // The hash covers the entry exactly as it is returned and read back.
-            entry.id = id as u64;
-            entry.inserted_at = time_from_micros(at);
-            let leaf = leaf_hash(entry);
-            entry.hash = to_hex(&leaf);
-            frontier.push_with(leaf, |level, index, node| nodes.add(level, index, node));
-            hashes.push(leaf.to_vec());
-            id += 1;
-        }
-    }
+    let counts = Counts {
+        action: |action: &str| actions[action].1 as u64,
+        account: |account: &str| accounts.get(account).map_or(0, |&n| n as u64),
+    };
+    let done = sequence(head, Job::fresh(jobs), wall, counts).map_err(CommitError::Invalid)?;
 
     let mut rows = Rows::default();
-    let mut seqs = seqs.into_iter();
-    for job in jobs.iter().filter(|job| !job.repeat) {
-        for (entry, metadata) in job.entries.iter().zip(&job.metadata_json) {
-            let (action_seq, account_seq) = seqs.next().expect("one per entry");
-            rows.id.push(entry.id as i64);
-            rows.inserted_at.push(entry.inserted_at);
-            rows.actor_type.push(entry.actor_type.as_deref());
-            rows.actor_id.push(entry.actor_id.as_deref());
-            rows.action_id.push(actions[&entry.action].0);
-            rows.resource_type.push(entry.resource_type.as_deref());
-            rows.resource_id.push(entry.resource_id.as_deref());
-            rows.account_id.push(entry.account_id.as_deref());
-            rows.metadata.push(metadata);
-            rows.action_seq.push(action_seq);
-            rows.account_seq.push(account_seq);
-        }
+    for row in &done.rows {
+        let entry = row.entry;
+        rows.id.push(row.id as i64);
+        rows.inserted_at.push(time_from_micros(row.at));
+        rows.actor_type.push(entry.actor_type.as_deref());
+        rows.actor_id.push(entry.actor_id.as_deref());
+        rows.action_id.push(actions[&entry.action].0);
+        rows.resource_type.push(entry.resource_type.as_deref());
+        rows.resource_id.push(entry.resource_id.as_deref());
+        rows.account_id.push(entry.account_id.as_deref());
+        rows.metadata.push(&entry.metadata_json);
+        rows.action_seq.push(row.action_seq as i64);
+        rows.account_seq.push(row.account_seq.map(|seq| seq as i64));
+        rows.hash.push(row.leaf.to_vec());
     }
-    rows.hash = hashes;
+    let mut nodes = TreeNodes::default();
+    for node in &done.nodes {
+        nodes.add(node.level, node.index, &node.hash);
+    }
 
     let insert = tx
         .prepare_cached(
@@ -375,22 +277,28 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
         )
         .await?;
     let (mut new_keys, mut digests, mut first_ids, mut counts) = (vec![], vec![], vec![], vec![]);
-    for (key, digest, first_id, count) in jobs.iter().filter_map(Job::new_key) {
-        new_keys.push(key);
-        digests.push(digest);
-        first_ids.push(first_id);
-        counts.push(count);
+    for key in Job::new_keys(jobs, &done.rows) {
+        new_keys.push(key.key);
+        digests.push(key.digest);
+        first_ids.push(key.first_id);
+        counts.push(key.count);
     }
     let key_time = time_from_micros(wall);
 
-    let (action_ids, action_counts): (Vec<i32>, Vec<i64>) = actions.values().copied().unzip();
-    let (account_ids, account_counts): (Vec<&str>, Vec<i64>) = accounts
+    let (action_ids, action_counts): (Vec<i32>, Vec<i64>) = done
+        .actions
         .iter()
-        .map(|(account, count)| (account.as_str(), *count))
+        .map(|(action, count)| (actions[*action].0, *count as i64))
         .unzip();
-    let last_time = time_from_micros(prev_time);
-    let frontier_bytes = frontier.to_bytes();
-    let new_head = (id - 1).to_string();
+    let (account_ids, account_counts): (Vec<&str>, Vec<i64>) = done
+        .accounts
+        .iter()
+        .map(|(account, count)| (*account, *count as i64))
+        .unzip();
+    let next_id = done.head.next_id as i64;
+    let last_time = time_from_micros(done.head.last_time);
+    let frontier_bytes = done.head.frontier.to_bytes();
+    let new_head = done.head.last_id().to_string();
     let insert_params: [&(dyn ToSql + Sync); 12] = [
         &rows.id,
         &rows.inserted_at,
@@ -407,7 +315,7 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
     ];
     let action_params: [&(dyn ToSql + Sync); 2] = [&action_ids, &action_counts];
     let account_params: [&(dyn ToSql + Sync); 2] = [&account_ids, &account_counts];
-    let advance_params: [&(dyn ToSql + Sync); 3] = [&id, &last_time, &frontier_bytes];
+    let advance_params: [&(dyn ToSql + Sync); 3] = [&next_id, &last_time, &frontier_bytes];
     let notify_params: [&(dyn ToSql + Sync); 2] = [&HEAD_CHANNEL, &new_head];
     let key_params: [&(dyn ToSql + Sync); 5] =
         [&new_keys, &digests, &first_ids, &counts, &key_time];
@@ -426,6 +334,8 @@ pub(super) async fn append_in(tx: &Transaction<'_>, jobs: &mut [Job]) -> Result<
             tx.execute(&store_keys, &key_params).await
         },
     )?;
+    let places = Places::of(&done.rows);
+    Job::place(jobs, places);
     Ok(())
 }
 
@@ -439,12 +349,7 @@ async fn advance_import(tx: &Transaction<'_>, mark: &ImportMark) -> Result<(), C
         )
         .await?
         .map(|row| row.get(0));
-    if current != mark.from {
-        return Err(CommitError::Other(Error::storage(format!(
-            "another import of {} committed since this one read its position; run it again",
-            mark.source
-        ))));
-    }
+    mark.check(current).map_err(CommitError::Other)?;
     tx.execute(
         "INSERT INTO imports (source, position, entries) VALUES ($1, $2, $3)
          ON CONFLICT (source) DO UPDATE

@@ -25,18 +25,21 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use self::index::ActionIndex;
 use crate::checkpoint::StoredCheckpoint;
-use crate::entry::{Entry, ValidEntry};
+use crate::entry::Entry;
 use crate::error::{DbResult, DriverError, Error, Result};
+use crate::idempotency::Keyed;
 use crate::keys::{KeyInfo, NewKey};
 use crate::merkle::Hash;
+use crate::proof::{prove_consistency, prove_inclusion};
 use crate::query::{ActionCount, Page, Recent, Term};
-use crate::store::{
-    Filter, ImportMark, Keyed, Mode, PrunePlan, Pruned, Scanner, prove_consistency, prove_inclusion,
-};
+use crate::retention::{PrunePlan, Pruned};
+use crate::store::{Filter, ImportMark, Mode, Scanner};
 
+use crate::store::group::{Append, Queued};
 use crate::store::index_ops::{IndexAnswer, IndexOp};
-use crate::store::pending::{Append, advance_head};
-use writer::{Prune, Work};
+use crate::store::pending::advance_head;
+use crate::store::sequence::Batch;
+use writer::{Alone, Prune, Work};
 
 /// Read connections kept open; more readers wait for one.
 const READERS: usize = 4;
@@ -125,7 +128,12 @@ impl SqliteStore {
     /// queued before it. Nothing to do on a read-only store.
     pub(crate) async fn checkpoint_wal(&self) -> Result<()> {
         let (reply, answer) = oneshot::channel();
-        if self.writer.send(Work::Checkpoint(reply)).await.is_err() {
+        if self
+            .writer
+            .send(Queued::Alone(Alone::Checkpoint(reply)))
+            .await
+            .is_err()
+        {
             return Ok(());
         }
         answer.await.map_err(|_| Error::Closed)?
@@ -149,21 +157,11 @@ impl SqliteStore {
     /// Commits `entries` atomically; answers once they are durable.
     pub(crate) async fn append(
         &self,
-        entries: Vec<ValidEntry>,
-        times: Option<Vec<i64>>,
+        batch: Batch,
         mark: Option<ImportMark>,
         key: Option<Keyed>,
     ) -> Result<Vec<Entry>> {
-        Append::submit(
-            &self.writer,
-            Work::Append,
-            &self.head,
-            entries,
-            times,
-            mark,
-            key,
-        )
-        .await
+        Append::submit(&self.writer, Queued::Append, &self.head, batch, mark, key).await
     }
 
     /// Watches the newest id committed through this store.
@@ -269,7 +267,7 @@ impl SqliteStore {
     pub(crate) async fn prune(&self, before: i64) -> Result<Option<Pruned>> {
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Work::Prune(Prune { before, reply }))
+            .send(Queued::Alone(Alone::Prune(Prune { before, reply })))
             .await
             .map_err(|_| Error::Closed)?;
         let pruned = answer.await.map_err(|_| Error::Closed)??;

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 
-use super::read::{ENTRY_COLUMNS, entry_from_row};
-use super::writer::store_frontier;
+use crate::entry::{Entry, metadata_from_json, time_from_micros};
 use crate::error::{DbResult, DriverError, Error, Result};
 use crate::merkle::{Frontier, leaf_hash};
 
@@ -203,8 +202,6 @@ const HASH_MIGRATION: usize = 4;
 /// The migration that adds stored subtrees; older logs get theirs from their hashes.
 const NODES_MIGRATION: usize = 6;
 
-pub(super) use crate::store::NODE_LEVEL;
-
 /// Entries read per step when hashing the entries of an older log.
 const BACKFILL_CHUNK: i64 = 10_000;
 
@@ -352,12 +349,21 @@ pub(super) fn check_current(conn: &Connection, path: &std::path::Path) -> Result
     }
 }
 
+// What follows fills in what migrations 4 and 6 add about older entries. Like the
+// migrations, it carries its own SQL and constants, as of those migrations: editing
+// the code that writes and reads entries today must not change what an old migration
+// does.
+
+/// The lowest level of the subtrees migration 6 stores (2^8 leaves).
+const MIGRATION_6_NODE_LEVEL: u32 = 8;
+
 /// Stores the perfect subtrees of the tree the stored leaf hashes make.
 fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let mut frontier = Frontier::new();
     let mut select = tx.prepare("SELECT hash FROM entries ORDER BY id")?;
     let mut rows = select.query([])?;
-    let mut insert = tx.prepare(INSERT_NODE)?;
+    let mut insert =
+        tx.prepare("INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
     while let Some(row) = rows.next()? {
         // A hash that is not 32 bytes was tampered with: stop here rather than refuse
         // to open the log (`verify` must still be able to read it); proofs hash the
@@ -368,7 +374,7 @@ fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
         };
         let mut failed = None;
         frontier.push_with(leaf, |level, index, node| {
-            if level >= NODE_LEVEL && failed.is_none() {
+            if level >= MIGRATION_6_NODE_LEVEL && failed.is_none() {
                 failed = insert
                     .execute(params![level, index as i64, &node[..]])
                     .err();
@@ -381,22 +387,21 @@ fn backfill_nodes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Stores one perfect subtree (`level`, `idx`, `hash`).
-pub(super) const INSERT_NODE: &str =
-    "INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
-
 /// Hashes every entry, in id order, as it reads back, and stores the tree they make:
 /// a log written before hashes existed becomes verifiable from here on.
 fn backfill_hashes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let mut frontier = Frontier::new();
-    let mut select = tx.prepare(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
-    ))?;
+    let mut select = tx.prepare(
+        "SELECT e.id, e.inserted_at, e.actor_type, e.actor_id,
+             (SELECT name FROM actions WHERE id = e.action_id),
+             e.resource_type, e.resource_id, e.account_id, e.metadata
+         FROM entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
+    )?;
     let mut update = tx.prepare("UPDATE entries SET hash = ?1 WHERE id = ?2")?;
     let mut after = 0i64;
     loop {
         let chunk = select
-            .query_map(params![after, BACKFILL_CHUNK], entry_from_row)?
+            .query_map(params![after, BACKFILL_CHUNK], unhashed_entry)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let Some(last) = chunk.last() else { break };
         after = last.id as i64;
@@ -406,6 +411,29 @@ fn backfill_hashes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
             frontier.push(leaf);
         }
     }
-    store_frontier(tx, &frontier)?;
+    tx.execute(
+        "INSERT INTO tree_frontier (id, bytes) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes",
+        [frontier.to_bytes()],
+    )?;
     Ok(())
+}
+
+/// An entry from a row of `backfill_hashes`'s select, before it has a hash.
+fn unhashed_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    let metadata = row.get_ref(8)?.as_str()?;
+    Ok(Entry {
+        id: row.get::<_, i64>(0)? as u64,
+        inserted_at: time_from_micros(row.get(1)?),
+        actor_type: row.get(2)?,
+        actor_id: row.get(3)?,
+        action: row.get(4)?,
+        resource_type: row.get(5)?,
+        resource_id: row.get(6)?,
+        account_id: row.get(7)?,
+        metadata: metadata_from_json(metadata).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        hash: String::new(),
+    })
 }

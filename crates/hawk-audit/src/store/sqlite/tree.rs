@@ -125,7 +125,7 @@ impl Leaves<'_> {
     /// The perfect subtree over the `2^level` leaves from `index << level`: stored
     /// from `NODE_LEVEL` up, hashed from the leaves below it.
     fn perfect(&self, level: u32, index: u64) -> Result<Hash> {
-        if level >= schema::NODE_LEVEL {
+        if level >= crate::store::NODE_LEVEL {
             let stored: Option<Vec<u8>> = self
                 .conn
                 .prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")

@@ -1,6 +1,8 @@
 //! The group-commit writer: one thread owns the write connection, takes every append
 //! that is waiting, commits them in one transaction (one fsync), then answers each
-//! caller. A caller is answered only after its entries are durable.
+//! caller. A caller is answered only after its entries are durable. Gathering and
+//! committing a group are `store::group`'s, the sequencing `store::sequence`'s; this
+//! is the SQL around them.
 //! When a group fails, each of its appends is committed alone, so one bad append (a
 //! historical time out of order, say) fails only its own caller.
 //!
@@ -26,22 +28,23 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::schema::{BLOCK, INSERT_NODE, NODE_LEVEL, is_busy};
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
+use super::schema::{BLOCK, is_busy};
 use crate::entry::{micros, time_from_micros};
-use crate::error::{DbResult, DriverError, Error, Invalid, Result, Rule};
-use crate::merkle::{Frontier, leaf_hash, to_hex};
+use crate::error::{DbResult, Error, Result};
+use crate::merkle::Frontier;
+use crate::retention::{PrunePlan, Pruned};
+use crate::store::ImportMark;
+use crate::store::group::{Gather, GroupWriter, Job, Places, Queued, commit_group};
 use crate::store::idempotency::{self, Decision, StoredKey, Sweep};
-use crate::store::pending::{Append, Job, LastOlder, PruneRecord};
-use crate::store::{ImportMark, PrunePlan, Pruned};
+use crate::store::pending::{LastOlder, PruneRecord};
+use crate::store::sequence::{Counts, Head, sequence};
 
-/// Most entries committed in one transaction; bounds the latency a batch adds.
-const MAX_GROUP: usize = 8192;
-/// How long, and how many times, the writer waits for more appends to join a group
-/// that looks smaller than the traffic (see `run`); far below one fsync.
+/// How long the writer pauses for more appends to join a group that looks smaller
+/// than the traffic (see `Gather::group`); far below one fsync.
 const GATHER_PAUSE: Duration = Duration::from_micros(40);
-const GATHER_WAITS: u32 = 5;
 /// How often the writer retries a transaction that found the file locked by another
 /// process after the busy timeout ran out, before it reports an error.
 const BUSY_RETRIES: u32 = 20;
@@ -52,13 +55,17 @@ pub(crate) struct Prune {
     pub(crate) reply: oneshot::Sender<Result<Option<Pruned>>>,
 }
 
-/// What the writer thread is asked to do.
-pub(crate) enum Work {
-    Append(Append),
+/// What the writer thread does alone, after the appends queued before it.
+pub(crate) enum Alone {
     Prune(Prune),
     /// Copy the WAL into the file and truncate it (see `SqliteStore::checkpoint_wal`).
     Checkpoint(oneshot::Sender<Result<()>>),
 }
+
+/// What the writer thread is asked to do.
+pub(crate) type Work = Queued<Alone>;
+
+type CommitError = crate::store::group::CommitError<rusqlite::Error>;
 
 /// Starts the writer thread; it stops when every sender is dropped.
 pub(super) fn spawn(conn: Connection, jobs: mpsc::Receiver<Work>) -> thread::JoinHandle<()> {
@@ -90,58 +97,39 @@ impl Writer {
     }
 
     fn run(mut self, mut jobs: mpsc::Receiver<Work>) {
-        let mut last_group = 1;
+        let mut gather = Gather::default();
         while let Some(first) = jobs.blocking_recv() {
             let first = match first {
-                Work::Append(append) => append,
-                Work::Prune(prune) => {
-                    self.prune(prune);
-                    continue;
-                }
-                Work::Checkpoint(reply) => {
-                    let _ = reply.send(self.checkpoint());
+                Queued::Append(append) => append,
+                Queued::Alone(work) => {
+                    self.alone(work);
                     continue;
                 }
             };
-            let mut group = vec![first];
-            let mut size = group[0].entries.len();
-            let mut waits = 0;
-            // A prune (or a WAL checkpoint) waits for the appends queued before it,
-            // then runs alone.
-            let mut prune = None;
-            loop {
-                while size < MAX_GROUP && prune.is_none() {
-                    match jobs.try_recv() {
-                        Ok(Work::Append(job)) => {
-                            size += job.entries.len();
-                            group.push(job);
-                        }
-                        Ok(Work::Prune(next)) => prune = Some(Work::Prune(next)),
-                        Ok(Work::Checkpoint(reply)) => prune = Some(Work::Checkpoint(reply)),
-                        Err(_) => break,
-                    }
-                }
-                // Callers answered by the last commit are still sending their next
-                // append: when the last group was larger, wait a moment for them, so
-                // one fsync serves them all instead of a lone early arrival.
-                if size >= MAX_GROUP
-                    || prune.is_some()
-                    || group.len() * 2 > last_group
-                    || waits == GATHER_WAITS
-                {
-                    break;
-                }
-                waits += 1;
-                thread::sleep(GATHER_PAUSE);
+            // Nothing below waits on anything but this thread: each future is ready
+            // when first polled.
+            let (group, alone) = gather
+                .group(
+                    first,
+                    || jobs.try_recv().ok(),
+                    async || thread::sleep(GATHER_PAUSE),
+                )
+                .now_or_never()
+                .expect("gathering on the writer thread never waits");
+            commit_group(group, &mut self)
+                .now_or_never()
+                .expect("a SQLite commit never waits");
+            if let Some(work) = alone {
+                self.alone(work);
             }
-            last_group = group.len();
-            self.commit_group(group);
-            match prune {
-                Some(Work::Prune(prune)) => self.prune(prune),
-                Some(Work::Checkpoint(reply)) => {
-                    let _ = reply.send(self.checkpoint());
-                }
-                _ => {}
+        }
+    }
+
+    fn alone(&mut self, work: Alone) {
+        match work {
+            Alone::Prune(prune) => self.prune(prune),
+            Alone::Checkpoint(reply) => {
+                let _ = reply.send(self.checkpoint());
             }
         }
     }
@@ -169,29 +157,6 @@ impl Writer {
         let _ = prune.reply.send(result);
     }
 
-    fn commit_group(&mut self, group: Vec<Append>) {
-        let mut jobs: Vec<Job> = group.into_iter().map(Job::new).collect();
-        match self.commit_with_retry(&mut jobs) {
-            Ok(()) => {
-                for job in jobs {
-                    job.answer(Ok(()));
-                }
-            }
-            Err(err) if jobs.len() == 1 => {
-                let job = jobs.pop().expect("one job");
-                job.answer(Err(err));
-            }
-            // One append's failure (a historical time out of order, say) must not fail
-            // the others that happened to share its transaction: commit each alone.
-            Err(_) => {
-                for mut job in jobs {
-                    let result = self.commit_with_retry(std::slice::from_mut(&mut job));
-                    job.answer(result);
-                }
-            }
-        }
-    }
-
     fn commit_with_retry(&mut self, jobs: &mut [Job]) -> Result<()> {
         self.with_retry(|writer| writer.commit(jobs))
     }
@@ -204,7 +169,7 @@ impl Writer {
         let mut attempt = 0;
         loop {
             match work(self) {
-                Err(CommitError::Sqlite(err)) if is_busy(&err) && attempt < BUSY_RETRIES => {
+                Err(CommitError::Driver(err)) if is_busy(&err) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     tracing::warn!(attempt, "database busy beyond the timeout; retrying");
                     thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
@@ -325,6 +290,13 @@ impl Writer {
     }
 }
 
+impl GroupWriter for Writer {
+    /// Runs the transaction at once: the returned future is ready.
+    fn write(&mut self, jobs: &mut [Job]) -> impl Future<Output = Result<()>> + Send {
+        std::future::ready(self.commit_with_retry(jobs))
+    }
+}
+
 /// What a prune before `before` (µs) removes: the entries from the oldest up to the
 /// newest one older than `before`; `None` when no entry is. The prune itself and its
 /// dry run (on a read connection) ask the same question.
@@ -394,16 +366,15 @@ fn grouped(
         .collect()
 }
 
-/// Appends every job within `tx`, completing its entries in place: id, time and leaf
-/// hash, the values that are stored and hashed. Returns the grown tree and the
-/// actions added to the dictionary, true once `tx` commits.
+/// Appends every job within `tx` (see `sequence`), placing each job's entries. Returns
+/// the grown tree and the actions added to the dictionary, true once `tx` commits.
 fn append_in(
     tx: &rusqlite::Transaction<'_>,
     action_ids: &HashMap<String, i64>,
     cached: Option<&Frontier>,
     jobs: &mut [Job],
 ) -> Result<(Frontier, Vec<(String, i64)>), CommitError> {
-    let (last_id, last_time): (i64, i64) = tx
+    let (last_id, last_time): (i64, Option<i64>) = tx
         .query_row(
             "SELECT id, inserted_at FROM entries ORDER BY id DESC LIMIT 1",
             [],
@@ -418,85 +389,99 @@ fn append_in(
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()
-                .map(|found| found.unwrap_or((0, i64::MIN))),
+                .map(|found| found.unwrap_or((0, None))),
             err => Err(err),
         })?;
-    let mut frontier = match cached {
+    let frontier = match cached {
         Some(frontier) if frontier.size() == last_id as u64 => frontier.clone(),
-        _ => load_frontier(tx, last_id as u64)?,
+        _ => super::read::frontier(tx).map_err(CommitError::Other)?,
     };
+    let head = Head::new(last_id as u64, last_time, frontier).map_err(CommitError::Other)?;
     let wall = micros(time::OffsetDateTime::now_utc());
     settle_keys(tx, jobs, wall)?;
-    // Time never goes backwards as ids grow, even if the clock does.
-    let now = wall.max(last_time);
-    let mut next_id = last_id + 1;
-    let mut prev_time = last_time;
+
+    // Each account's count so far, read once per transaction. Actions are counted by
+    // what the group adds (`actions.count + n`): SQLite does not number them.
+    let mut account_counts: HashMap<&str, u64> = HashMap::new();
+    {
+        let mut count = tx.prepare_cached("SELECT count FROM accounts WHERE account_id = ?1")?;
+        let accounts = Job::fresh(jobs)
+            .flat_map(|batch| batch.entries())
+            .filter_map(|entry| entry.account_id.as_deref());
+        for account in accounts {
+            if !account_counts.contains_key(account) {
+                let stored: Option<i64> =
+                    count.query_row([account], |row| row.get(0)).optional()?;
+                account_counts.insert(account, stored.unwrap_or(0) as u64);
+            }
+        }
+    }
+    let counts = Counts {
+        action: |_: &str| 0,
+        account: |account: &str| account_counts[account],
+    };
+    let done = sequence(head, Job::fresh(jobs), wall, counts).map_err(CommitError::Invalid)?;
+
     let mut learned: Vec<(String, i64)> = Vec::new();
-    let mut tally = Tally::default();
-    let mut nodes: Vec<(u32, u64, crate::merkle::Hash)> = Vec::new();
+    let mut ids: HashMap<&str, i64> = HashMap::new();
+    let mut blocks: HashMap<(i64, i64), i64> = HashMap::new();
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO entries (id, inserted_at, actor_type, actor_id, action_id,
                  resource_type, resource_id, account_id, metadata, account_seq, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
-        for job in jobs.iter_mut().filter(|job| !job.repeat) {
-            let times = job.times.as_deref();
-            for (i, (entry, metadata_json)) in
-                job.entries.iter_mut().zip(&job.metadata_json).enumerate()
-            {
-                let at = match times {
-                    None => now,
-                    Some(times) => {
-                        let at = times[i];
-                        if at < prev_time {
-                            return Err(CommitError::Invalid(Invalid::new(
-                                "inserted_at",
-                                Rule::Malformed("must not be earlier than the newest entry's time"),
-                            )));
-                        }
-                        at
-                    }
-                };
-                prev_time = at;
-                let action_id = action_id(action_ids, tx, &entry.action, &mut learned)?;
-                let account_seq = match &entry.account_id {
-                    Some(account) => Some(tally.next_account_seq(tx, account)?),
-                    None => None,
-                };
-                tally.count_action(next_id, action_id);
-                // The hash covers the entry exactly as it is returned and read back.
-                entry.id = next_id as u64;
-                entry.inserted_at = time_from_micros(at);
-                let leaf = leaf_hash(entry);
-                entry.hash = to_hex(&leaf);
-                frontier.push_with(leaf, |level, index, node| {
-                    if level >= NODE_LEVEL {
-                        nodes.push((level, index, *node));
-                    }
-                });
-                insert.execute(params![
-                    next_id,
-                    at,
-                    entry.actor_type,
-                    entry.actor_id,
-                    action_id,
-                    entry.resource_type,
-                    entry.resource_id,
-                    entry.account_id,
-                    metadata_json,
-                    account_seq,
-                    &leaf[..],
-                ])?;
-                next_id += 1;
-            }
+        for row in &done.rows {
+            let entry = row.entry;
+            let action_id = match ids.get(entry.action.as_str()) {
+                Some(&id) => id,
+                None => {
+                    let id = action_id(action_ids, tx, &entry.action, &mut learned)?;
+                    ids.insert(&entry.action, id);
+                    id
+                }
+            };
+            let block = (row.id as i64 - 1) / BLOCK as i64;
+            *blocks.entry((block, action_id)).or_default() += 1;
+            insert.execute(params![
+                row.id as i64,
+                row.at,
+                entry.actor_type,
+                entry.actor_id,
+                action_id,
+                entry.resource_type,
+                entry.resource_id,
+                entry.account_id,
+                entry.metadata_json,
+                row.account_seq.map(|seq| seq as i64),
+                &row.leaf[..],
+            ])?;
         }
     }
-    tally.write(tx)?;
     {
-        let mut insert = tx.prepare_cached(INSERT_NODE)?;
-        for (level, index, node) in &nodes {
-            insert.execute(params![level, *index as i64, &node[..]])?;
+        let mut bump = tx.prepare_cached("UPDATE actions SET count = count + ?1 WHERE id = ?2")?;
+        for (action, added) in &done.actions {
+            bump.execute(params![*added as i64, ids[action]])?;
+        }
+        let mut count_blocks = tx.prepare_cached(
+            "INSERT INTO action_blocks (block, action_id, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (block, action_id) DO UPDATE SET count = count + excluded.count",
+        )?;
+        for ((block, action_id), n) in blocks {
+            count_blocks.execute(params![block, action_id, n])?;
+        }
+        let mut count_accounts = tx.prepare_cached(
+            "INSERT INTO accounts (account_id, count) VALUES (?1, ?2)
+             ON CONFLICT (account_id) DO UPDATE SET count = excluded.count",
+        )?;
+        for (account, count) in &done.accounts {
+            count_accounts.execute(params![account, *count as i64])?;
+        }
+        let mut insert = tx.prepare_cached(
+            "INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+        )?;
+        for node in &done.nodes {
+            insert.execute(params![node.level, node.index as i64, &node.hash[..]])?;
         }
     }
     for mark in jobs.iter().filter_map(|job| job.mark.as_ref()) {
@@ -511,11 +496,14 @@ fn append_in(
                  first_id = excluded.first_id, count = excluded.count,
                  created_at = excluded.created_at",
         )?;
-        for (key, digest, first_id, count) in jobs.iter().filter_map(Job::new_key) {
-            insert.execute(params![key, digest, first_id, count, wall])?;
+        for key in Job::new_keys(jobs, &done.rows) {
+            insert.execute(params![key.key, key.digest, key.first_id, key.count, wall])?;
         }
     }
-    store_frontier(tx, &frontier)?;
+    store_frontier(tx, &done.head.frontier)?;
+    let places = Places::of(&done.rows);
+    let frontier = done.head.frontier;
+    Job::place(jobs, places);
     Ok((frontier, learned))
 }
 
@@ -527,6 +515,7 @@ fn settle_keys(
     jobs: &mut [Job],
     now: i64,
 ) -> Result<(), CommitError> {
+    jobs.iter_mut().for_each(Job::reset);
     let keys = jobs.iter().filter_map(|job| job.key.as_ref());
     if idempotency::repeated_within(keys.map(|keyed| keyed.key.as_str())) {
         // The group is committed again one append at a time (see `commit_group`).
@@ -561,23 +550,8 @@ fn settle_keys(
     Ok(())
 }
 
-/// The stored frontier, which must cover exactly the `size` entries in the log.
-fn load_frontier(tx: &rusqlite::Transaction<'_>, size: u64) -> Result<Frontier, CommitError> {
-    let frontier = super::read::frontier(tx).map_err(CommitError::Other)?;
-    if frontier.size() != size {
-        return Err(CommitError::Other(Error::storage(format!(
-            "the stored tree covers {} entries but the log holds {size}",
-            frontier.size()
-        ))));
-    }
-    Ok(frontier)
-}
-
 /// Writes the frontier back, in the transaction that grew it.
-pub(super) fn store_frontier(
-    tx: &rusqlite::Transaction<'_>,
-    frontier: &Frontier,
-) -> rusqlite::Result<()> {
+fn store_frontier(tx: &rusqlite::Transaction<'_>, frontier: &Frontier) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO tree_frontier (id, bytes) VALUES (1, ?1)
          ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes",
@@ -593,12 +567,7 @@ fn advance_import(tx: &rusqlite::Transaction<'_>, mark: &ImportMark) -> Result<(
         .prepare_cached("SELECT position FROM imports WHERE source = ?1")?
         .query_row([&mark.source], |row| row.get(0))
         .optional()?;
-    if current != mark.from {
-        return Err(CommitError::Other(Error::storage(format!(
-            "another import of {} committed since this one read its position; run it again",
-            mark.source
-        ))));
-    }
+    mark.check(current).map_err(CommitError::Other)?;
     tx.prepare_cached(
         "INSERT INTO imports (source, position, entries) VALUES (?1, ?2, ?3)
          ON CONFLICT (source) DO UPDATE
@@ -635,87 +604,4 @@ fn action_id(
     };
     learned.push((name.to_owned(), id));
     Ok(id)
-}
-
-/// Counters kept in the same transaction as the entries: per-action totals, per-block
-/// action counts and per-account totals (which number each account's entries).
-#[derive(Default)]
-struct Tally {
-    actions: HashMap<i64, i64>,
-    blocks: HashMap<(i64, i64), i64>,
-    /// Account → its entry count so far, read once per transaction.
-    accounts: HashMap<String, i64>,
-}
-
-impl Tally {
-    fn count_action(&mut self, id: i64, action_id: i64) {
-        *self.actions.entry(action_id).or_default() += 1;
-        let block = (id - 1) / BLOCK as i64;
-        *self.blocks.entry((block, action_id)).or_default() += 1;
-    }
-
-    /// The sequence number of the account's next entry: 1, 2, 3 … per account.
-    fn next_account_seq(
-        &mut self,
-        tx: &rusqlite::Transaction<'_>,
-        account: &str,
-    ) -> rusqlite::Result<i64> {
-        let count = match self.accounts.get_mut(account) {
-            Some(count) => count,
-            None => {
-                let stored: i64 = tx
-                    .prepare_cached("SELECT count FROM accounts WHERE account_id = ?1")?
-                    .query_row([account], |row| row.get(0))
-                    .optional()?
-                    .unwrap_or(0);
-                self.accounts.entry(account.to_owned()).or_insert(stored)
-            }
-        };
-        *count += 1;
-        Ok(*count)
-    }
-
-    fn write(self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-        let mut bump = tx.prepare_cached("UPDATE actions SET count = count + ?1 WHERE id = ?2")?;
-        for (action_id, n) in self.actions {
-            bump.execute(params![n, action_id])?;
-        }
-        let mut blocks = tx.prepare_cached(
-            "INSERT INTO action_blocks (block, action_id, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (block, action_id) DO UPDATE SET count = count + excluded.count",
-        )?;
-        for ((block, action_id), n) in self.blocks {
-            blocks.execute(params![block, action_id, n])?;
-        }
-        let mut accounts = tx.prepare_cached(
-            "INSERT INTO accounts (account_id, count) VALUES (?1, ?2)
-             ON CONFLICT (account_id) DO UPDATE SET count = excluded.count",
-        )?;
-        for (account, count) in self.accounts {
-            accounts.execute(params![account, count])?;
-        }
-        Ok(())
-    }
-}
-
-enum CommitError {
-    Sqlite(rusqlite::Error),
-    Invalid(Invalid),
-    Other(Error),
-}
-
-impl From<rusqlite::Error> for CommitError {
-    fn from(err: rusqlite::Error) -> Self {
-        CommitError::Sqlite(err)
-    }
-}
-
-impl From<CommitError> for Error {
-    fn from(err: CommitError) -> Self {
-        match err {
-            CommitError::Sqlite(err) => err.into_storage(),
-            CommitError::Invalid(invalid) => invalid.into(),
-            CommitError::Other(err) => err,
-        }
-    }
 }
