@@ -78,12 +78,14 @@ fn readme_commands_ran_only_from_the_repository_root() {
     let cli = section(&readme, "## The CLI");
     let example = cli.split("Example:").nth(1).expect("the CLI's example");
     let lines = commands(example);
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    for line in &lines[..2] {
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    for line in &lines[..4] {
         sh(dir.path(), line);
     }
+    // The filtered listing finds the entry tracked above; the suggestion finds its actor.
+    assert!(sh(dir.path(), &lines[2]).contains("project.deleted"), "{}", lines[2]);
     if Command::new("jq").arg("--version").output().is_ok() {
-        assert_eq!(sh(dir.path(), &lines[2]), "1\n", "{}", lines[2]);
+        assert_eq!(sh(dir.path(), &lines[4]), "1\n", "{}", lines[4]);
     }
 }
 
