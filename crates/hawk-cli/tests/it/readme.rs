@@ -82,8 +82,12 @@ fn readme_commands_ran_only_from_the_repository_root() {
     for line in &lines[..4] {
         sh(dir.path(), line);
     }
-    // The filtered listing finds the entry tracked above; the suggestion finds its actor.
-    assert!(sh(dir.path(), &lines[2]).contains("project.deleted"), "{}", lines[2]);
+    // The filtered listing finds the entry tracked above.
+    assert!(
+        sh(dir.path(), &lines[2]).contains("project.deleted"),
+        "{}",
+        lines[2]
+    );
     if Command::new("jq").arg("--version").output().is_ok() {
         assert_eq!(sh(dir.path(), &lines[4]), "1\n", "{}", lines[4]);
     }
