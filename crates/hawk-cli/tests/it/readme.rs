@@ -150,6 +150,7 @@ fn docs_name_only_paths_that_exist() {
         "ARCHITECTURE.md",
         "DESIGN.md",
         "BENCHMARKS.md",
+        "VERIFYING.md",
         "fuzz/README.md",
     ];
     let mut missing = Vec::new();
