@@ -28,6 +28,9 @@ impl Sealer {
                 if head >= due {
                     due = match index.seal_ready(&store).await {
                         Ok(next_end) => next_end,
+                        // The runtime is shutting down (a process ending without
+                        // `close`): nothing to report, the next open seals.
+                        Err(crate::Error::Closed) => return,
                         Err(err) => {
                             tracing::warn!(error = %err, "could not seal a chunk of the filter index; queries read it from the entries meanwhile");
                             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -151,7 +151,7 @@ impl SqliteStore {
             Ok(())
         })
         .await
-        .map_err(Error::storage)?
+        .map_err(joined)?
     }
 
     /// Commits `entries` atomically; answers once they are durable.
@@ -240,14 +240,14 @@ impl SqliteStore {
         let path = self.readers.path.clone();
         tokio::task::spawn_blocking(move || keys::create(&path, key, now))
             .await
-            .map_err(Error::storage)?
+            .map_err(joined)?
     }
 
     pub(crate) async fn revoke_key(&self, id: u64, now: i64) -> Result<Option<KeyInfo>> {
         let path = self.readers.path.clone();
         tokio::task::spawn_blocking(move || keys::revoke(&path, id, now))
             .await
-            .map_err(Error::storage)?
+            .map_err(joined)?
     }
 
     pub(crate) async fn key_by_hash(&self, hash: String) -> Result<Option<KeyInfo>> {
@@ -296,7 +296,7 @@ impl SqliteStore {
                 let path = self.readers.path.clone();
                 tokio::task::spawn_blocking(move || filter_index::seal(&path, &part))
                     .await
-                    .map_err(Error::storage)??;
+                    .map_err(joined)??;
                 Ok(IndexAnswer::Sealed)
             }
             op => {
@@ -320,7 +320,7 @@ impl SqliteStore {
         let path = self.readers.path.clone();
         tokio::task::spawn_blocking(move || tree::insert_checkpoint(&path, size, root, &note, now))
             .await
-            .map_err(Error::storage)?
+            .map_err(joined)?
     }
 
     pub(crate) async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
@@ -360,7 +360,7 @@ impl SqliteStore {
             tree::scan(&conn, &mut scanner).map(|()| scanner)
         })
         .await
-        .map_err(Error::storage)?
+        .map_err(joined)?
     }
 }
 
@@ -400,7 +400,7 @@ impl Readers {
             result
         })
         .await
-        .map_err(Error::storage)?
+        .map_err(joined)?
     }
 
     fn connect(&self) -> Result<Connection> {
@@ -519,6 +519,16 @@ fn file_uri(path: &Path, query: &str) -> String {
     uri.push('?');
     uri.push_str(query);
     uri
+}
+
+/// A blocking task's failure: cancelled means the runtime is shutting down, so the
+/// store is closing; anything else (a panic) is a storage error.
+fn joined(err: tokio::task::JoinError) -> Error {
+    if err.is_cancelled() {
+        Error::Closed
+    } else {
+        Error::storage(err)
+    }
 }
 
 fn in_read_transaction<T>(
