@@ -227,6 +227,8 @@ impl Filtered<'_> {
     pub async fn accounts(&self, prefix: &str, limit: u64) -> Result<Vec<AccountCount>> {
         check_range("limit", limit, MAX_LIMIT)?;
         check_prefix(prefix)?;
+        // The tail must cover the log, or the newest accounts would not be offered.
+        self.audit.index().follow_head(self.audit.store()).await?;
         let counted = self
             .suggest(Dim::Account, vec![prefix.to_owned()], limit)
             .await?;
@@ -247,6 +249,8 @@ impl Filtered<'_> {
         check_prefix(prefix)?;
         let index = self.audit.index();
         let store = self.audit.store();
+        // The tail must cover the log, or the newest values would not be offered.
+        index.follow_head(store).await?;
         // `TYPE:ID` splits at the first colon; without one the prefix may begin an id
         // of any type, or a type (every id of it).
         let prefixes: Vec<String> = match prefix.split_once(':') {

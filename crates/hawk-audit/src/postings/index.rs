@@ -431,9 +431,15 @@ impl Index {
         }
     }
 
+    /// Brings the tail up to the head, so that [`Index::values_with_prefix`] offers the
+    /// newest values too.
+    pub(crate) async fn follow_head(&self, store: &Store) -> Result<()> {
+        self.follow(store, store.head().await?).await
+    }
+
     /// The values of `dim` beginning with `prefix` that the log holds, with how many
-    /// entries hold each (sealed and in the tail, pruned ones included), the most
-    /// frequent first; at most `limit`.
+    /// entries hold each (sealed and in the tail as last followed, pruned ones
+    /// included), the most frequent first; at most `limit`.
     pub(crate) async fn values_with_prefix(
         &self,
         store: &Store,
@@ -441,15 +447,11 @@ impl Index {
         prefix: &str,
         limit: u64,
     ) -> Result<Vec<(String, u64)>> {
-        // The tail must cover the log, or the newest values would not be offered.
-        self.follow(store, store.head().await?).await?;
         let op = IndexOp::Totals {
             dim: dim.code(),
             prefix: prefix.as_bytes().to_vec(),
             limit,
         };
-        let head = store.head().await?;
-        self.follow(store, head).await?;
         let IndexAnswer::Totals(rows) = store.index(op).await? else {
             return Err(mismatch());
         };
