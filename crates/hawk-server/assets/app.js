@@ -786,6 +786,9 @@
     suggest.word = word;
     suggest.items = items;
     suggest.active = -1;
+    // Which phrase the list answers, so a reader (or a test) can tell a list
+    // still showing for an earlier phrase from the current one.
+    $("suggestions").dataset.phrase = phrase;
     renderSuggestions();
   }
 

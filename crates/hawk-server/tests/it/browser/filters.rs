@@ -15,13 +15,16 @@ use super::{
 };
 use crate::helpers::TestApp;
 
-/// Waits for the suggestions list to be open with an option labelled `label`.
+/// Waits for the suggestions list, made for what the box says now, to be open
+/// with an option labelled `label`.
 async fn wait_suggestion(browser: &Client, label: &str) {
     wait_until(
         browser,
         &format!("the suggestion {label}"),
         &format!(
             "!document.getElementById('suggestions').hidden && \
+             document.getElementById('suggestions').dataset.phrase === \
+               document.getElementById('search').value && \
              [...document.querySelectorAll('#suggestions li .label')].some(l => l.textContent === {})",
             json!(label)
         ),
