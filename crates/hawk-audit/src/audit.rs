@@ -436,6 +436,13 @@ impl Audit {
         self.index.seal_ready(&self.store).await.map(drop)
     }
 
+    /// How long each of the last seals of the filter index through this handle took
+    /// (the newest 1,024), for `hawk bench`.
+    #[doc(hidden)]
+    pub fn filter_index_seal_times(&self) -> Vec<std::time::Duration> {
+        self.index.seal_times()
+    }
+
     /// The filter index, for the queries of other modules.
     pub(crate) fn index(&self) -> &Index {
         &self.index

@@ -17,8 +17,13 @@ use crate::entry::{Entry, MAX_FIELD_CHARS, is_control};
 use crate::error::{Invalid, Rule};
 use crate::query::Term;
 
-/// Most clauses one filter may hold: a bound on the work a hostile query can ask for.
-pub const MAX_CLAUSES: usize = 32;
+/// Most conditions one query phrase may hold: a bound on the work a hostile query
+/// can ask for.
+pub const MAX_PHRASE_CLAUSES: usize = 32;
+
+/// Most clauses one filter may hold. Twice a phrase's, so that a full phrase ANDed
+/// with every separate parameter and an account-bound key's account still fits.
+pub const MAX_CLAUSES: usize = 2 * MAX_PHRASE_CLAUSES;
 
 /// Which entries to keep: those matching every clause. The default keeps all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -288,7 +293,7 @@ impl Filter {
         if self.clauses.len() > MAX_CLAUSES {
             return Err(Invalid::new(
                 "q",
-                Rule::Malformed("holds more than 32 conditions"),
+                Rule::Malformed("holds more than 64 conditions"),
             ));
         }
         for clause in &self.clauses {

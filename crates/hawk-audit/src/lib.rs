@@ -69,7 +69,9 @@ pub use entry::{
 };
 pub use error::{Error, Invalid, PhraseProblem, Result, Rule};
 pub use events::{Event, Events, ListenerStats, Subscription};
-pub use filter::{Clause, Filter, MAX_CLAUSES, Predicate, TimeRange, parse_time_bound};
+pub use filter::{
+    Clause, Filter, MAX_CLAUSES, MAX_PHRASE_CLAUSES, Predicate, TimeRange, parse_time_bound,
+};
 pub use filtered::{AccountCount, Filtered, SubjectCount};
 pub use keys::{KEY_PREFIX, KeyInfo, Scope};
 pub use proof::{ConsistencyProof, InclusionProof};

@@ -58,7 +58,7 @@ pub(super) fn parse(phrase: &str) -> Result<Filter, Invalid> {
     for word in tokens(phrase)? {
         filter = clause(filter, word)?;
     }
-    if filter.clauses.len() > super::MAX_CLAUSES {
+    if filter.clauses.len() > super::MAX_PHRASE_CLAUSES {
         return Err(Invalid::new(
             "q",
             Rule::Malformed("holds more than 32 conditions"),
@@ -617,7 +617,7 @@ mod tests {
 
     #[test]
     fn too_many_conditions_are_refused() {
-        let phrase = "a ".repeat(super::super::MAX_CLAUSES + 1);
+        let phrase = "a ".repeat(super::super::MAX_PHRASE_CLAUSES + 1);
         assert_eq!(Filter::parse(&phrase).unwrap_err().field(), "q");
     }
 }

@@ -50,6 +50,9 @@ const CACHE_BYTES: usize = 256 << 20;
 /// seen; values, then directories, then bitmaps and times settle most filters).
 const ROUNDS: usize = 8;
 
+/// Seal times an index remembers (the newest), for `hawk bench`.
+const SEAL_TIMES: usize = 1024;
+
 /// A sealed chunk as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ChunkInfo {
@@ -171,6 +174,8 @@ pub(crate) struct Index {
     bits: u32,
     tail: tokio::sync::Mutex<Tail>,
     cache: Mutex<Cache>,
+    /// How long each of the last seals through this index took, read to last write.
+    seal_times: Mutex<std::collections::VecDeque<std::time::Duration>>,
 }
 
 impl Index {
@@ -185,7 +190,14 @@ impl Index {
                 times: Vec::new(),
             }),
             cache: Mutex::new(Cache::default()),
+            seal_times: Mutex::default(),
         }
+    }
+
+    /// How long each of the last seals (at most [`SEAL_TIMES`]) through this index took.
+    pub(crate) fn seal_times(&self) -> Vec<std::time::Duration> {
+        let times = self.seal_times.lock().unwrap_or_else(|e| e.into_inner());
+        times.iter().copied().collect()
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -374,6 +386,7 @@ impl Index {
             if store.head().await? < last {
                 return Ok(last);
             }
+            let started = std::time::Instant::now();
             let mut postings = MemoryPostings::new(self.bits);
             let mut times = Vec::new();
             let mut first_id = None;
@@ -428,6 +441,11 @@ impl Index {
                 };
                 store.index(IndexOp::Seal(Box::new(part))).await?;
             }
+            let mut seal_times = self.seal_times.lock().unwrap_or_else(|e| e.into_inner());
+            if seal_times.len() == SEAL_TIMES {
+                seal_times.pop_front();
+            }
+            seal_times.push_back(started.elapsed());
         }
     }
 

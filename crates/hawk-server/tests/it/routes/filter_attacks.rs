@@ -100,6 +100,11 @@ async fn a_bound_key_never_sees_another_account(app: TestApp) {
         ("/v1/entries?q=account:acme", vec![6, 2, 1]),
         ("/v1/entries?account_id=acme&actor_type=user", vec![2, 1]),
         ("/v1/entries?q=-account:globex", vec![6, 2, 1]),
+        // A phrase of the most conditions allowed still fits beside the key's account.
+        (
+            &*format!("/v1/entries?q={}", "-account:globex+".repeat(32)),
+            vec![6, 2, 1],
+        ),
     ];
     for (uri, want) in own {
         let reply = app
