@@ -46,6 +46,18 @@ pub struct SubjectCount {
     pub count: u64,
 }
 
+/// A type of actor or resource and how many entries (within the filter) name one of
+/// that type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TypeCount {
+    /// The type, e.g. `user`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Entries naming an actor (or resource) of the type.
+    pub count: u64,
+}
+
 /// An account and how many entries (within the filter) belong to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -222,20 +234,45 @@ impl Filtered<'_> {
             .await
     }
 
+    /// Actor types beginning with `prefix` (case-sensitive), with how many matching
+    /// entries have an actor of each, the most first; at most `limit` (1–100).
+    pub async fn actor_types(&self, prefix: &str, limit: u64) -> Result<Vec<TypeCount>> {
+        let counted = self.values(Dim::ActorType, prefix, limit).await?;
+        Ok(counted
+            .into_iter()
+            .map(|(kind, count)| TypeCount { kind, count })
+            .collect())
+    }
+
+    /// Resource types beginning with `prefix` (case-sensitive), with how many
+    /// matching entries name a resource of each, the most first; at most `limit`
+    /// (1–100).
+    pub async fn resource_types(&self, prefix: &str, limit: u64) -> Result<Vec<TypeCount>> {
+        let counted = self.values(Dim::ResourceType, prefix, limit).await?;
+        Ok(counted
+            .into_iter()
+            .map(|(kind, count)| TypeCount { kind, count })
+            .collect())
+    }
+
     /// Accounts whose id begins with `prefix` (case-sensitive), with how many matching
     /// entries each has, the most first; at most `limit` (1–100).
     pub async fn accounts(&self, prefix: &str, limit: u64) -> Result<Vec<AccountCount>> {
-        check_range("limit", limit, MAX_LIMIT)?;
-        check_prefix(prefix)?;
-        // The tail must cover the log, or the newest accounts would not be offered.
-        self.audit.index().follow_head(self.audit.store()).await?;
-        let counted = self
-            .suggest(Dim::Account, vec![prefix.to_owned()], limit)
-            .await?;
+        let counted = self.values(Dim::Account, prefix, limit).await?;
         Ok(counted
             .into_iter()
             .map(|(account_id, count)| AccountCount { account_id, count })
             .collect())
+    }
+
+    /// The values of `dim` beginning with `prefix`, with their counts within the
+    /// filter, the most first; at most `limit`.
+    async fn values(&self, dim: Dim, prefix: &str, limit: u64) -> Result<Vec<(String, u64)>> {
+        check_range("limit", limit, MAX_LIMIT)?;
+        check_prefix(prefix)?;
+        // The tail must cover the log, or the newest values would not be offered.
+        self.audit.index().follow_head(self.audit.store()).await?;
+        self.suggest(dim, vec![prefix.to_owned()], limit).await
     }
 
     async fn subjects(

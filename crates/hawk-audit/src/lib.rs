@@ -72,7 +72,7 @@ pub use events::{Event, Events, ListenerStats, Subscription};
 pub use filter::{
     Clause, Filter, MAX_CLAUSES, MAX_PHRASE_CLAUSES, Predicate, TimeRange, parse_time_bound,
 };
-pub use filtered::{AccountCount, Filtered, SubjectCount};
+pub use filtered::{AccountCount, Filtered, SubjectCount, TypeCount};
 pub use keys::{KEY_PREFIX, KeyInfo, Scope};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};

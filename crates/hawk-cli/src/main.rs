@@ -159,15 +159,15 @@ enum Command {
     /// Actors whose TYPE:ID or id begins with PREFIX, with their counts, most first.
     #[command(after_help = filter::help!(
         "Examples:\n  hawk actors user:4 --limit 5\n  \
-         hawk actors -q 'account:acme created:>=2026-10-01'"
+         hawk actors --types -q 'account:acme created:>=2026-10-01'"
     ))]
-    Actors(SuggestArgs),
+    Actors(SubjectArgs),
     /// Resources whose TYPE:ID or id begins with PREFIX, with their counts, most first.
     #[command(after_help = filter::help!(
         "Examples:\n  hawk resources project: --limit 5\n  \
-         hawk resources -q 'actor:user:42 -is:system'"
+         hawk resources --types -q 'actor:user:42 -is:system'"
     ))]
-    Resources(SuggestArgs),
+    Resources(SubjectArgs),
     /// Accounts whose id begins with PREFIX, with their counts, most first.
     #[command(after_help = filter::help!(
         "Examples:\n  hawk accounts ac\n  \
@@ -306,6 +306,15 @@ pub(crate) struct SuggestArgs {
     pub(crate) limit: u64,
     #[command(flatten)]
     pub(crate) filter: FilterArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SubjectArgs {
+    /// List the types beginning with PREFIX instead, with their counts.
+    #[arg(long)]
+    pub(crate) types: bool,
+    #[command(flatten)]
+    pub(crate) suggest: SuggestArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -17,7 +17,8 @@ use hawk_audit::import;
 use hawk_audit::merkle::to_hex;
 use hawk_audit::time::{OffsetDateTime, UtcOffset};
 use hawk_audit::{
-    AccountCount, ActionCount, Entry, KeyInfo, Page, PrunePlan, Report, SubjectCount, format_time,
+    AccountCount, ActionCount, Entry, KeyInfo, Page, PrunePlan, Report, SubjectCount, TypeCount,
+    format_time,
 };
 use hawk_server::proof::{ConsistencyBody, InclusionBody};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -136,6 +137,19 @@ impl Out {
         };
         self.table(columns, &rows)?;
         writeln!(self.w, "{}", count(found.len() as u64, one, many))
+    }
+
+    /// Type suggestions (`actors --types`, `resources --types`): type and count.
+    pub(crate) fn types(&mut self, types: &[TypeCount]) -> io::Result<()> {
+        if self.json {
+            return self.json_line(&Types { types });
+        }
+        let rows: Vec<_> = types
+            .iter()
+            .map(|t| [visible(&t.kind).into_owned(), grouped(t.count)])
+            .collect();
+        self.table(&TYPE_COLUMNS, &rows)?;
+        writeln!(self.w, "{}", count(types.len() as u64, "type", "types"))
     }
 
     /// Account suggestions (`accounts`).
@@ -529,6 +543,12 @@ struct Resources<'a> {
     resources: &'a [SubjectCount],
 }
 
+/// `GET /v1/actor_types`'s body.
+#[derive(Serialize)]
+struct Types<'a> {
+    types: &'a [TypeCount],
+}
+
 #[derive(Serialize)]
 struct Accounts<'a> {
     accounts: &'a [AccountCount],
@@ -671,6 +691,7 @@ const ENTRY_COLUMNS: [Column; 6] = [
 const ACTION_COLUMNS: [Column; 2] = [col("action", false, 1), col("count", true, 0)];
 const ACTOR_COLUMNS: [Column; 2] = [col("actor", false, 1), col("count", true, 0)];
 const RESOURCE_COLUMNS: [Column; 2] = [col("resource", false, 1), col("count", true, 0)];
+const TYPE_COLUMNS: [Column; 2] = [col("type", false, 1), col("count", true, 0)];
 const ACCOUNT_COLUMNS: [Column; 2] = [col("account", false, 1), col("count", true, 0)];
 const KEY_COLUMNS: [Column; 6] = [
     col("id", true, 0),

@@ -661,6 +661,8 @@
     resource: {
       path: "/v1/resources", list: "resources", value: (r) => typeAndId(r.type, r.id), label: (r) => r.type + ":" + r.id,
     },
+    actor_type: { path: "/v1/actor_types", list: "types", value: (t) => quote(t.type), label: (t) => t.type },
+    resource_type: { path: "/v1/resource_types", list: "types", value: (t) => quote(t.type), label: (t) => t.type },
     account: { path: "/v1/accounts", list: "accounts", value: (a) => quote(a.account_id), label: (a) => a.account_id },
     action: { path: "/v1/actions", list: "actions", value: (a) => quote(a.action), label: (a) => a.action },
   };

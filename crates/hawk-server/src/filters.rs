@@ -63,6 +63,8 @@ const ROUTES: &[(&str, Phrase, bool)] = &[
     ("/v1/actors", Phrase::Filter, true),
     ("/v1/resources", Phrase::Filter, true),
     ("/v1/accounts", Phrase::Filter, true),
+    ("/v1/actor_types", Phrase::Filter, true),
+    ("/v1/resource_types", Phrase::Filter, true),
     ("/v1/accounts/{account_id}/entries", Phrase::Q, false),
     ("/v1/export", Phrase::Q, false),
     ("/v1/stream", Phrase::Q, true),

@@ -69,6 +69,8 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(suggestions::actors))
         .routes(routes!(suggestions::resources))
         .routes(routes!(suggestions::accounts))
+        .routes(routes!(suggestions::actor_types))
+        .routes(routes!(suggestions::resource_types))
         .routes(routes!(routes::account_entries))
         .routes(routes!(routes::emit_event))
         .routes(routes!(stream::live_tail))

@@ -1,11 +1,11 @@
-//! Suggestions for the filter boxes: actors, resources and accounts whose names begin
-//! with what was typed (`q`), each with how many entries name it. The counts are taken
+//! Suggestions for the filter boxes: actors, resources, their types and accounts whose
+//! names begin with what was typed (`q`), each with how many entries name it. The counts are taken
 //! within the filter parameters and the phrase `filter`, and within the account of a
 //! key bound to one, so a suggestion never names what the caller cannot list.
 
 use axum::Json;
 use axum::extract::State;
-use hawk_audit::{AccountCount, Filtered, SubjectCount};
+use hawk_audit::{AccountCount, Filtered, SubjectCount, TypeCount};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -125,4 +125,61 @@ pub(crate) async fn accounts(
     let (view, prefix, limit) = read(&state, &access, &params)?;
     let accounts = view.accounts(prefix, limit).await?;
     Ok(Json(AccountsBody { accounts }))
+}
+
+/// Type suggestions.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TypesBody {
+    /// The most entries first.
+    types: Vec<TypeCount>,
+}
+
+/// Suggestions: actor types beginning with `q`, with their counts.
+#[utoipa::path(
+    get,
+    path = "/v1/actor_types",
+    tag = "entries",
+    params(
+        ("q" = Option<String>, Query, description = "The beginning of an actor type (`us`); case-sensitive; empty: every type. At most 255 characters, without U+0000.", max_length = 255, pattern = r"^[^\x00]*$"),
+        ("limit" = Option<u64>, Query, description = "How many types, 1–100 (default 10).", minimum = 1, maximum = 100),
+    ),
+    responses(
+        (status = 200, description = "Actor types with entries within the filter, the most entries first", body = TypesBody),
+        (status = 400, description = "`limit` is empty or not a whole number", body = ErrorBody),
+        (status = 422, description = "`limit` is out of range, `q` too long, or a filter parameter breaks its rule", body = ErrorBody),
+    )
+)]
+pub(crate) async fn actor_types(
+    State(state): State<AppState>,
+    access: Access,
+    params: Params,
+) -> Result<Json<TypesBody>, ApiError> {
+    let (view, prefix, limit) = read(&state, &access, &params)?;
+    let types = view.actor_types(prefix, limit).await?;
+    Ok(Json(TypesBody { types }))
+}
+
+/// Suggestions: resource types beginning with `q`, with their counts.
+#[utoipa::path(
+    get,
+    path = "/v1/resource_types",
+    tag = "entries",
+    params(
+        ("q" = Option<String>, Query, description = "The beginning of a resource type (`proj`); case-sensitive; empty: every type. At most 255 characters, without U+0000.", max_length = 255, pattern = r"^[^\x00]*$"),
+        ("limit" = Option<u64>, Query, description = "How many types, 1–100 (default 10).", minimum = 1, maximum = 100),
+    ),
+    responses(
+        (status = 200, description = "Resource types with entries within the filter, the most entries first", body = TypesBody),
+        (status = 400, description = "`limit` is empty or not a whole number", body = ErrorBody),
+        (status = 422, description = "`limit` is out of range, `q` too long, or a filter parameter breaks its rule", body = ErrorBody),
+    )
+)]
+pub(crate) async fn resource_types(
+    State(state): State<AppState>,
+    access: Access,
+    params: Params,
+) -> Result<Json<TypesBody>, ApiError> {
+    let (view, prefix, limit) = read(&state, &access, &params)?;
+    let types = view.resource_types(prefix, limit).await?;
+    Ok(Json(TypesBody { types }))
 }

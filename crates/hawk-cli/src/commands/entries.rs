@@ -6,7 +6,9 @@ use hawk_audit::{Filter, Filtered, NewEntry, Recent};
 
 use super::{Access, Context, open};
 use crate::output::{Out, Subjects};
-use crate::{AccountArgs, ActionsArgs, BadInput, RecentArgs, SearchArgs, SuggestArgs, TrackArgs};
+use crate::{
+    AccountArgs, ActionsArgs, BadInput, RecentArgs, SearchArgs, SubjectArgs, SuggestArgs, TrackArgs,
+};
 
 /// `hawk track`: records one entry, its metadata given as JSON text.
 pub(crate) async fn track(cx: &Context, out: &mut Out, args: TrackArgs) -> anyhow::Result<()> {
@@ -72,26 +74,43 @@ pub(crate) async fn actions(cx: &Context, out: &mut Out, args: ActionsArgs) -> a
 }
 
 /// `hawk actors`.
-pub(crate) async fn actors(cx: &Context, out: &mut Out, args: SuggestArgs) -> anyhow::Result<()> {
-    let filter = args.filter.filter()?;
-    let audit = open(&cx.db, Access::Read).await?;
-    let prefix = args.prefix.as_deref().unwrap_or("");
-    let found = audit.filtered(filter).actors(prefix, args.limit).await?;
-    out.subjects(Subjects::Actors, &found)?;
-    Ok(())
+pub(crate) async fn actors(cx: &Context, out: &mut Out, args: SubjectArgs) -> anyhow::Result<()> {
+    subjects(cx, out, args, Subjects::Actors).await
 }
 
 /// `hawk resources`.
 pub(crate) async fn resources(
     cx: &Context,
     out: &mut Out,
-    args: SuggestArgs,
+    args: SubjectArgs,
 ) -> anyhow::Result<()> {
-    let filter = args.filter.filter()?;
+    subjects(cx, out, args, Subjects::Resources).await
+}
+
+/// Actors or resources (or their types, with `--types`) by prefix.
+async fn subjects(
+    cx: &Context,
+    out: &mut Out,
+    args: SubjectArgs,
+    what: Subjects,
+) -> anyhow::Result<()> {
+    let SuggestArgs {
+        prefix,
+        limit,
+        filter,
+    } = args.suggest;
+    let filter = filter.filter()?;
     let audit = open(&cx.db, Access::Read).await?;
-    let prefix = args.prefix.as_deref().unwrap_or("");
-    let found = audit.filtered(filter).resources(prefix, args.limit).await?;
-    out.subjects(Subjects::Resources, &found)?;
+    let view = audit.filtered(filter);
+    let prefix = prefix.as_deref().unwrap_or("");
+    match (what, args.types) {
+        (Subjects::Actors, false) => out.subjects(what, &view.actors(prefix, limit).await?)?,
+        (Subjects::Resources, false) => {
+            out.subjects(what, &view.resources(prefix, limit).await?)?
+        }
+        (Subjects::Actors, true) => out.types(&view.actor_types(prefix, limit).await?)?,
+        (Subjects::Resources, true) => out.types(&view.resource_types(prefix, limit).await?)?,
+    }
     Ok(())
 }
 

@@ -458,6 +458,19 @@ fn suggestions_list_values_with_their_counts_most_first() {
         ),
         ["order:9=1", "project:9=1"]
     );
+    // --types lists the types instead, counted the same way.
+    assert_eq!(
+        log.json(&["actors", "--types"]),
+        json!({"types": [{"type": "user", "count": 5}, {"type": "bot", "count": 1}]})
+    );
+    assert_eq!(
+        log.json(&["actors", "--types", "b"]),
+        json!({"types": [{"type": "bot", "count": 1}]})
+    );
+    assert_eq!(
+        log.json(&["resources", "--types", "--actor-type", "user"]),
+        json!({"types": [{"type": "order", "count": 1}, {"type": "project", "count": 1}]})
+    );
 
     assert_eq!(
         log.json(&["accounts"]),

@@ -236,6 +236,24 @@ async fn suggestions_offer_qualifiers_then_their_values() {
         )
         .await;
         assert_eq!(search_value(browser).await, json!("-account:acme inv"));
+
+        // A type qualifier offers the types, with their counts.
+        let search = type_phrase(browser, "resource_type:").await;
+        wait_suggestion(browser, "resource_type:invoice").await;
+        let counts = eval(
+            browser,
+            "return [...document.querySelectorAll('#suggestions li')]
+               .map(li => li.querySelector('.label').textContent + '=' + li.querySelector('.count').textContent);",
+        )
+        .await;
+        assert_eq!(
+            counts,
+            json!(["resource_type:invoice=60", "resource_type:user=40"])
+        );
+        search.send_keys(&Key::Down).await.unwrap();
+        search.send_keys(&Key::Enter).await.unwrap();
+        wait_total(browser, "the invoices", 60).await;
+        assert_eq!(chips(browser).await, ["resource_type:invoice"]);
     };
     let result = tokio::time::timeout(PATIENCE * 3, walk).await;
     session.end().await;

@@ -120,6 +120,31 @@ async fn a_bound_key_never_sees_another_account(app: TestApp) {
         reply.json(),
         serde_json::json!({"accounts": [{"account_id": "acme", "count": 3}]})
     );
+    // Type counts too are counted within the key's account: globex's order and
+    // account resources are not.
+    let reply = app
+        .call_as(
+            &router,
+            Some(&acme),
+            Method::GET,
+            "/v1/resource_types?filter=-account:acme",
+            None,
+        )
+        .await;
+    assert_eq!(reply.json(), serde_json::json!({"types": []}));
+    let reply = app
+        .call_as(
+            &router,
+            Some(&acme),
+            Method::GET,
+            "/v1/resource_types",
+            None,
+        )
+        .await;
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"types": [{"type": "order", "count": 2}, {"type": "project", "count": 1}]})
+    );
 }
 
 async fn a_bound_key_never_tails_another_account(app: TestApp) {

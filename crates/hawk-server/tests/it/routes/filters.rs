@@ -457,6 +457,8 @@ async fn bad_filters_are_refused_naming_their_field(app: TestApp) {
         "/v1/actors",
         "/v1/resources",
         "/v1/accounts",
+        "/v1/actor_types",
+        "/v1/resource_types",
         "/v1/search",
         "/v1/actions",
     ] {
@@ -593,6 +595,7 @@ async fn suggestions_count_within_the_filter(app: TestApp) {
     let subject =
         |kind: &str, id: &str, count: u64| json!({"type": kind, "id": id, "count": count});
     let account = |id: &str, count: u64| json!({"account_id": id, "count": count});
+    let kind = |kind: &str, count: u64| json!({"type": kind, "count": count});
     let cases: Vec<(&str, &str, Value)> = vec![
         (
             "/v1/actors",
@@ -684,6 +687,23 @@ async fn suggestions_count_within_the_filter(app: TestApp) {
             "/v1/accounts?system=false&q=a",
             "accounts",
             json!([account("acme", 3)]),
+        ),
+        (
+            "/v1/actor_types",
+            "types",
+            json!([kind("user", 3), kind("bot", 1), kind("svc", 1)]),
+        ),
+        ("/v1/actor_types?q=s", "types", json!([kind("svc", 1)])),
+        ("/v1/actor_types?system=true", "types", json!([])),
+        (
+            "/v1/resource_types?account_id=acme",
+            "types",
+            json!([kind("order", 2), kind("project", 1)]),
+        ),
+        (
+            "/v1/resource_types?filter=-action:order.paid",
+            "types",
+            json!([kind("account", 1), kind("order", 1), kind("project", 1)]),
         ),
     ];
     for (uri, key, want) in cases {
