@@ -557,7 +557,7 @@ impl Audit {
     }
 
     /// Refuses a write on a read-only handle, before the store is touched.
-    fn writable(&self) -> Result<()> {
+    pub(crate) fn writable(&self) -> Result<()> {
         if self.read_only {
             return Err(crate::Error::storage(
                 "the log was opened read-only; nothing was written",

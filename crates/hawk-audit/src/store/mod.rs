@@ -10,6 +10,7 @@ pub(crate) mod index_ops;
 mod pending;
 mod postgres;
 mod sequence;
+pub(crate) mod sink_ops;
 mod sqlite;
 
 pub(crate) use sequence::{Batch, NODE_LEVEL, Times};
@@ -229,6 +230,8 @@ contract! {
     async fn entries_after(
         &self, after: u64, limit: u64, account: Option<String>
     ) -> Result<Vec<Entry>>;
+    /// A statement on the log streams' table (see `sink_ops`).
+    async fn sinks(&self, op: sink_ops::SinkOp) -> Result<sink_ops::SinkAnswer>;
     /// A read or write of the filter index's tables (see `index_ops`).
     async fn index(&self, op: index_ops::IndexOp) -> Result<index_ops::IndexAnswer>;
     /// The actions matching `term`, with their counts, at most `limit` (typeahead order).

@@ -262,7 +262,8 @@ pub(crate) use conformance;
 /// SQL that takes a SQLite log back to what schema `version` wrote, undoing later
 /// migrations newest first (a migration test opens it again and expects them redone).
 pub(crate) fn downgrade_sql(version: u32) -> String {
-    let undo: [(u32, &str); 8] = [
+    let undo: [(u32, &str); 9] = [
+        (12, "DROP TABLE sinks;"),
         (
             11,
             "DROP TABLE filter_chunks; DROP TABLE filter_postings; DROP TABLE filter_totals;",
@@ -306,7 +307,8 @@ pub(crate) fn downgrade_sql(version: u32) -> String {
 /// SQL that takes a PostgreSQL log back to what schema `version` wrote, undoing later
 /// migrations newest first (see [`downgrade_sql`]).
 pub(crate) fn downgrade_postgres_sql(version: u32) -> String {
-    let undo: [(u32, &str); 4] = [
+    let undo: [(u32, &str); 5] = [
+        (8, "DROP TABLE sinks;"),
         (
             7,
             "DROP TABLE filter_chunks; DROP TABLE filter_postings; DROP TABLE filter_totals;",

@@ -13,6 +13,7 @@ mod listen;
 mod prune;
 mod read;
 mod schema;
+mod sinks;
 mod tree;
 mod writer;
 
@@ -36,6 +37,7 @@ use crate::store::group::Append;
 use crate::store::index_ops::{IndexAnswer, IndexOp};
 use crate::store::pending::advance_head;
 use crate::store::sequence::Batch;
+use crate::store::sink_ops::{SinkAnswer, SinkOp};
 use crate::store::{Filter, ImportMark, Mode, Scanner};
 
 /// Connections per process: the writer's, and readers beyond it wait for one.
@@ -212,6 +214,11 @@ impl PgStore {
     }
 
     /// A read or write of the filter index's tables.
+    pub(crate) async fn sinks(&self, op: SinkOp) -> Result<SinkAnswer> {
+        let client = self.pool.get().await.db()?;
+        sinks::run(&client, op).await
+    }
+
     pub(crate) async fn index(&self, op: IndexOp) -> Result<IndexAnswer> {
         let mut client = self.pool.get().await.db()?;
         filter_index::answer(&mut client, op).await

@@ -188,6 +188,26 @@ const MIGRATIONS: &[&str] = &[
          through bigint NOT NULL,
          PRIMARY KEY (dim, key)
      );",
+    // 8: log streams, as SQLite's migration 12 (one set of statements reads and
+    // writes both: integers are bigint, times µs, flags 0/1).
+    "CREATE TABLE sinks (
+         name          text PRIMARY KEY,
+         kind          text NOT NULL,
+         settings      text NOT NULL,
+         secret        text,
+         query         text,
+         batch         bigint NOT NULL,
+         cursor        bigint NOT NULL,
+         in_flight     bigint,
+         paused        bigint NOT NULL,
+         delivered     bigint NOT NULL,
+         failures      bigint NOT NULL,
+         last_error    text,
+         last_error_at bigint,
+         holder        text,
+         lease_until   bigint,
+         created_at    bigint NOT NULL
+     );",
 ];
 
 /// The migration that adds stored subtrees; older logs get theirs from their hashes.

@@ -14,6 +14,7 @@ mod index;
 mod keys;
 mod read;
 mod schema;
+mod sinks;
 mod tree;
 mod writer;
 
@@ -39,6 +40,7 @@ use crate::store::group::{Append, Queued};
 use crate::store::index_ops::{IndexAnswer, IndexOp};
 use crate::store::pending::advance_head;
 use crate::store::sequence::Batch;
+use crate::store::sink_ops::{SinkAnswer, SinkOp};
 use writer::{Alone, Prune, Work};
 
 /// Read connections kept open; more readers wait for one.
@@ -51,6 +53,8 @@ pub(crate) struct SqliteStore {
     readers: Arc<Readers>,
     /// The newest id this process committed (or saw at open); never decreases.
     head: watch::Sender<u64>,
+    /// The connection that writes the `sinks` table.
+    sinks: sinks::Writer,
 }
 
 impl DriverError for rusqlite::Error {
@@ -120,6 +124,7 @@ impl SqliteStore {
                 index: RwLock::new(ActionIndex::default()),
             }),
             head: watch::Sender::new(head),
+            sinks: sinks::Writer::default(),
         })
     }
 
@@ -290,6 +295,19 @@ impl SqliteStore {
     }
 
     /// A read or write of the filter index's tables.
+    pub(crate) async fn sinks(&self, op: SinkOp) -> Result<SinkAnswer> {
+        if op.reads() {
+            return self
+                .readers
+                .read(move |conn, _| sinks::read(conn, &op))
+                .await;
+        }
+        let (writer, path) = (Arc::clone(&self.sinks), self.readers.path.clone());
+        tokio::task::spawn_blocking(move || sinks::write(&writer, &path, &op))
+            .await
+            .map_err(joined)?
+    }
+
     pub(crate) async fn index(&self, op: IndexOp) -> Result<IndexAnswer> {
         match op {
             IndexOp::Seal(part) => {

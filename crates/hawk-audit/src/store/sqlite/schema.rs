@@ -194,6 +194,26 @@ const MIGRATIONS: &[&str] = &[
          through INTEGER NOT NULL,
          PRIMARY KEY (dim, key)
      ) WITHOUT ROWID;",
+    // 12: log streams (`crate::sinks`): each sink's settings, filter, cursor (the
+    // newest id delivered), the batch in flight, state, last error and lease.
+    "CREATE TABLE sinks (
+         name          TEXT PRIMARY KEY,
+         kind          TEXT NOT NULL,
+         settings      TEXT NOT NULL,
+         secret        TEXT,
+         query         TEXT,
+         batch         INTEGER NOT NULL,
+         cursor        INTEGER NOT NULL,
+         in_flight     INTEGER,
+         paused        INTEGER NOT NULL,
+         delivered     INTEGER NOT NULL,
+         failures      INTEGER NOT NULL,
+         last_error    TEXT,
+         last_error_at INTEGER,
+         holder        TEXT,
+         lease_until   INTEGER,
+         created_at    INTEGER NOT NULL
+     );",
 ];
 
 /// The migration that adds leaf hashes; entries older than it are hashed in Rust.

@@ -15,6 +15,7 @@ mod input;
 mod keys;
 mod open;
 mod queries;
+mod sinks;
 mod tree;
 mod writing;
 

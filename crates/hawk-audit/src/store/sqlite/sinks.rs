@@ -1,0 +1,97 @@
+//! The `sinks` table in the SQLite file: the statements of `store::sink_ops`, run on
+//! a write connection of their own (in short `IMMEDIATE` transactions beside the
+//! appends' writer, as key changes and seals are).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, TransactionBehavior, params_from_iter};
+
+use super::keys::write_connection;
+use crate::error::{DbResult, Result};
+use crate::store::sink_ops::{Answer, SinkAnswer, SinkOp, SinkRow, Value};
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Value::Int(v) => v.to_sql(),
+            Value::Text(v) => v.to_sql(),
+            Value::Null => rusqlite::types::Null.to_sql(),
+        }
+    }
+}
+
+fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SinkRow> {
+    Ok(SinkRow {
+        name: row.get(0)?,
+        kind: row.get(1)?,
+        settings: row.get(2)?,
+        secret: row.get(3)?,
+        query: row.get(4)?,
+        batch: row.get(5)?,
+        cursor: row.get(6)?,
+        in_flight: row.get(7)?,
+        paused: row.get(8)?,
+        delivered: row.get(9)?,
+        failures: row.get(10)?,
+        last_error: row.get(11)?,
+        last_error_at: row.get(12)?,
+        holder: row.get(13)?,
+        lease_until: row.get(14)?,
+        created_at: row.get(15)?,
+    })
+}
+
+/// Runs `op` on `conn`.
+fn run(conn: &Connection, op: &SinkOp) -> Result<SinkAnswer> {
+    let mut stmt = conn.prepare_cached(op.sql).db()?;
+    let params = params_from_iter(op.params.iter());
+    match op.answer {
+        Answer::Rows => {
+            let rows = stmt.query_map(params, row).db()?;
+            Ok(SinkAnswer::Rows(
+                rows.collect::<rusqlite::Result<_>>().db()?,
+            ))
+        }
+        Answer::Changed => Ok(SinkAnswer::Changed(stmt.execute(params).db()? as u64)),
+    }
+}
+
+/// A read on a reader connection.
+pub(super) fn read(conn: &Connection, op: &SinkOp) -> Result<SinkAnswer> {
+    run(conn, op)
+}
+
+/// The write connection, opened on first use and kept.
+pub(super) type Writer = Arc<Mutex<Option<Connection>>>;
+
+/// A write, in its own transaction. Blocking.
+pub(super) fn write(writer: &Writer, path: &Path, op: &SinkOp) -> Result<SinkAnswer> {
+    let mut guard = writer.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.is_none() {
+        *guard = Some(write_connection(path)?);
+    }
+    let conn = guard.as_mut().expect("opened above");
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    let answer = run(&tx, op)?;
+    tx.commit().db()?;
+    Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sink_ops::ALL;
+
+    #[test]
+    fn every_statement_prepares_on_the_current_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("h.db")).unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        for sql in ALL {
+            conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+}
