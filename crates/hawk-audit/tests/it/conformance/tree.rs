@@ -174,7 +174,7 @@ async fn older_logs_are_hashed_when_opened(db: TestDb) {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 11, "every migration applied");
+    assert_eq!(version, 12, "every migration applied");
 }
 
 async fn entries_refuse_update_and_delete_in_sql(db: TestDb) {
