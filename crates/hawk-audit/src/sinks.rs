@@ -80,6 +80,8 @@ pub struct Sink {
     pub cursor: u64,
     /// The last id of the batch being delivered, if one is.
     pub in_flight: Option<u64>,
+    /// Replays so far: deliveries of one batch share an id within an epoch.
+    pub epoch: u64,
     /// Active or paused.
     pub state: SinkState,
     /// Entries delivered since it was added.
@@ -126,6 +128,7 @@ impl TryFrom<SinkRow> for Sink {
             batch: row.batch as u64,
             cursor: row.cursor as u64,
             in_flight: row.in_flight.map(|id| id as u64),
+            epoch: row.epoch as u64,
             state: if row.paused != 0 {
                 SinkState::Paused
             } else {

@@ -9,8 +9,8 @@
 /// The columns a [`SinkRow`] is read from, in order.
 macro_rules! columns {
     () => {
-        "name, kind, settings, secret, query, batch, cursor, in_flight, paused, delivered, \
-         failures, last_error, last_error_at, holder, lease_until, created_at"
+        "name, kind, settings, secret, query, batch, cursor, in_flight, epoch, paused, \
+         delivered, failures, last_error, last_error_at, holder, lease_until, created_at"
     };
 }
 
@@ -26,6 +26,7 @@ pub(crate) struct SinkRow {
     pub(crate) batch: i64,
     pub(crate) cursor: i64,
     pub(crate) in_flight: Option<i64>,
+    pub(crate) epoch: i64,
     pub(crate) paused: i64,
     pub(crate) delivered: i64,
     pub(crate) failures: i64,
@@ -117,10 +118,11 @@ pub(crate) const SET_PAUSED: &str = "UPDATE sinks SET paused = ?2 WHERE name = ?
 /// Removes a sink.
 pub(crate) const REMOVE: &str = "DELETE FROM sinks WHERE name = ?1";
 
-/// Moves the cursor back (or on) to `?2`, dropping the batch in flight: the holder's
-/// next step finds the cursor moved and starts again from it.
-pub(crate) const REPLAY: &str =
-    "UPDATE sinks SET cursor = ?2, in_flight = NULL, failures = 0 WHERE name = ?1";
+/// Moves the cursor back (or on) to `?2`, dropping the batch in flight, in a new epoch
+/// (so deliveries again are not taken for retries): the holder's next step finds the
+/// cursor moved and starts again from it.
+pub(crate) const REPLAY: &str = "UPDATE sinks SET cursor = ?2, in_flight = NULL, \
+     epoch = epoch + 1, failures = 0 WHERE name = ?1";
 
 /// Takes or renews the lease of an active sink for holder `?2` until `?4`, when it is
 /// free, expired at `?3`, or already `?2`'s; returns the sink when taken.

@@ -199,6 +199,7 @@ const MIGRATIONS: &[&str] = &[
          batch         bigint NOT NULL,
          cursor        bigint NOT NULL,
          in_flight     bigint,
+         epoch         bigint NOT NULL DEFAULT 0,
          paused        bigint NOT NULL,
          delivered     bigint NOT NULL,
          failures      bigint NOT NULL,

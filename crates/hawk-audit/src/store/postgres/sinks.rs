@@ -19,14 +19,15 @@ fn row(row: &Row) -> SinkRow {
         batch: row.get(5),
         cursor: row.get(6),
         in_flight: row.get(7),
-        paused: row.get(8),
-        delivered: row.get(9),
-        failures: row.get(10),
-        last_error: row.get(11),
-        last_error_at: row.get(12),
-        holder: row.get(13),
-        lease_until: row.get(14),
-        created_at: row.get(15),
+        epoch: row.get(8),
+        paused: row.get(9),
+        delivered: row.get(10),
+        failures: row.get(11),
+        last_error: row.get(12),
+        last_error_at: row.get(13),
+        holder: row.get(14),
+        lease_until: row.get(15),
+        created_at: row.get(16),
     }
 }
 

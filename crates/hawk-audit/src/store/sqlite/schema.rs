@@ -205,6 +205,7 @@ const MIGRATIONS: &[&str] = &[
          batch         INTEGER NOT NULL,
          cursor        INTEGER NOT NULL,
          in_flight     INTEGER,
+         epoch         INTEGER NOT NULL DEFAULT 0,
          paused        INTEGER NOT NULL,
          delivered     INTEGER NOT NULL,
          failures      INTEGER NOT NULL,

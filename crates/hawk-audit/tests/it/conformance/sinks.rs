@@ -201,7 +201,10 @@ async fn one_holder_at_a_time_and_the_cursor_moves_only_from_where_it_was(db: Te
     audit.replay_sink("siem", 5).await.unwrap();
     assert!(!audit.advance_sink("siem", "h1", 10, 20, 10).await.unwrap());
     let replayed = audit.sink("siem").await.unwrap().unwrap();
-    assert_eq!((replayed.cursor, replayed.in_flight), (4, None));
+    assert_eq!(
+        (replayed.cursor, replayed.in_flight, replayed.epoch),
+        (4, None, 1)
+    );
 
     // A released lease, or an expired one, is another holder's to take.
     audit.release_sink("siem", "h1").await.unwrap();
