@@ -234,7 +234,9 @@ impl fmt::Display for PhraseProblem {
 }
 
 impl Invalid {
-    pub(crate) fn new(field: &'static str, rule: Rule) -> Self {
+    /// `field` breaks `rule`: for code built on this crate (sinks' settings) to
+    /// report bad input as the log itself does.
+    pub fn new(field: &'static str, rule: Rule) -> Self {
         Invalid {
             field,
             rule,

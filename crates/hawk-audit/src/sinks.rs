@@ -29,7 +29,7 @@ use crate::store::sink_ops::{self, SinkAnswer, SinkOp, SinkRow, Value};
 pub const MAX_SINK_NAME: usize = 64;
 
 /// Largest batch a sink may send at once.
-pub const MAX_SINK_BATCH: u64 = 10_000;
+pub const MAX_SINK_BATCH: u64 = crate::audit::MAX_BATCH as u64;
 
 /// A sink to add; see [`Audit::add_sink`].
 #[derive(Debug, Clone)]

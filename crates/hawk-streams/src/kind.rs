@@ -1,0 +1,102 @@
+//! The kinds of sink: how one is described when it is added, and the receiver a stored
+//! sink becomes when it is delivered.
+
+use hawk_audit::{Invalid, NewSink, Rule, Sink};
+use serde_json::json;
+
+use crate::Batch;
+use crate::webhook::{self, Format, Webhook};
+
+/// A sink's kind and settings, as `hawk sinks add` and `POST /v1/sinks` give them.
+#[derive(Debug, Clone)]
+pub enum NewKind {
+    /// POST each batch to `url`, shaped as `format` says. `token`: the signing secret
+    /// (`whsec_…`; made when not given) for the standard format, the receiver's token
+    /// (Splunk) or API key (Datadog) for the presets.
+    Webhook {
+        url: String,
+        format: Format,
+        token: Option<String>,
+    },
+}
+
+impl NewKind {
+    /// The sink to store, and the secret to show once (a signing secret made here).
+    /// Bad settings name their field.
+    pub fn into_sink(
+        self,
+        name: String,
+        query: Option<String>,
+        batch: u64,
+        after: Option<u64>,
+    ) -> Result<(NewSink, Option<String>), Invalid> {
+        let (kind, settings, secret, shown) = match self {
+            NewKind::Webhook { url, format, token } => {
+                let url = webhook::check_url(&url)?;
+                let (secret, shown) = match (format, token) {
+                    (Format::Standard, None) => {
+                        let secret = webhook::new_secret();
+                        (secret.clone(), Some(secret))
+                    }
+                    (Format::Standard, Some(secret)) => {
+                        if webhook::sign(&secret, "", 0, b"").is_err() {
+                            return Err(Invalid::new(
+                                "token",
+                                Rule::Malformed("must be whsec_ followed by base64"),
+                            ));
+                        }
+                        (secret, None)
+                    }
+                    (_, Some(token)) if !token.is_empty() => (token, None),
+                    (_, _) => return Err(Invalid::new("token", Rule::Required)),
+                };
+                let settings = json!({"url": url.as_str(), "format": format.as_str()});
+                ("webhook", settings, secret, shown)
+            }
+        };
+        let sink = NewSink {
+            name,
+            kind: kind.into(),
+            settings,
+            secret: Some(secret),
+            query,
+            batch,
+            after,
+        };
+        Ok((sink, shown))
+    }
+}
+
+/// A stored sink's receiver.
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    Webhook(Webhook),
+}
+
+impl Kind {
+    /// The receiver `sink` describes; why not, when its stored settings are wrong.
+    pub(crate) fn for_sink(sink: &Sink) -> Result<Kind, String> {
+        let setting = |name: &str| {
+            sink.settings[name]
+                .as_str()
+                .ok_or_else(|| format!("sink {} has no {name} setting", sink.name))
+        };
+        match sink.kind.as_str() {
+            "webhook" => {
+                let format = Format::parse(setting("format")?).map_err(|e| e.to_string())?;
+                Webhook::new(setting("url")?, format, sink.secret.clone()).map(Kind::Webhook)
+            }
+            other => Err(format!(
+                "sink {} has kind {other:?}, which this Hawk cannot deliver",
+                sink.name
+            )),
+        }
+    }
+
+    /// Sends `batch`; `Ok` once the receiver accepted it.
+    pub(crate) async fn deliver(&self, batch: &Batch) -> Result<(), String> {
+        match self {
+            Kind::Webhook(webhook) => webhook.deliver(batch).await,
+        }
+    }
+}
