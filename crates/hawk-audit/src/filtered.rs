@@ -198,6 +198,15 @@ impl Filtered<'_> {
         Ok(suggestions(term.as_ref(), actions, limit))
     }
 
+    /// How many matching entries have ids above `after`, exactly (a sink's lag).
+    pub async fn count_after(&self, after: u64) -> Result<u64> {
+        self.validate(&self.filter)?;
+        let (_, total) = self
+            .evaluate(&self.filter, after, None, |eval| Ok(eval.total()))
+            .await?;
+        Ok(total.unwrap_or(0))
+    }
+
     /// Up to `limit` (1–10,000) matching entries with ids above `after`, oldest
     /// first: one step of a forward walk (export, live tail).
     pub async fn entries_after(&self, after: u64, limit: u64) -> Result<Vec<Entry>> {

@@ -78,7 +78,9 @@ pub use keys::{KEY_PREFIX, KeyInfo, Scope};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
 pub use retention::{PrunePlan, Pruned};
-pub use sinks::{MAX_SINK_BATCH, MAX_SINK_NAME, NewSink, Sink, SinkState, check_sink_name};
+pub use sinks::{
+    MAX_SINK_BATCH, MAX_SINK_NAME, NewSink, Sink, SinkLag, SinkState, check_sink_name,
+};
 /// The time crate, whose `OffsetDateTime` appears in this API.
 pub use time;
 pub use verify::{Report, Tamper, TamperKind, Verify};

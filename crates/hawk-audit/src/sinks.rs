@@ -187,8 +187,34 @@ fn not_found(name: &str) -> Error {
     Error::NotFound(format!("no sink named {name}"))
 }
 
+/// What a sink still owes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SinkLag {
+    /// Entries its filter keeps above its cursor.
+    pub entries: u64,
+    /// When the oldest of them was recorded.
+    #[serde(serialize_with = "serialize_optional_time")]
+    pub oldest: Option<OffsetDateTime>,
+}
+
 /// Managing sinks.
 impl Audit {
+    /// What `sink` has not delivered yet: the entries its filter keeps above its
+    /// cursor, and the time of the oldest.
+    pub async fn sink_lag(&self, sink: &Sink) -> Result<SinkLag> {
+        let view = self.filtered(sink.filter()?);
+        let entries = view.count_after(sink.cursor).await?;
+        let oldest = match entries {
+            0 => None,
+            _ => view
+                .entries_after(sink.cursor, 1)
+                .await?
+                .first()
+                .map(|e| e.inserted_at),
+        };
+        Ok(SinkLag { entries, oldest })
+    }
+
     /// Adds a sink; its cursor starts at `after` (default: the head, so it delivers
     /// the entries appended from now on). Refuses a taken name, naming `name`.
     pub async fn add_sink(&self, sink: NewSink) -> Result<Sink> {

@@ -43,7 +43,21 @@ async fn sinks_are_added_listed_paused_replayed_and_removed(db: TestDb) {
     let mut backfill = webhook("lake");
     backfill.after = Some(0);
     backfill.query = None;
-    assert_eq!(audit.add_sink(backfill).await.unwrap().cursor, 0);
+    let lake = audit.add_sink(backfill).await.unwrap();
+    assert_eq!(lake.cursor, 0);
+
+    // Lag: what the filter keeps above the cursor, and when the oldest was recorded.
+    let first = audit.entries_after(0, 1, None).await.unwrap().remove(0);
+    let lag = audit.sink_lag(&lake).await.unwrap();
+    assert_eq!((lag.entries, lag.oldest), (3, Some(first.inserted_at)));
+    let mut none = added.clone();
+    none.cursor = 0;
+    let lag = audit.sink_lag(&none).await.unwrap();
+    assert_eq!(
+        (lag.entries, lag.oldest),
+        (0, None),
+        "-is:system keeps none of them"
+    );
 
     // Another handle (another process) sees both, by name; listing never shows the
     // secret.
