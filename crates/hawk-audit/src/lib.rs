@@ -79,7 +79,7 @@ pub use proof::{ConsistencyProof, InclusionProof};
 pub use query::{ActionCount, MAX_LIMIT, MAX_PER_PAGE, Page, Recent};
 pub use retention::{PrunePlan, Pruned};
 pub use sinks::{
-    MAX_SINK_BATCH, MAX_SINK_NAME, NewSink, Sink, SinkLag, SinkState, check_sink_name,
+    MAX_SINK_BATCH, MAX_SINK_NAME, NewSink, Sink, SinkLag, SinkState, SinkStatus, check_sink_name,
 };
 /// The time crate, whose `OffsetDateTime` appears in this API.
 pub use time;

@@ -52,6 +52,7 @@ pub struct NewSink {
 
 /// Whether a sink delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SinkState {
     /// Delivering (or waiting for entries).
@@ -62,12 +63,14 @@ pub enum SinkState {
 
 /// A sink as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sink {
     /// Its unique name.
     pub name: String,
     /// What delivers it.
     pub kind: String,
     /// The kind's settings.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub settings: serde_json::Value,
     /// The kind's secret: never serialized.
     #[serde(skip)]
@@ -92,14 +95,17 @@ pub struct Sink {
     pub last_error: Option<String>,
     /// When it happened.
     #[serde(serialize_with = "serialize_optional_time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_error_at: Option<OffsetDateTime>,
     /// Who holds the lease (a process's holder id), if anyone.
     pub holder: Option<String>,
     /// Until when.
     #[serde(serialize_with = "serialize_optional_time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub lease_until: Option<OffsetDateTime>,
     /// When it was added.
     #[serde(serialize_with = "serialize_time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
 }
 
@@ -189,16 +195,39 @@ fn not_found(name: &str) -> Error {
 
 /// What a sink still owes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SinkLag {
     /// Entries its filter keeps above its cursor.
     pub entries: u64,
     /// When the oldest of them was recorded.
     #[serde(serialize_with = "serialize_optional_time")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub oldest: Option<OffsetDateTime>,
+}
+
+/// A sink with what it still owes: what `hawk sinks list` and `GET /v1/sinks` show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SinkStatus {
+    /// The sink.
+    #[serde(flatten)]
+    pub sink: Sink,
+    /// What it has not delivered yet.
+    pub lag: SinkLag,
 }
 
 /// Managing sinks.
 impl Audit {
+    /// Every sink, by name, with its lag.
+    pub async fn sink_statuses(&self) -> Result<Vec<SinkStatus>> {
+        let mut statuses = Vec::new();
+        for sink in self.sinks().await? {
+            let lag = self.sink_lag(&sink).await?;
+            statuses.push(SinkStatus { sink, lag });
+        }
+        Ok(statuses)
+    }
+
     /// What `sink` has not delivered yet: the entries its filter keeps above its
     /// cursor, and the time of the oldest.
     pub async fn sink_lag(&self, sink: &Sink) -> Result<SinkLag> {

@@ -17,7 +17,7 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use hawk_audit::import;
 
 use crate::commands::{
-    Context, KeyConfig, checkpoint, demo, entries, keys, prune, serve, transfer, verify,
+    Context, KeyConfig, checkpoint, demo, entries, keys, prune, serve, sinks, transfer, verify,
 };
 use crate::filter::FilterArgs;
 use crate::output::Out;
@@ -197,6 +197,15 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Add, list, pause, resume, replay and remove the log streams `hawk serve`
+    /// delivers.
+    #[command(
+        after_help = "Example:\n  hawk sinks add webhook https://siem.example/hawk --name siem"
+    )]
+    Sinks {
+        #[command(subcommand)]
+        command: sinks::SinksCommand,
+    },
     /// Write every entry (or the matching ones), oldest first, as CSV or NDJSON.
     #[command(after_help = filter::help!(
         "Examples:\n  hawk export --format csv --output log.csv\n  \
@@ -352,6 +361,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 60, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) checkpoint_interval: u64,
+    /// How long this server's hold on a sink lasts unrenewed: another server on the
+    /// same database takes over the sinks of one that died this long after
+    #[arg(long, default_value_t = 15, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) sink_lease: u64,
     // From the connection's start, or from the previous response on a kept-alive
     // one (README, "The HTTP API").
     /// Close a connection whose headers take longer than this
@@ -702,6 +716,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Prove(args) => success(checkpoint::prove(&cx, &mut out, args).await)?,
         Command::Keys { command } => success(keys::run(&cx, &mut out, command).await)?,
+        Command::Sinks { command } => success(sinks::run(&cx, &mut out, command).await)?,
         Command::Export(args) => success(transfer::export(&cx, &mut out, args).await)?,
         Command::Import(args) => success(transfer::import(&cx, &mut out, args).await)?,
         Command::Prune(args) => success(prune::run(&cx, &mut out, args).await)?,

@@ -24,6 +24,7 @@ use hawk_server::proof::{ConsistencyBody, InclusionBody};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+mod sinks;
 mod table;
 
 pub(crate) use table::visible;

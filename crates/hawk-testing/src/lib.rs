@@ -1,7 +1,9 @@
 //! Test support shared by the Hawk crates' integration tests: a fresh PostgreSQL
-//! database per test ([`PgDb`]) and the check that a log is intact
-//! ([`assert_intact`]). Not published; each crate's `tests/it/helpers.rs` keeps only
+//! database per test ([`PgDb`]), the check that a log is intact ([`assert_intact`])
+//! and a webhook receiver ([`receiver::Receiver`]). Not published; each crate's `tests/it/helpers.rs` keeps only
 //! what is its own.
+
+pub mod receiver;
 
 use std::time::Duration;
 

@@ -8,6 +8,7 @@ pub(crate) mod entries;
 pub(crate) mod keys;
 pub(crate) mod prune;
 pub(crate) mod serve;
+pub(crate) mod sinks;
 pub(crate) mod transfer;
 pub(crate) mod verify;
 

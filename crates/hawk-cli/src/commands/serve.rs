@@ -80,10 +80,21 @@ pub(crate) async fn serve(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
              on every server writing this database"
         ),
     }
+    // The log streams (`hawk sinks`): every server on one database runs them, and
+    // each sink is delivered by the one holding its lease.
+    let mut streams = hawk_streams::StreamsOptions::new();
+    streams.lease = Duration::from_secs(args.sink_lease);
+    let streams = hawk_streams::Streams::start(audit.clone(), streams);
     let state = hawk_server::AppState::new(audit, bus)
         .rate_limit(hawk_server::RateLimit::per_second(rate_limit))
         .serve_options(limits);
-    hawk_server::serve_state(listener, state, shutdown_signal())
+    // Stopped first on a signal, while the log is still open: the leases are given
+    // up, so another server takes the sinks at once.
+    let shutdown = async move {
+        shutdown_signal().await;
+        streams.stop().await;
+    };
+    hawk_server::serve_state(listener, state, shutdown)
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped; every accepted entry and event is recorded");

@@ -54,15 +54,22 @@ struct Ledger {
 }
 
 /// The running child; killed (SIGKILL) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Server {
     fn start(log: &Log) -> Server {
+        Server::start_with(log, &[])
+    }
+
+    /// `hawk serve` on a free port, with `extra` arguments.
+    pub(crate) fn start_with(log: &Log, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
         let mut child = log
-            .cmd(&["serve", "--listen", "127.0.0.1:0"])
+            .cmd(&args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -92,7 +99,7 @@ impl Server {
         Server { child, port }
     }
 
-    fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         self.child.kill().expect("SIGKILL the server");
         self.child.wait().expect("reap the server");
     }
@@ -107,7 +114,7 @@ impl Drop for Server {
 
 /// `POST path` on a fresh connection. `None` when the server went away before
 /// answering in full (the write may or may not have committed).
-fn post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+pub(crate) fn post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -17,5 +17,6 @@ mod prune;
 mod queries;
 mod readme;
 mod serve;
+mod sinks;
 mod track;
 mod verify;

@@ -1,7 +1,6 @@
 //! Integration tests of `hawk-streams`: real receivers on loopback, real logs on both
 //! engines (one binary, see STYLE.md).
 
-mod receiver;
 mod webhook;
 
 use hawk_audit::Audit;

@@ -9,8 +9,8 @@ use hawk_audit::{Audit, NewEntry, Ref};
 use hawk_streams::webhook::Format;
 use hawk_streams::{NewKind, Streams, StreamsOptions};
 
-use crate::receiver::Receiver;
 use crate::{Log, both_engines};
+use hawk_testing::receiver::Receiver;
 
 both_engines!(
     every_entry_arrives_in_order_and_signed_through_a_failing_receiver,

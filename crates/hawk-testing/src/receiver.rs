@@ -1,5 +1,5 @@
-//! A webhook receiver on loopback that checks every signature and keeps every batch,
-//! and can be told to fail, at random or always.
+//! A webhook receiver on loopback that checks every Standard Webhooks signature,
+//! keeps every batch it accepts, and can be told to refuse a share of them.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -11,11 +11,11 @@ use serde_json::Value;
 
 /// One batch as it arrived.
 #[derive(Debug, Clone)]
-pub(crate) struct Received {
-    pub(crate) id: String,
-    pub(crate) ids: Vec<u64>,
-    pub(crate) body: Value,
-    pub(crate) raw: String,
+pub struct Received {
+    pub id: String,
+    pub ids: Vec<u64>,
+    pub body: Value,
+    pub raw: String,
 }
 
 #[derive(Default)]
@@ -26,20 +26,23 @@ struct Inner {
     refused: u64,
     /// Percent of deliveries refused with a 503.
     fail_percent: u64,
+    /// Each answer comes after a random wait of up to this many milliseconds.
+    slow_ms: u64,
     /// The headers of every request.
     headers: Vec<HeaderMap>,
 }
 
 /// The receiver: its address and what it got.
+#[allow(missing_debug_implementations)]
 #[derive(Clone)]
-pub(crate) struct Receiver {
-    pub(crate) addr: SocketAddr,
+pub struct Receiver {
+    pub addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
 }
 
 impl Receiver {
-    /// Starts a receiver.
-    pub(crate) async fn start() -> Receiver {
+    /// Starts a receiver on the current runtime.
+    pub async fn start() -> Receiver {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -51,38 +54,43 @@ impl Receiver {
         receiver
     }
 
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
     }
 
     /// From now on, every request must be signed with `secret`.
-    pub(crate) fn expect_signed_with(&self, secret: String) {
+    pub fn expect_signed_with(&self, secret: String) {
         self.inner.lock().unwrap().secret = Some(secret);
     }
 
-    pub(crate) fn fail_percent(&self, percent: u64) {
+    /// From now on, each answer waits up to `ms` milliseconds, at random.
+    pub fn slow(&self, ms: u64) {
+        self.inner.lock().unwrap().slow_ms = ms;
+    }
+
+    pub fn fail_percent(&self, percent: u64) {
         self.inner.lock().unwrap().fail_percent = percent;
     }
 
-    pub(crate) fn accepted(&self) -> Vec<Received> {
+    pub fn accepted(&self) -> Vec<Received> {
         self.inner.lock().unwrap().accepted.clone()
     }
 
-    pub(crate) fn refused(&self) -> u64 {
+    pub fn refused(&self) -> u64 {
         self.inner.lock().unwrap().refused
     }
 
-    pub(crate) fn all_headers(&self) -> Vec<HeaderMap> {
+    pub fn all_headers(&self) -> Vec<HeaderMap> {
         self.inner.lock().unwrap().headers.clone()
     }
 
     /// Every entry id accepted, in arrival order (duplicates included).
-    pub(crate) fn ids(&self) -> Vec<u64> {
+    pub fn ids(&self) -> Vec<u64> {
         self.accepted().into_iter().flat_map(|r| r.ids).collect()
     }
 
     /// Waits until `want` distinct ids have arrived (at most 30 s).
-    pub(crate) async fn wait_for(&self, want: usize) -> Vec<u64> {
+    pub async fn wait_for(&self, want: usize) -> Vec<u64> {
         let started = std::time::Instant::now();
         loop {
             let mut ids = self.ids();
@@ -110,6 +118,13 @@ async fn accept(State(receiver): State<Receiver>, headers: HeaderMap, body: Byte
             .to_owned()
     };
     let id = header("webhook-id");
+    let slow_ms = receiver.inner.lock().unwrap().slow_ms;
+    if slow_ms > 0 {
+        let mut random = [0u8; 2];
+        getrandom::fill(&mut random).unwrap();
+        let wait = u64::from(u16::from_le_bytes(random)) % slow_ms;
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    }
     let secret = receiver.inner.lock().unwrap().secret.clone();
     if let Some(secret) = &secret {
         let timestamp: i64 = header("webhook-timestamp").parse().expect("a timestamp");

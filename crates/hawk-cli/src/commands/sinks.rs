@@ -1,0 +1,150 @@
+//! `hawk sinks`: the log streams `hawk serve` delivers.
+
+use hawk_audit::Filter;
+use hawk_streams::NewKind;
+use hawk_streams::webhook::Format;
+
+use super::{Access, Context, open};
+use crate::BadInput;
+use crate::output::Out;
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum SinksCommand {
+    /// Add a sink; `hawk serve` delivers it from then on.
+    #[command(subcommand)]
+    Add(AddKind),
+    /// Every sink with its cursor, lag (entries not delivered yet, age of the oldest),
+    /// state and last error; never a secret.
+    #[command(after_help = "Example:\n  hawk sinks list")]
+    List,
+    /// Stop delivering NAME; entries wait at its cursor.
+    #[command(after_help = "Example:\n  hawk sinks pause siem")]
+    Pause { name: String },
+    /// Deliver NAME again from where it stopped.
+    #[command(after_help = "Example:\n  hawk sinks resume siem")]
+    Resume { name: String },
+    /// Remove NAME.
+    #[command(after_help = "Example:\n  hawk sinks remove siem")]
+    Remove { name: String },
+    /// Deliver NAME again from entry ID on (a backfill).
+    #[command(after_help = "Example:\n  hawk sinks replay siem --from 1")]
+    Replay {
+        name: String,
+        /// The first id to deliver again.
+        #[arg(long, value_name = "ID")]
+        from: u64,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum AddKind {
+    /// POST batches to URL as JSON: signed as Standard Webhooks says (the secret is
+    /// printed once), or shaped for Splunk HEC or Datadog (--format, --token).
+    #[command(after_help = "Examples:\n  \
+        hawk sinks add webhook https://siem.example/hawk --name siem\n  \
+        hawk sinks add webhook https://splunk.example:8088/services/collector/event \\\n      \
+        --format splunk-hec --token $HEC_TOKEN --query '-is:system'")]
+    Webhook {
+        /// The receiver's http(s) URL.
+        url: String,
+        /// standard, splunk-hec or datadog.
+        #[arg(long, default_value = "standard", value_name = "FORMAT")]
+        format: String,
+        /// Splunk's HEC token or Datadog's API key; for the standard format, a
+        /// `whsec_` secret of your own (default: one is made).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "HAWK_SINK_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+        #[command(flatten)]
+        common: SinkArgs,
+    },
+}
+
+/// What every kind of sink takes.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SinkArgs {
+    /// Its name (default: the kind and a few random letters).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Deliver only the entries this query phrase keeps (as `hawk recent -q`).
+    #[arg(short, long, value_name = "PHRASE", allow_hyphen_values = true)]
+    query: Option<String>,
+    /// Most entries per delivery, 1-10000.
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    batch: u64,
+    /// Deliver the entries from this id on (default: only those recorded from now).
+    #[arg(long, value_name = "ID")]
+    from: Option<u64>,
+}
+
+pub(crate) async fn run(cx: &Context, out: &mut Out, command: SinksCommand) -> anyhow::Result<()> {
+    if let SinksCommand::Add(kind) = command {
+        return add(cx, out, kind).await;
+    }
+    let access = match command {
+        SinksCommand::List => Access::Read,
+        _ => Access::Write,
+    };
+    let audit = open(&cx.db, access).await?;
+    let changed = match command {
+        SinksCommand::Add(_) => unreachable!("added above"),
+        SinksCommand::List => {
+            let statuses = audit.sink_statuses().await?;
+            return Ok(out.sinks(&statuses)?);
+        }
+        SinksCommand::Pause { name } => audit.set_sink_paused(&name, true).await,
+        SinksCommand::Resume { name } => audit.set_sink_paused(&name, false).await,
+        SinksCommand::Replay { name, from } => audit.replay_sink(&name, from).await,
+        SinksCommand::Remove { name } => {
+            let removed = audit.remove_sink(&name).await;
+            audit.close().await;
+            removed?;
+            return Ok(out.removed_sink(&name)?);
+        }
+    };
+    audit.close().await;
+    out.sink(&changed?)?;
+    Ok(())
+}
+
+async fn add(cx: &Context, out: &mut Out, kind: AddKind) -> anyhow::Result<()> {
+    let (kind, common) = match kind {
+        AddKind::Webhook {
+            url,
+            format,
+            token,
+            common,
+        } => {
+            let format = Format::parse(&format).map_err(|e| BadInput(e.to_string()))?;
+            (NewKind::Webhook { url, format, token }, common)
+        }
+    };
+    // Checked before the log is opened: bad input writes nothing.
+    if let Some(query) = &common.query {
+        Filter::parse(query).map_err(|e| BadInput(e.to_string()))?;
+    }
+    let name = common.name.unwrap_or_else(|| default_name(&kind));
+    let (sink, secret) = kind
+        .into_sink(name, common.query, common.batch, common.from)
+        .map_err(|e| BadInput(e.to_string()))?;
+    let audit = open(&cx.db, Access::Create).await?;
+    let added = audit.add_sink(sink).await;
+    audit.close().await;
+    out.new_sink(&added?, secret.as_deref())?;
+    Ok(())
+}
+
+/// `webhook-` and six random lowercase letters.
+fn default_name(kind: &NewKind) -> String {
+    let mut random = [0u8; 6];
+    getrandom::fill(&mut random).expect("the operating system's random numbers");
+    let letters: String = random.iter().map(|b| char::from(b'a' + b % 26)).collect();
+    let kind = match kind {
+        NewKind::Webhook { .. } => "webhook",
+    };
+    format!("{kind}-{letters}")
+}
