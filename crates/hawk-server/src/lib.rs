@@ -38,6 +38,7 @@ mod metrics;
 mod openapi;
 pub mod proof;
 mod routes;
+mod sinks;
 mod stream;
 mod suggestions;
 

@@ -14,7 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, proof, routes, stream, suggestions};
+use crate::{AppState, proof, routes, sinks, stream, suggestions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,7 @@ use crate::{AppState, proof, routes, stream, suggestions};
         (name = "entries", description = "Recording and reading audit entries"),
         (name = "events", description = "The event bus the audit listener records"),
         (name = "proofs", description = "Signed checkpoints and Merkle proofs of the log (tamper evidence)"),
+        (name = "sinks", description = "Log streams: every entry delivered to webhooks and the tools security teams read (admin keys)"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
     paths(openapi_json),
@@ -78,6 +79,11 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(proof::checkpoint))
         .routes(routes!(proof::consistency))
         .routes(routes!(proof::inclusion))
+        .routes(routes!(sinks::list, sinks::add))
+        .routes(routes!(sinks::get, sinks::remove))
+        .routes(routes!(sinks::pause))
+        .routes(routes!(sinks::resume))
+        .routes(routes!(sinks::replay))
         .routes(routes!(routes::healthz))
         .routes(routes!(routes::metrics))
 }

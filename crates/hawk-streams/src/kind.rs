@@ -21,6 +21,17 @@ pub enum NewKind {
 }
 
 impl NewKind {
+    /// A name for a sink not given one: the kind and six random letters.
+    pub fn default_name(&self) -> String {
+        let mut random = [0u8; 6];
+        getrandom::fill(&mut random).expect("the operating system's random numbers");
+        let letters: String = random.iter().map(|b| char::from(b'a' + b % 26)).collect();
+        let kind = match self {
+            NewKind::Webhook { .. } => "webhook",
+        };
+        format!("{kind}-{letters}")
+    }
+
     /// The sink to store, and the secret to show once (a signing secret made here).
     /// Bad settings name their field.
     pub fn into_sink(

@@ -127,24 +127,14 @@ async fn add(cx: &Context, out: &mut Out, kind: AddKind) -> anyhow::Result<()> {
     if let Some(query) = &common.query {
         Filter::parse(query).map_err(|e| BadInput(e.to_string()))?;
     }
-    let name = common.name.unwrap_or_else(|| default_name(&kind));
+    let name = common.name.unwrap_or_else(|| kind.default_name());
+    let after = common.from.map(|from| from.saturating_sub(1));
     let (sink, secret) = kind
-        .into_sink(name, common.query, common.batch, common.from)
+        .into_sink(name, common.query, common.batch, after)
         .map_err(|e| BadInput(e.to_string()))?;
     let audit = open(&cx.db, Access::Create).await?;
     let added = audit.add_sink(sink).await;
     audit.close().await;
     out.new_sink(&added?, secret.as_deref())?;
     Ok(())
-}
-
-/// `webhook-` and six random lowercase letters.
-fn default_name(kind: &NewKind) -> String {
-    let mut random = [0u8; 6];
-    getrandom::fill(&mut random).expect("the operating system's random numbers");
-    let letters: String = random.iter().map(|b| char::from(b'a' + b % 26)).collect();
-    let kind = match kind {
-        NewKind::Webhook { .. } => "webhook",
-    };
-    format!("{kind}-{letters}")
 }

@@ -14,6 +14,7 @@ mod filter_attacks;
 mod filters;
 mod health;
 mod search;
+mod sinks;
 
 /// A request expected to fail: `(what, method, uri, body, status, code, field)`.
 type ErrorCase = (
