@@ -16,6 +16,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
+use hawk_audit::SinkStatus;
 use hawk_audit::checkpoint::StoredCheckpoint;
 
 use crate::AppState;
@@ -70,6 +71,7 @@ impl Metrics {
         state: &AppState,
         head: Option<u64>,
         checkpoint: Option<&StoredCheckpoint>,
+        sinks: &[SinkStatus],
     ) -> String {
         let mut out = String::new();
         header(
@@ -186,7 +188,65 @@ impl Metrics {
                 checkpoint.created_at.unix_timestamp()
             );
         }
+        sink_series(&mut out, sinks);
         out
+    }
+}
+
+/// One series per sink (names are made by admins, so they are a closed set).
+fn sink_series(out: &mut String, sinks: &[SinkStatus]) {
+    type Value = fn(&SinkStatus) -> u64;
+    let series: [(&str, &str, &str, Value); 5] = [
+        (
+            "hawk_sink_cursor",
+            "gauge",
+            "The newest id a sink delivered (or passed).",
+            |s| s.sink.cursor,
+        ),
+        (
+            "hawk_sink_lag_entries",
+            "gauge",
+            "Entries a sink's filter keeps that it has not delivered yet.",
+            |s| s.lag.entries,
+        ),
+        (
+            "hawk_sink_lag_seconds",
+            "gauge",
+            "Age of the oldest entry a sink has not delivered yet (0: none).",
+            |s| {
+                s.lag.oldest.map_or(0, |t| {
+                    (hawk_audit::time::OffsetDateTime::now_utc() - t)
+                        .whole_seconds()
+                        .max(0) as u64
+                })
+            },
+        ),
+        (
+            "hawk_sink_delivered_total",
+            "counter",
+            "Entries a sink delivered since it was added.",
+            |s| s.sink.delivered,
+        ),
+        (
+            "hawk_sink_failures",
+            "gauge",
+            "Deliveries of a sink that failed since its last success.",
+            |s| s.sink.failures,
+        ),
+    ];
+    if sinks.is_empty() {
+        return;
+    }
+    for (name, kind, help, value) in series {
+        header(out, name, kind, help);
+        for status in sinks {
+            let _ = writeln!(
+                out,
+                "{name}{{sink=\"{}\"}} {}",
+                escape(&status.sink.name),
+                value(status)
+            );
+        }
     }
 }
 

@@ -447,7 +447,16 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             None
         }
     };
-    let text = state.metrics.render(&state, head, checkpoint.as_ref());
+    let sinks = match state.audit.sink_statuses().await {
+        Ok(sinks) => sinks,
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics: cannot read the sinks");
+            Vec::new()
+        }
+    };
+    let text = state
+        .metrics
+        .render(&state, head, checkpoint.as_ref(), &sinks);
     (
         [(
             header::CONTENT_TYPE,

@@ -57,6 +57,18 @@ async fn sinks_are_managed_over_http() {
     assert_eq!(owed(&json!("siem")), 0);
     assert_eq!(owed(&dd["name"]), 1);
 
+    // /metrics has each sink's cursor, lag and failures.
+    let metrics = app.get("/metrics").await.text;
+    let dd_name = dd["name"].as_str().unwrap();
+    for line in [
+        "hawk_sink_cursor{sink=\"siem\"} 1".to_owned(),
+        "hawk_sink_lag_entries{sink=\"siem\"} 0".to_owned(),
+        format!("hawk_sink_lag_entries{{sink=\"{dd_name}\"}} 1"),
+        "hawk_sink_failures{sink=\"siem\"} 0".to_owned(),
+        "hawk_sink_delivered_total{sink=\"siem\"} 0".to_owned(),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
     let one = app.get("/v1/sinks/siem").await.json();
     assert_eq!(
         (one["state"].clone(), one["lag"]["entries"].clone()),
