@@ -38,13 +38,16 @@ pub(crate) struct NewSinkBody {
 #[derive(ToSchema)]
 #[allow(dead_code)] // Describes the body for the OpenAPI document; read by `new_sink`.
 pub(crate) struct NewSinkInput {
-    /// `webhook`.
+    /// `webhook` or `nats`.
     kind: String,
     /// Unique: letters, digits, `-`, `_`, `.`, at most 64 (default: the kind and a
     /// few random letters).
     name: Option<String>,
-    /// The receiver's http(s) URL.
-    url: String,
+    /// The receiver's http(s) URL (webhook), or the NATS server's (nats; default
+    /// `nats://127.0.0.1:4222`).
+    url: Option<String>,
+    /// The subject each entry is published on (nats).
+    subject: Option<String>,
     /// `standard` (default), `splunk-hec` or `datadog`.
     format: Option<String>,
     /// Splunk's HEC token, Datadog's API key, or a `whsec_` secret of your own.
@@ -58,7 +61,7 @@ pub(crate) struct NewSinkInput {
 }
 
 const FIELDS: &[&str] = &[
-    "kind", "name", "url", "format", "token", "query", "batch", "from",
+    "kind", "name", "url", "subject", "format", "token", "query", "batch", "from",
 ];
 
 /// Reads `POST /v1/sinks`'s body: the sink to store and the secret to show.
@@ -81,12 +84,13 @@ fn new_sink(body: Value) -> Result<(hawk_audit::NewSink, Option<String>), ApiErr
     };
     let (mut kind, mut name, mut url, mut format, mut token, mut query) =
         (None, None, None, None, None, None);
-    let (mut batch, mut from) = (None, None);
+    let (mut batch, mut from, mut subject) = (None, None, None);
     for (key, value) in &map {
         match key.as_str() {
             "kind" => kind = text(key, value)?,
             "name" => name = text(key, value)?,
             "url" => url = text(key, value)?,
+            "subject" => subject = text(key, value)?,
             "format" => format = text(key, value)?,
             "token" => token = text(key, value)?,
             "query" => query = text(key, value)?,
@@ -116,11 +120,16 @@ fn new_sink(body: Value) -> Result<(hawk_audit::NewSink, Option<String>), ApiErr
             let url = url.ok_or_else(|| required("url"))?;
             NewKind::Webhook { url, format, token }
         }
+        Some("nats") => {
+            let subject = subject.ok_or_else(|| required("subject"))?;
+            NewKind::Nats { subject, url }
+        }
         Some(_) => {
-            return Err(ApiError::invalid(
-                &hawk_audit::Invalid::new("kind", hawk_audit::Rule::Malformed("must be webhook")),
+            let invalid = hawk_audit::Invalid::new(
                 "kind",
-            ));
+                hawk_audit::Rule::Malformed("must be webhook or nats"),
+            );
+            return Err(ApiError::invalid(&invalid, "kind"));
         }
         None => return Err(required("kind")),
     };

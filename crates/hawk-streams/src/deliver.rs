@@ -229,7 +229,7 @@ impl Delivery {
     /// Reads, records, sends and acknowledges one batch.
     async fn step(&mut self) -> Result<(), Pause> {
         let sink = self.sink.clone().ok_or(Pause::Lost)?;
-        let kind = self.kind_for(&sink).map_err(Pause::Failed)?;
+        let kind = self.kind_for(&sink).await.map_err(Pause::Failed)?;
         let filter = sink.filter().map_err(|e| Pause::Failed(e.to_string()))?;
         let (cursor, batch_size, in_flight) = (sink.cursor, sink.batch, sink.in_flight);
         let failed = |e: hawk_audit::Error| Pause::Failed(e.to_string());
@@ -307,13 +307,13 @@ impl Delivery {
     }
 
     /// The receiver of `sink`'s current settings, built once per settings.
-    fn kind_for(&mut self, sink: &Sink) -> Result<Kind, String> {
+    async fn kind_for(&mut self, sink: &Sink) -> Result<Kind, String> {
         if let Some((settings, kind)) = &self.kind
             && *settings == sink.settings
         {
             return Ok(kind.clone());
         }
-        let kind = Kind::for_sink(sink)?;
+        let kind = Kind::for_sink(sink).await?;
         self.kind = Some((sink.settings.clone(), kind.clone()));
         Ok(kind)
     }

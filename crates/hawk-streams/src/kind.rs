@@ -5,6 +5,7 @@ use hawk_audit::{Invalid, NewSink, Rule, Sink};
 use serde_json::json;
 
 use crate::Batch;
+use crate::nats::{self, Nats};
 use crate::webhook::{self, Format, Webhook};
 
 /// A sink's kind and settings, as `hawk sinks add` and `POST /v1/sinks` give them.
@@ -18,6 +19,12 @@ pub enum NewKind {
         format: Format,
         token: Option<String>,
     },
+    /// Publish each entry to `subject` on JetStream at `url` (default
+    /// [`nats::DEFAULT_URL`]).
+    Nats {
+        subject: String,
+        url: Option<String>,
+    },
 }
 
 impl NewKind {
@@ -28,6 +35,7 @@ impl NewKind {
         let letters: String = random.iter().map(|b| char::from(b'a' + b % 26)).collect();
         let kind = match self {
             NewKind::Webhook { .. } => "webhook",
+            NewKind::Nats { .. } => "nats",
         };
         format!("{kind}-{letters}")
     }
@@ -62,14 +70,20 @@ impl NewKind {
                     (_, _) => return Err(Invalid::new("token", Rule::Required)),
                 };
                 let settings = json!({"url": url.as_str(), "format": format.as_str()});
-                ("webhook", settings, secret, shown)
+                ("webhook", settings, Some(secret), shown)
+            }
+            NewKind::Nats { subject, url } => {
+                nats::check_subject(&subject)?;
+                let url = url.unwrap_or_else(|| nats::DEFAULT_URL.to_owned());
+                nats::check_url(&url)?;
+                ("nats", json!({"subject": subject, "url": url}), None, None)
             }
         };
         let sink = NewSink {
             name,
             kind: kind.into(),
             settings,
-            secret: Some(secret),
+            secret,
             query,
             batch,
             after,
@@ -82,11 +96,12 @@ impl NewKind {
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
     Webhook(Webhook),
+    Nats(Nats),
 }
 
 impl Kind {
     /// The receiver `sink` describes; why not, when its stored settings are wrong.
-    pub(crate) fn for_sink(sink: &Sink) -> Result<Kind, String> {
+    pub(crate) async fn for_sink(sink: &Sink) -> Result<Kind, String> {
         let setting = |name: &str| {
             sink.settings[name]
                 .as_str()
@@ -97,6 +112,9 @@ impl Kind {
                 let format = Format::parse(setting("format")?).map_err(|e| e.to_string())?;
                 Webhook::new(setting("url")?, format, sink.secret.clone()).map(Kind::Webhook)
             }
+            "nats" => Nats::connect(setting("url")?, setting("subject")?)
+                .await
+                .map(Kind::Nats),
             other => Err(format!(
                 "sink {} has kind {other:?}, which this Hawk cannot deliver",
                 sink.name
@@ -108,6 +126,7 @@ impl Kind {
     pub(crate) async fn deliver(&self, batch: &Batch) -> Result<(), String> {
         match self {
             Kind::Webhook(webhook) => webhook.deliver(batch).await,
+            Kind::Nats(nats) => nats.deliver(batch).await,
         }
     }
 }

@@ -6,11 +6,12 @@
 //! ([`hawk_audit::Audit::add_sink`] and kin), so every `hawk serve` on one PostgreSQL
 //! shares them; [`Streams`] runs the deliveries of one process. How a delivery stays
 //! exact is in [`deliver`]'s documentation; each kind of receiver is a module
-//! ([`webhook`]).
+//! ([`webhook`], [`nats`]).
 
 mod backoff;
 pub mod deliver;
 mod kind;
+pub mod nats;
 pub mod webhook;
 
 use hawk_audit::Entry;

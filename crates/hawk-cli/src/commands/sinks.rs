@@ -62,6 +62,20 @@ pub(crate) enum AddKind {
         #[command(flatten)]
         common: SinkArgs,
     },
+    /// Publish each entry as one JetStream message on SUBJECT (Nats-Msg-Id: the
+    /// entry's id), acknowledged by the stream before the cursor moves.
+    #[command(
+        after_help = "Example:\n  hawk sinks add nats audit.entries --url nats://127.0.0.1:4222"
+    )]
+    Nats {
+        /// The subject; a JetStream stream must capture it.
+        subject: String,
+        /// The NATS server.
+        #[arg(long, default_value = hawk_streams::nats::DEFAULT_URL, value_name = "URL")]
+        url: String,
+        #[command(flatten)]
+        common: SinkArgs,
+    },
 }
 
 /// What every kind of sink takes.
@@ -122,6 +136,17 @@ async fn add(cx: &Context, out: &mut Out, kind: AddKind) -> anyhow::Result<()> {
             let format = Format::parse(&format).map_err(|e| BadInput(e.to_string()))?;
             (NewKind::Webhook { url, format, token }, common)
         }
+        AddKind::Nats {
+            subject,
+            url,
+            common,
+        } => (
+            NewKind::Nats {
+                subject,
+                url: Some(url),
+            },
+            common,
+        ),
     };
     // Checked before the log is opened: bad input writes nothing.
     if let Some(query) = &common.query {

@@ -117,6 +117,14 @@ fn sinks_are_added_listed_paused_replayed_and_removed() {
             &["sinks", "add", "webhook", "http://x", "--format", "xml"],
             "format: must be standard",
         ),
+        (
+            &["sinks", "add", "nats", "audit.>"],
+            "subject: must be a NATS subject",
+        ),
+        (
+            &["sinks", "add", "nats", "audit", "--url", "http://x"],
+            "url: must be a nats://",
+        ),
     ];
     for (args, want) in cases {
         let message = failed(&log.run(args), 2);

@@ -1,6 +1,7 @@
 //! Integration tests of `hawk-streams`: real receivers on loopback, real logs on both
 //! engines (one binary, see STYLE.md).
 
+mod nats;
 mod webhook;
 
 use hawk_audit::Audit;

@@ -45,6 +45,21 @@ async fn sinks_are_managed_over_http() {
         "a token given is not shown back"
     );
 
+    let reply = app
+        .post(
+            "/v1/sinks",
+            r#"{"kind":"nats","name":"bus","subject":"audit.entries"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(
+        reply.json()["settings"],
+        json!({"subject": "audit.entries", "url": "nats://127.0.0.1:4222"})
+    );
+    assert!(reply.json().get("secret").is_none());
+    let removed = app.call(Method::DELETE, "/v1/sinks/bus", None).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+
     let listed = app.get("/v1/sinks").await;
     assert_eq!(listed.status, StatusCode::OK);
     assert!(!listed.text.contains("whsec_") && !listed.text.contains("dd-key"));
@@ -217,6 +232,28 @@ async fn sinks_are_managed_over_http() {
             Some("from"),
         ),
     ];
+    let nats = [
+        (r#"{"kind":"nats"}"#, "required", "subject"),
+        (
+            r#"{"kind":"nats","subject":"audit.*"}"#,
+            "malformed",
+            "subject",
+        ),
+        (
+            r#"{"kind":"nats","subject":"audit entries"}"#,
+            "malformed",
+            "subject",
+        ),
+        (
+            r#"{"kind":"nats","subject":"a","url":"http://x"}"#,
+            "malformed",
+            "url",
+        ),
+    ];
+    let mut cases = cases;
+    for (body, code, field) in nats {
+        cases.push(post("nats", "/v1/sinks", body, INVALID, code, Some(field)));
+    }
     check_errors(&app, cases).await;
     assert_eq!(
         app.get("/v1/sinks").await.json()["sinks"]
