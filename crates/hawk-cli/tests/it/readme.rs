@@ -151,6 +151,7 @@ fn docs_name_only_paths_that_exist() {
         "DESIGN.md",
         "BENCHMARKS.md",
         "VERIFYING.md",
+        "STREAMS.md",
         "fuzz/README.md",
     ];
     let mut missing = Vec::new();
