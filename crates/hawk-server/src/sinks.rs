@@ -38,14 +38,20 @@ pub(crate) struct NewSinkBody {
 #[derive(ToSchema)]
 #[allow(dead_code)] // Describes the body for the OpenAPI document; read by `new_sink`.
 pub(crate) struct NewSinkInput {
-    /// `webhook` or `nats`.
+    /// `webhook`, `nats` or `s3`.
     kind: String,
     /// Unique: letters, digits, `-`, `_`, `.`, at most 64 (default: the kind and a
     /// few random letters).
     name: Option<String>,
-    /// The receiver's http(s) URL (webhook), or the NATS server's (nats; default
-    /// `nats://127.0.0.1:4222`).
+    /// The receiver's http(s) URL (webhook), the NATS server's (nats; default
+    /// `nats://127.0.0.1:4222`), or `s3://BUCKET/PREFIX` (s3).
     url: Option<String>,
+    /// An S3-compatible server's http(s) URL (s3; default: AWS or `AWS_ENDPOINT_URL`).
+    endpoint: Option<String>,
+    /// The bucket's region (s3; default `AWS_REGION`).
+    region: Option<String>,
+    /// Close an object this long after its oldest entry, 1–86400 (s3; default 60).
+    close_seconds: Option<u64>,
     /// The subject each entry is published on (nats).
     subject: Option<String>,
     /// `standard` (default), `splunk-hec` or `datadog`.
@@ -61,7 +67,18 @@ pub(crate) struct NewSinkInput {
 }
 
 const FIELDS: &[&str] = &[
-    "kind", "name", "url", "subject", "format", "token", "query", "batch", "from",
+    "kind",
+    "name",
+    "url",
+    "subject",
+    "format",
+    "token",
+    "endpoint",
+    "region",
+    "close_seconds",
+    "query",
+    "batch",
+    "from",
 ];
 
 /// Reads `POST /v1/sinks`'s body: the sink to store and the secret to show.
@@ -85,12 +102,16 @@ fn new_sink(body: Value) -> Result<(hawk_audit::NewSink, Option<String>), ApiErr
     let (mut kind, mut name, mut url, mut format, mut token, mut query) =
         (None, None, None, None, None, None);
     let (mut batch, mut from, mut subject) = (None, None, None);
+    let (mut endpoint, mut region, mut close_seconds) = (None, None, None);
     for (key, value) in &map {
         match key.as_str() {
             "kind" => kind = text(key, value)?,
             "name" => name = text(key, value)?,
             "url" => url = text(key, value)?,
             "subject" => subject = text(key, value)?,
+            "endpoint" => endpoint = text(key, value)?,
+            "region" => region = text(key, value)?,
+            "close_seconds" => close_seconds = number(key, value)?,
             "format" => format = text(key, value)?,
             "token" => token = text(key, value)?,
             "query" => query = text(key, value)?,
@@ -124,10 +145,19 @@ fn new_sink(body: Value) -> Result<(hawk_audit::NewSink, Option<String>), ApiErr
             let subject = subject.ok_or_else(|| required("subject"))?;
             NewKind::Nats { subject, url }
         }
+        Some("s3") => {
+            let url = url.ok_or_else(|| required("url"))?;
+            NewKind::S3 {
+                url,
+                endpoint,
+                region,
+                close_seconds,
+            }
+        }
         Some(_) => {
             let invalid = hawk_audit::Invalid::new(
                 "kind",
-                hawk_audit::Rule::Malformed("must be webhook or nats"),
+                hawk_audit::Rule::Malformed("must be webhook, nats or s3"),
             );
             return Err(ApiError::invalid(&invalid, "kind"));
         }

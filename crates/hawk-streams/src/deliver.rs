@@ -125,6 +125,16 @@ async fn supervise(audit: Audit, options: StreamsOptions, mut stopped: watch::Re
     }
 }
 
+/// How long a batch waits for a signed checkpoint that covers it (see
+/// `Delivery::checkpoint_covering`).
+const CHECKPOINT_PATIENCE: Duration = Duration::from_secs(600);
+
+/// How long ago `entry` was recorded.
+fn age(entry: &hawk_audit::Entry) -> Duration {
+    let elapsed = time::OffsetDateTime::now_utc() - entry.inserted_at;
+    elapsed.try_into().unwrap_or_default()
+}
+
 /// Why a step ended without delivering.
 enum Pause {
     /// Nothing new: wait for the head to move.
@@ -254,11 +264,23 @@ impl Delivery {
                 if last <= cursor {
                     return Err(Pause::Idle);
                 }
+                // A kind that closes batches by size or age (an archive's objects)
+                // waits for more while the oldest entry is young enough.
+                if let (Some(close), Some(oldest)) = (kind.close_after(), found.first())
+                    && (found.len() as u64) < batch_size
+                    && age(oldest) < close
+                {
+                    return Err(Pause::Idle);
+                }
                 if !self.begin(cursor, last).await? {
                     return Err(Pause::Lost);
                 }
                 (last, found)
             }
+        };
+        let checkpoint = match (kind.wants_checkpoint(), entries.last()) {
+            (true, Some(newest)) => self.checkpoint_covering(newest, &entries[0]).await?,
+            _ => None,
         };
         let batch = Batch {
             sink: self.name.clone(),
@@ -266,6 +288,7 @@ impl Delivery {
             after: cursor,
             last,
             entries,
+            checkpoint,
         };
         if !batch.entries.is_empty() {
             kind.deliver(&batch).await.map_err(Pause::Failed)?;
@@ -290,6 +313,27 @@ impl Delivery {
             sink.in_flight = None;
         }
         Ok(())
+    }
+
+    /// The latest signed checkpoint's note when it covers `newest`. While it does not
+    /// yet, the step waits (the log signs one every few seconds to a minute), unless
+    /// the log signs none or the batch's `oldest` entry has waited ten minutes: then
+    /// the batch goes without.
+    async fn checkpoint_covering(
+        &self,
+        newest: &hawk_audit::Entry,
+        oldest: &hawk_audit::Entry,
+    ) -> Result<Option<String>, Pause> {
+        let latest = self
+            .audit
+            .checkpoint()
+            .await
+            .map_err(|e| Pause::Failed(e.to_string()))?;
+        match latest {
+            Some(checkpoint) if checkpoint.size >= newest.id => Ok(Some(checkpoint.note)),
+            Some(_) if age(oldest) < CHECKPOINT_PATIENCE => Err(Pause::Idle),
+            _ => Ok(None),
+        }
     }
 
     /// Records the batch above `cursor` through `last` in flight; `false` when the

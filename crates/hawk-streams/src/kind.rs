@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::Batch;
 use crate::nats::{self, Nats};
+use crate::s3::{self, S3};
 use crate::webhook::{self, Format, Webhook};
 
 /// A sink's kind and settings, as `hawk sinks add` and `POST /v1/sinks` give them.
@@ -25,6 +26,16 @@ pub enum NewKind {
         subject: String,
         url: Option<String>,
     },
+    /// Archive batches as gzip NDJSON objects at `url` (`s3://BUCKET/PREFIX`), each
+    /// closed at the batch size or after `close_seconds` (default
+    /// [`s3::DEFAULT_CLOSE_SECONDS`]); `endpoint` and `region` for S3-compatible
+    /// servers (else the `AWS_*` environment variables).
+    S3 {
+        url: String,
+        endpoint: Option<String>,
+        region: Option<String>,
+        close_seconds: Option<u64>,
+    },
 }
 
 impl NewKind {
@@ -36,6 +47,7 @@ impl NewKind {
         let kind = match self {
             NewKind::Webhook { .. } => "webhook",
             NewKind::Nats { .. } => "nats",
+            NewKind::S3 { .. } => "s3",
         };
         format!("{kind}-{letters}")
     }
@@ -78,6 +90,32 @@ impl NewKind {
                 nats::check_url(&url)?;
                 ("nats", json!({"subject": subject, "url": url}), None, None)
             }
+            NewKind::S3 {
+                url,
+                endpoint,
+                region,
+                close_seconds,
+            } => {
+                let (bucket, prefix) = s3::parse_url(&url)?;
+                if let Some(endpoint) = &endpoint {
+                    s3::check_endpoint(endpoint)?;
+                }
+                let close = close_seconds.unwrap_or(s3::DEFAULT_CLOSE_SECONDS);
+                if !(1..=86_400).contains(&close) {
+                    return Err(Invalid::new(
+                        "close_seconds",
+                        Rule::OutOfRange {
+                            min: 1,
+                            max: 86_400,
+                        },
+                    ));
+                }
+                let settings = json!({
+                    "bucket": bucket, "prefix": prefix, "endpoint": endpoint,
+                    "region": region, "close_seconds": close,
+                });
+                ("s3", settings, None, None)
+            }
         };
         let sink = NewSink {
             name,
@@ -97,6 +135,7 @@ impl NewKind {
 pub(crate) enum Kind {
     Webhook(Webhook),
     Nats(Nats),
+    S3(S3, std::time::Duration),
 }
 
 impl Kind {
@@ -115,6 +154,16 @@ impl Kind {
             "nats" => Nats::connect(setting("url")?, setting("subject")?)
                 .await
                 .map(Kind::Nats),
+            "s3" => {
+                let optional = |name: &str| sink.settings[name].as_str();
+                let s3 = S3::new(
+                    setting("bucket")?,
+                    optional("prefix").unwrap_or_default(),
+                    optional("endpoint"),
+                    optional("region"),
+                )?;
+                Ok(Kind::S3(s3, s3::close_after(&sink.settings)))
+            }
             other => Err(format!(
                 "sink {} has kind {other:?}, which this Hawk cannot deliver",
                 sink.name
@@ -127,6 +176,21 @@ impl Kind {
         match self {
             Kind::Webhook(webhook) => webhook.deliver(batch).await,
             Kind::Nats(nats) => nats.deliver(batch).await,
+            Kind::S3(s3, _) => s3.deliver(batch).await,
         }
+    }
+
+    /// How long a batch that is not full waits for more entries (`None`: it is sent
+    /// at once).
+    pub(crate) fn close_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Kind::S3(_, close) => Some(*close),
+            _ => None,
+        }
+    }
+
+    /// Whether a batch is stored with the checkpoint that covers it.
+    pub(crate) fn wants_checkpoint(&self) -> bool {
+        matches!(self, Kind::S3(..))
     }
 }

@@ -6,12 +6,13 @@
 //! ([`hawk_audit::Audit::add_sink`] and kin), so every `hawk serve` on one PostgreSQL
 //! shares them; [`Streams`] runs the deliveries of one process. How a delivery stays
 //! exact is in [`deliver`]'s documentation; each kind of receiver is a module
-//! ([`webhook`], [`nats`]).
+//! ([`webhook`], [`nats`], [`s3`]).
 
 mod backoff;
 pub mod deliver;
 mod kind;
 pub mod nats;
+pub mod s3;
 pub mod webhook;
 
 use hawk_audit::Entry;
@@ -34,6 +35,9 @@ pub struct Batch {
     pub last: u64,
     /// The entries, oldest first.
     pub entries: Vec<Entry>,
+    /// The log's signed checkpoint covering the last entry, for kinds that store it
+    /// beside the batch (`s3`).
+    pub checkpoint: Option<String>,
 }
 
 impl Batch {

@@ -76,6 +76,26 @@ pub(crate) enum AddKind {
         #[command(flatten)]
         common: SinkArgs,
     },
+    /// Archive gzip NDJSON objects (PREFIX/YYYY/MM/DD/FIRSTID-LASTID.ndjson.gz), each
+    /// beside the signed checkpoint covering it; credentials from AWS_* variables.
+    #[command(
+        after_help = "Example:\n  hawk sinks add s3 s3://audit-archive/hawk --batch 10000 --close-seconds 300"
+    )]
+    S3 {
+        /// s3://BUCKET/PREFIX.
+        url: String,
+        /// An S3-compatible server (default: AWS, or AWS_ENDPOINT_URL).
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// The bucket's region (default: AWS_REGION).
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
+        /// Close an object this long after its oldest entry even if it is not full.
+        #[arg(long, default_value_t = hawk_streams::s3::DEFAULT_CLOSE_SECONDS, value_name = "SECONDS")]
+        close_seconds: u64,
+        #[command(flatten)]
+        common: SinkArgs,
+    },
 }
 
 /// What every kind of sink takes.
@@ -136,6 +156,21 @@ async fn add(cx: &Context, out: &mut Out, kind: AddKind) -> anyhow::Result<()> {
             let format = Format::parse(&format).map_err(|e| BadInput(e.to_string()))?;
             (NewKind::Webhook { url, format, token }, common)
         }
+        AddKind::S3 {
+            url,
+            endpoint,
+            region,
+            close_seconds,
+            common,
+        } => (
+            NewKind::S3 {
+                url,
+                endpoint,
+                region,
+                close_seconds: Some(close_seconds),
+            },
+            common,
+        ),
         AddKind::Nats {
             subject,
             url,

@@ -43,6 +43,8 @@ fn target(sink: &Sink) -> String {
             "standard" => format!("webhook {}", setting("url")),
             format => format!("{format} {}", setting("url")),
         },
+        "nats" => format!("nats {} {}", setting("url"), setting("subject")),
+        "s3" => format!("s3://{}/{}", setting("bucket"), setting("prefix")),
         kind => format!("{kind} {}", sink.settings),
     }
 }

@@ -59,6 +59,20 @@ async fn sinks_are_managed_over_http() {
     assert!(reply.json().get("secret").is_none());
     let removed = app.call(Method::DELETE, "/v1/sinks/bus", None).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let reply = app
+        .post(
+            "/v1/sinks",
+            r#"{"kind":"s3","name":"lake","url":"s3://audit-archive/hawk","endpoint":"http://127.0.0.1:9000","close_seconds":300}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(
+        reply.json()["settings"],
+        json!({"bucket": "audit-archive", "prefix": "hawk", "endpoint": "http://127.0.0.1:9000",
+               "region": null, "close_seconds": 300})
+    );
+    let removed = app.call(Method::DELETE, "/v1/sinks/lake", None).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
 
     let listed = app.get("/v1/sinks").await;
     assert_eq!(listed.status, StatusCode::OK);
@@ -248,6 +262,21 @@ async fn sinks_are_managed_over_http() {
             r#"{"kind":"nats","subject":"a","url":"http://x"}"#,
             "malformed",
             "url",
+        ),
+        (
+            r#"{"kind":"s3","url":"s3://Bad_Bucket/x"}"#,
+            "malformed",
+            "url",
+        ),
+        (
+            r#"{"kind":"s3","url":"s3://archive/x","close_seconds":0}"#,
+            "out_of_range",
+            "close_seconds",
+        ),
+        (
+            r#"{"kind":"s3","url":"s3://archive/x","endpoint":"x"}"#,
+            "malformed",
+            "endpoint",
         ),
     ];
     let mut cases = cases;
