@@ -361,8 +361,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 60, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) checkpoint_interval: u64,
-    /// How long this server's hold on a sink lasts unrenewed: another server on the
-    /// same database takes over the sinks of one that died this long after
+    /// Seconds before another server takes over a dead one's sinks
     #[arg(long, default_value_t = 15, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) sink_lease: u64,

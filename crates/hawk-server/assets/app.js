@@ -843,6 +843,78 @@
     }
   }
 
+  // ---- log streams ---------------------------------------------------------------
+
+  // Sinks are for admin keys (or a server without keys): the button shows once the
+  // server lets this browser list them, and the panel refreshes while it is open.
+  let streamsTimer = null;
+  let streamsOpener = null;
+
+  async function probeStreams() {
+    const response = await fetch("/v1/sinks", { headers: authHeaders() }).catch(() => null);
+    $("streams-button").hidden = !(response && response.ok);
+  }
+
+  const ago = (time) => {
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(time)) / 1000));
+    return s < 60 ? s + " s" : s < 3600 ? Math.round(s / 60) + " min" : s < 86400 ? Math.round(s / 3600) + " h"
+      : Math.round(s / 86400) + " d";
+  };
+
+  function sinkTarget(sink) {
+    const s = sink.settings || {};
+    if (sink.kind === "webhook") return (s.format && s.format !== "standard" ? s.format + " " : "webhook ") + s.url;
+    if (sink.kind === "nats") return "nats " + s.url + " " + s.subject;
+    if (sink.kind === "s3") return "s3://" + s.bucket + "/" + (s.prefix || "");
+    return sink.kind;
+  }
+
+  function renderSinks(sinks) {
+    if (sinks.length === 0) {
+      $("sinks").replaceChildren(el("li", { className: "hint" }, "No sinks yet: add one with hawk sinks add."));
+      return;
+    }
+    $("sinks").replaceChildren(...sinks.map((sink) => {
+      const state = sink.state === "paused" ? "paused" : sink.failures > 0 ? "failing" : "active";
+      const lag = sink.lag.entries === 0 ? "up to date"
+        : sink.lag.entries.toLocaleString("en-US") + " entries owed, oldest " + ago(sink.lag.oldest) + " ago";
+      return el("li", { className: "sink" },
+        el("div", { className: "sink-head" },
+          el("span", { className: "sink-name" }, sink.name),
+          el("span", { className: "sink-state " + state }, state)),
+        el("p", { className: "sink-target" }, sinkTarget(sink) + (sink.query ? " · " + sink.query : "")),
+        el("p", { className: "sink-lag" }, "cursor " + sink.cursor.toLocaleString("en-US") + " · " + lag),
+        sink.failures > 0 && sink.last_error
+          ? el("p", { className: "sink-error" }, sink.failures + " failed: " + sink.last_error)
+          : null);
+    }));
+  }
+
+  async function refreshStreams() {
+    try {
+      renderSinks((await api("/v1/sinks")).sinks);
+    } catch (err) {
+      $("sinks").replaceChildren(el("li", { className: "sink-error" }, err.message));
+    }
+  }
+
+  function openStreams() {
+    streamsOpener = document.activeElement;
+    $("streams").hidden = false;
+    $("streams-close").focus();
+    refreshStreams();
+    clearInterval(streamsTimer);
+    streamsTimer = setInterval(refreshStreams, 5000);
+  }
+
+  function closeStreams() {
+    $("streams").hidden = true;
+    clearInterval(streamsTimer);
+    streamsTimer = null;
+    if (streamsOpener && streamsOpener.isConnected) streamsOpener.focus();
+    streamsOpener = null;
+  }
+
   // ---- the live tail -----------------------------------------------------------
 
   // The server sends only entries within the filters shown.
@@ -954,6 +1026,8 @@
       }
     });
     $("detail-close").addEventListener("click", () => closeDetail());
+    $("streams-button").addEventListener("click", () => ($("streams").hidden ? openStreams() : closeStreams()));
+    $("streams-close").addEventListener("click", () => closeStreams());
 
     $("chips").addEventListener("click", (e) => {
       const button = e.target.closest("button[data-index]");
@@ -1010,6 +1084,7 @@
       else localStorage.removeItem(KEY_STORE);
       renderExport();
       renderKeyButton();
+      probeStreams();
       closeKeyDialog(true);
     });
     $("key-cancel").addEventListener("click", () => closeKeyDialog(false));
@@ -1026,6 +1101,7 @@
       if (e.key === "Escape") {
         if (!$("key-dialog").hidden) closeKeyDialog(false);
         else if (!$("detail").hidden) closeDetail();
+        else if (!$("streams").hidden) closeStreams();
       } else if (e.key === "/" && !e.target.closest("input, select, textarea") && $("key-dialog").hidden) {
         e.preventDefault();
         search.focus();
@@ -1043,4 +1119,5 @@
   renderRange();
   renderExport();
   load(start.page, { fresh: true });
+  probeStreams();
 })();

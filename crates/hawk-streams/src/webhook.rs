@@ -98,6 +98,12 @@ pub fn check_url(url: &str) -> Result<reqwest::Url, Invalid> {
     Ok(parsed)
 }
 
+/// The standard body, `{"entries":[…]}`, written straight from the entries.
+#[derive(Serialize)]
+struct Entries<'a> {
+    entries: &'a [hawk_audit::Entry],
+}
+
 /// Delivers batches to one URL.
 #[derive(Debug, Clone)]
 pub(crate) struct Webhook {
@@ -131,8 +137,10 @@ impl Webhook {
             .header("content-type", "application/json");
         let request = match self.format {
             Format::Standard => {
-                let body = serde_json::to_vec(&json!({ "entries": batch.entries }))
-                    .map_err(|e| e.to_string())?;
+                let body = serde_json::to_vec(&Entries {
+                    entries: &batch.entries,
+                })
+                .map_err(|e| e.to_string())?;
                 let id = batch.id();
                 let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
                 let secret = self.secret.as_deref().ok_or("the sink has no secret")?;

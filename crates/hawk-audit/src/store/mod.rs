@@ -134,6 +134,23 @@ pub(crate) fn missing_leaf(id: u64) -> Error {
     ))
 }
 
+/// `sql`, written in SQLite's `?N` form, with PostgreSQL's placeholders (`$1` for
+/// `?1`), for the statements both engines share; none of them has a `?` elsewhere.
+pub(crate) fn for_postgres(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+/// The forward walk's statement (`entries_after`), in SQLite's `?N` form: entries
+/// above `?1`, oldest first, at most `?2`, of account `?3` alone when `by_account`.
+pub(crate) fn entries_after_sql(columns: &str, by_account: bool) -> String {
+    let account = if by_account {
+        "e.account_id = ?3 AND "
+    } else {
+        ""
+    };
+    format!("SELECT {columns} FROM entries e WHERE {account}e.id > ?1 ORDER BY e.id LIMIT ?2")
+}
+
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Mode {

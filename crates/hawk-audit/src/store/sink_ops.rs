@@ -2,7 +2,7 @@
 //! written by one set of statements that both engines run as they are.
 //!
 //! The statements number their parameters SQLite's way (`?1`, `?2` …); PostgreSQL
-//! runs them with each `?` turned into `$` ([`for_postgres`]). Times are µs since the
+//! runs them with each `?` turned into `$` (`store::for_postgres`). Times are µs since the
 //! epoch and flags are 0/1 integers in both engines, so every value binds as an `i64`
 //! or a string on both.
 
@@ -155,11 +155,7 @@ pub(crate) const FAILED: &str = "UPDATE sinks SET failures = failures + 1, last_
 
 /// Every statement, for the test that checks SQLite numbers their parameters as
 /// PostgreSQL does.
-/// `sql` with PostgreSQL's placeholders (`$1` for `?1`); no statement here has a `?`
-/// anywhere else.
-pub(crate) fn for_postgres(sql: &str) -> String {
-    sql.replace('?', "$")
-}
+pub(crate) use super::for_postgres;
 
 #[cfg(test)]
 pub(crate) const ALL: &[&str] = &[

@@ -587,28 +587,12 @@ pub(super) async fn entries_after<C: GenericClient>(
 ) -> Result<Vec<Entry>> {
     let after = after.min(i64::MAX as u64) as i64;
     let limit = limit.min(i64::MAX as u64) as i64;
+    let sql = crate::store::for_postgres(&crate::store::entries_after_sql(
+        ENTRY_COLUMNS,
+        account.is_some(),
+    ));
     match account {
-        None => {
-            select(
-                client,
-                &format!(
-                    "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id > $1
-                     ORDER BY e.id LIMIT $2"
-                ),
-                &[&after, &limit],
-            )
-            .await
-        }
-        Some(account) => {
-            select(
-                client,
-                &format!(
-                    "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.account_id = $1 AND e.id > $2
-                     ORDER BY e.id LIMIT $3"
-                ),
-                &[&account, &after, &limit],
-            )
-            .await
-        }
+        None => select(client, &sql, &[&after, &limit]).await,
+        Some(account) => select(client, &sql, &[&after, &limit, &account]).await,
     }
 }

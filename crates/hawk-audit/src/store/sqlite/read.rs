@@ -663,20 +663,10 @@ pub(super) fn entries_after(
 ) -> Result<Vec<Entry>> {
     let after = after.min(i64::MAX as u64) as i64;
     let limit = limit.min(i64::MAX as u64) as i64;
+    let sql = crate::store::entries_after_sql(ENTRY_COLUMNS, account.is_some());
     match account {
-        None => {
-            let sql = format!(
-                "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
-            );
-            select(conn, &sql, &[&after, &limit])
-        }
-        Some(account) => {
-            let sql = format!(
-                "SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.account_id = ?1 AND e.id > ?2
-                 ORDER BY e.id LIMIT ?3"
-            );
-            select(conn, &sql, &[&account, &after, &limit])
-        }
+        None => select(conn, &sql, &[&after, &limit]),
+        Some(account) => select(conn, &sql, &[&after, &limit, &account]),
     }
 }
 

@@ -34,6 +34,7 @@ mod history;
 mod key_prompt;
 mod keyboard;
 mod phone;
+mod streams;
 
 /// How long any one step may take before the test fails (a broken page, not a slow
 /// machine: every step normally takes well under a second).
