@@ -246,18 +246,18 @@ impl Filtered<'_> {
     /// Actor types beginning with `prefix` (case-sensitive), with how many matching
     /// entries have an actor of each, the most first; at most `limit` (1–100).
     pub async fn actor_types(&self, prefix: &str, limit: u64) -> Result<Vec<TypeCount>> {
-        let counted = self.values(Dim::ActorType, prefix, limit).await?;
-        Ok(counted
-            .into_iter()
-            .map(|(kind, count)| TypeCount { kind, count })
-            .collect())
+        self.types(Dim::ActorType, prefix, limit).await
     }
 
     /// Resource types beginning with `prefix` (case-sensitive), with how many
     /// matching entries name a resource of each, the most first; at most `limit`
     /// (1–100).
     pub async fn resource_types(&self, prefix: &str, limit: u64) -> Result<Vec<TypeCount>> {
-        let counted = self.values(Dim::ResourceType, prefix, limit).await?;
+        self.types(Dim::ResourceType, prefix, limit).await
+    }
+
+    async fn types(&self, dim: Dim, prefix: &str, limit: u64) -> Result<Vec<TypeCount>> {
+        let counted = self.values(dim, prefix, limit).await?;
         Ok(counted
             .into_iter()
             .map(|(kind, count)| TypeCount { kind, count })

@@ -39,9 +39,11 @@ pub(crate) struct NewSinkBody {
 #[allow(dead_code)] // Describes the body for the OpenAPI document; read by `new_sink`.
 pub(crate) struct NewSinkInput {
     /// `webhook`, `nats` or `s3`.
+    #[schema(pattern = "^(webhook|nats|s3)$")]
     kind: String,
     /// Unique: letters, digits, `-`, `_`, `.`, at most 64 (default: the kind and a
     /// few random letters).
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     name: Option<String>,
     /// The receiver's http(s) URL (webhook), the NATS server's (nats; default
     /// `nats://127.0.0.1:4222`), or `s3://BUCKET/PREFIX` (s3).
@@ -51,16 +53,19 @@ pub(crate) struct NewSinkInput {
     /// The bucket's region (s3; default `AWS_REGION`).
     region: Option<String>,
     /// Close an object this long after its oldest entry, 1–86400 (s3; default 60).
+    #[schema(minimum = 1, maximum = 86400)]
     close_seconds: Option<u64>,
     /// The subject each entry is published on (nats).
     subject: Option<String>,
     /// `standard` (default), `splunk-hec` or `datadog`.
+    #[schema(pattern = "^(standard|splunk-hec|datadog)$")]
     format: Option<String>,
     /// Splunk's HEC token, Datadog's API key, or a `whsec_` secret of your own.
     token: Option<String>,
     /// Deliver only the entries this query phrase keeps.
     query: Option<String>,
     /// Most entries per delivery, 1–10000 (default 500).
+    #[schema(minimum = 1, maximum = 10000)]
     batch: Option<u64>,
     /// Deliver the entries from this id on (default: only those recorded from now).
     from: Option<u64>,
@@ -310,6 +315,7 @@ pub(crate) async fn resume(
 #[allow(dead_code)] // Describes the body for the OpenAPI document; read by `replay`.
 pub(crate) struct ReplayInput {
     /// The first id to deliver again, at least 1.
+    #[schema(minimum = 1)]
     from: u64,
 }
 
