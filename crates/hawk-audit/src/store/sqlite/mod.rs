@@ -53,8 +53,6 @@ pub(crate) struct SqliteStore {
     readers: Arc<Readers>,
     /// The newest id this process committed (or saw at open); never decreases.
     head: watch::Sender<u64>,
-    /// The connection that writes the `sinks` table.
-    sinks: sinks::Writer,
 }
 
 impl DriverError for rusqlite::Error {
@@ -124,7 +122,6 @@ impl SqliteStore {
                 index: RwLock::new(ActionIndex::default()),
             }),
             head: watch::Sender::new(head),
-            sinks: sinks::Writer::default(),
         })
     }
 
@@ -302,10 +299,12 @@ impl SqliteStore {
                 .read(move |conn, _| sinks::read(conn, &op))
                 .await;
         }
-        let (writer, path) = (Arc::clone(&self.sinks), self.readers.path.clone());
-        tokio::task::spawn_blocking(move || sinks::write(&writer, &path, &op))
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Queued::Alone(Alone::Sinks(op, reply)))
             .await
-            .map_err(joined)?
+            .map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)?
     }
 
     pub(crate) async fn index(&self, op: IndexOp) -> Result<IndexAnswer> {

@@ -1,18 +1,11 @@
-//! The `sinks` table in the SQLite file: the statements of `store::sink_ops`, run on
-//! a write connection of their own (in short `IMMEDIATE` transactions beside the
-//! appends' writer, as key changes and seals are).
-//!
-//! That connection commits with `synchronous=NORMAL`: in WAL mode a commit survives the
-//! process being killed, and only an operating-system crash can take back the last
-//! few. Taking back a cursor move re-delivers (at least once still holds), so a sink's
-//! two writes per batch need not each wait for a disk flush beside the appends'.
-
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+//! The `sinks` table in the SQLite file: the statements of `store::sink_ops`. Reads run
+//! on the pooled read connections; writes on the appends' writer thread, each in its
+//! own transaction between two groups of appends (a second connection would wait for
+//! the file's write lock in SQLite's sleeping busy handler while 64 callers keep the
+//! writer committing, and a sink fell minutes behind).
 
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 
-use super::keys::write_connection;
 use crate::error::{DbResult, Result};
 use crate::store::sink_ops::{Answer, SinkAnswer, SinkOp, SinkRow, Value};
 
@@ -68,18 +61,8 @@ pub(super) fn read(conn: &Connection, op: &SinkOp) -> Result<SinkAnswer> {
     run(conn, op)
 }
 
-/// The write connection, opened on first use and kept.
-pub(super) type Writer = Arc<Mutex<Option<Connection>>>;
-
-/// A write, in its own transaction. Blocking.
-pub(super) fn write(writer: &Writer, path: &Path, op: &SinkOp) -> Result<SinkAnswer> {
-    let mut guard = writer.lock().unwrap_or_else(|e| e.into_inner());
-    if guard.is_none() {
-        let conn = write_connection(path)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").db()?;
-        *guard = Some(conn);
-    }
-    let conn = guard.as_mut().expect("opened above");
+/// A write, in its own transaction, on the appends' writer connection. Blocking.
+pub(super) fn write(conn: &mut Connection, op: &SinkOp) -> Result<SinkAnswer> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .db()?;

@@ -41,6 +41,7 @@ use crate::store::group::{Gather, GroupWriter, Job, Places, Queued, commit_group
 use crate::store::idempotency::{self, Decision, StoredKey, Sweep};
 use crate::store::pending::{LastOlder, PruneRecord};
 use crate::store::sequence::{Counts, Head, sequence};
+use crate::store::sink_ops::{SinkAnswer, SinkOp};
 
 /// How long the writer pauses for more appends to join a group that looks smaller
 /// than the traffic (see `Gather::group`); far below one fsync.
@@ -58,6 +59,10 @@ pub(crate) struct Prune {
 /// What the writer thread does alone, after the appends queued before it.
 pub(crate) enum Alone {
     Prune(Prune),
+    /// A write of the `sinks` table, between two groups of appends: on this
+    /// connection it never waits for the file's write lock, as a second connection
+    /// would while appends hold it one commit after another.
+    Sinks(SinkOp, oneshot::Sender<Result<SinkAnswer>>),
     /// Copy the WAL into the file and truncate it (see `SqliteStore::checkpoint_wal`).
     Checkpoint(oneshot::Sender<Result<()>>),
 }
@@ -128,6 +133,9 @@ impl Writer {
     fn alone(&mut self, work: Alone) {
         match work {
             Alone::Prune(prune) => self.prune(prune),
+            Alone::Sinks(op, reply) => {
+                let _ = reply.send(super::sinks::write(&mut self.conn, &op));
+            }
             Alone::Checkpoint(reply) => {
                 let _ = reply.send(self.checkpoint());
             }
