@@ -349,7 +349,7 @@ fn integral_account(mut payload: Value) -> Result<Value, ApiError> {
 
 const INTEGER_ID: &str = "a string, an integer of at most 2^53 - 1 in magnitude, or null";
 
-fn unknown_field(key: &str, known: &[&str]) -> ApiError {
+pub(crate) fn unknown_field(key: &str, known: &[&str]) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "unknown_field",
@@ -361,7 +361,7 @@ fn unknown_field(key: &str, known: &[&str]) -> ApiError {
     .field(key)
 }
 
-fn text(key: &str, value: Value) -> Result<Option<String>, ApiError> {
+pub(crate) fn text(key: &str, value: Value) -> Result<Option<String>, ApiError> {
     match value {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s)),

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::input::JsonBody;
+use crate::input::{JsonBody, text, unknown_field};
 
 /// Every sink.
 #[derive(Serialize, ToSchema)]
@@ -91,12 +91,7 @@ fn new_sink(body: Value) -> Result<(hawk_audit::NewSink, Option<String>), ApiErr
     let Value::Object(map) = body else {
         return Err(ApiError::invalid_type("sink", "a JSON object"));
     };
-    let text = |key: &str, value: &Value| match value {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err(ApiError::invalid_type(key, "a string or null")),
-    };
-    let number = |key: &str, value: &Value| match value {
+    let number = |key: &str, value: Value| match value {
         Value::Null => Ok(None),
         Value::Number(n) => n
             .as_u64()
@@ -108,8 +103,9 @@ fn new_sink(body: Value) -> Result<(hawk_audit::NewSink, Option<String>), ApiErr
         (None, None, None, None, None, None);
     let (mut batch, mut from, mut subject) = (None, None, None);
     let (mut endpoint, mut region, mut close_seconds) = (None, None, None);
-    for (key, value) in &map {
-        match key.as_str() {
+    for (key, value) in map {
+        let key = key.as_str();
+        match key {
             "kind" => kind = text(key, value)?,
             "name" => name = text(key, value)?,
             "url" => url = text(key, value)?,
@@ -122,17 +118,7 @@ fn new_sink(body: Value) -> Result<(hawk_audit::NewSink, Option<String>), ApiErr
             "query" => query = text(key, value)?,
             "batch" => batch = number(key, value)?,
             "from" => from = number(key, value)?,
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_field",
-                    format!(
-                        "{key}: unknown field (expected one of {})",
-                        FIELDS.join(", ")
-                    ),
-                )
-                .field(key));
-            }
+            _ => return Err(unknown_field(key, FIELDS)),
         }
     }
     let required = |field: &'static str| {
@@ -342,13 +328,11 @@ pub(crate) async fn replay(
     JsonBody(body): JsonBody,
 ) -> Result<Json<Sink>, ApiError> {
     let from = match &body {
-        Value::Object(map) if map.keys().all(|k| k == "from") => map.get("from"),
-        Value::Object(_) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_field",
-                "unknown field (expected from)",
-            ));
+        Value::Object(map) => {
+            if let Some(other) = map.keys().find(|k| *k != "from") {
+                return Err(unknown_field(other, &["from"]));
+            }
+            map.get("from")
         }
         _ => return Err(ApiError::invalid_type("replay", "a JSON object")),
     };

@@ -139,6 +139,9 @@ fn age(entry: &hawk_audit::Entry) -> Duration {
 enum Pause {
     /// Nothing new: wait for the head to move.
     Idle,
+    /// A batch waits to fill or to be covered by a checkpoint: look again after a
+    /// poll, not at every commit (each look reads the batch again).
+    Hold,
     /// The lease or the cursor changed under this holder: read the sink again.
     Lost,
     /// The delivery failed: wait, then try the same batch again.
@@ -176,31 +179,36 @@ async fn deliver(
         failures: 0,
     };
     while !*stopped.borrow() {
-        let wait = match delivery.lease().await {
+        // How long to wait, and whether a new commit ends the wait early.
+        let poll = delivery.options.poll;
+        let (wait, on_commit) = match delivery.lease().await {
             Ok(true) => match delivery.step().await {
                 Ok(()) => continue,
-                Err(Pause::Idle) => delivery.options.poll,
+                Err(Pause::Idle) => (poll, true),
+                Err(Pause::Hold) => (poll, false),
                 Err(Pause::Lost) => {
                     delivery.sink = None;
                     continue;
                 }
-                Err(Pause::Failed(error)) => delivery.failed(&error).await,
+                Err(Pause::Failed(error)) => (delivery.failed(&error).await, false),
             },
             // Held by another process: look again within a lease.
             Ok(false) => match delivery.audit.sink(&delivery.name).await {
-                Ok(Some(sink)) if sink.state == SinkState::Active => delivery.options.lease / 3,
+                Ok(Some(sink)) if sink.state == SinkState::Active => {
+                    (delivery.options.lease / 3, false)
+                }
                 // Removed or paused: the supervisor starts a new task if it comes back.
                 Ok(_) => break,
-                Err(_) => delivery.options.poll,
+                Err(_) => (poll, false),
             },
             Err(err) => {
                 tracing::warn!(sink = %delivery.name, error = %err, "could not lease the sink");
-                delivery.options.poll
+                (poll, false)
             }
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = heads.changed(), if wait == delivery.options.poll => {}
+            _ = heads.changed(), if on_commit => {}
             _ = stopped.changed() => {}
         }
     }
@@ -270,7 +278,7 @@ impl Delivery {
                     && (found.len() as u64) < batch_size
                     && age(oldest) < close
                 {
-                    return Err(Pause::Idle);
+                    return Err(Pause::Hold);
                 }
                 if !self.begin(cursor, last).await? {
                     return Err(Pause::Lost);
@@ -331,7 +339,7 @@ impl Delivery {
             .map_err(|e| Pause::Failed(e.to_string()))?;
         match latest {
             Some(checkpoint) if checkpoint.size >= newest.id => Ok(Some(checkpoint.note)),
-            Some(_) if age(oldest) < CHECKPOINT_PATIENCE => Err(Pause::Idle),
+            Some(_) if age(oldest) < CHECKPOINT_PATIENCE => Err(Pause::Hold),
             _ => Ok(None),
         }
     }
